@@ -1,0 +1,172 @@
+// Package idempotency remembers the responses of requests that carry a
+// client token, so a retry with the same token and input gets the same
+// response and creates nothing twice. Records live in the durable store;
+// responses are sealed with the keyring because some carry secrets.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/fault"
+	"github.com/openfinspace/openfinspace/internal/keyring"
+	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+)
+
+// Kind is the store record kind of idempotency records.
+const Kind = "idempotency"
+
+const sealPurpose = "idempotency-responses"
+
+// Tokens implements restjson.Idempotency over a store.Store.
+type Tokens struct {
+	db   store.Store
+	keys *keyring.Keyring
+	// Window is how long a token is remembered (10 minutes, as AWS).
+	Window time.Duration
+	// StaleAfter is when an unfinished claim (its process died mid-request)
+	// may be taken over by a retry.
+	StaleAfter time.Duration
+	// Wait is how long a duplicate waits for an in-flight first request.
+	Wait time.Duration
+	Now  func() time.Time
+}
+
+// New returns token memory over db.
+func New(db store.Store, keys *keyring.Keyring) *Tokens {
+	return &Tokens{db: db, keys: keys, Window: 10 * time.Minute, StaleAfter: time.Minute, Wait: 5 * time.Second, Now: time.Now}
+}
+
+type doc struct {
+	Hash      string    `json:"hash"`
+	Done      bool      `json:"done"`
+	StartedAt time.Time `json:"startedAt"`
+	Response  []byte    `json:"response,omitempty"` // sealed StoredResponse
+}
+
+func recordID(key string) string {
+	s := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(s[:])
+}
+
+var errInFlight = errors.New("idempotency: request in flight")
+
+// Begin implements restjson.Idempotency.
+func (t *Tokens) Begin(ctx context.Context, key, inputHash string) (*restjson.StoredResponse, error) {
+	id := recordID(key)
+	deadline := t.Now().Add(t.Wait)
+	for {
+		resp, err := t.begin(ctx, id, inputHash)
+		if !errors.Is(err, errInFlight) {
+			return resp, err
+		}
+		if t.Now().After(deadline) {
+			return nil, fault.Conflictf("A request with the same client token is still in progress.")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*restjson.StoredResponse, error) {
+	var replay *restjson.StoredResponse
+	err := t.db.Update(ctx, func(tx store.Tx) error {
+		replay = nil
+		now := t.Now()
+		fresh := doc{Hash: inputHash, StartedAt: now}
+		rec, err := tx.Get(ctx, Kind, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return tx.Insert(ctx, t.record(id, fresh, now))
+		}
+		if err != nil {
+			return err
+		}
+		if !rec.ExpiresAt.IsZero() && now.After(rec.ExpiresAt) {
+			next := t.record(id, fresh, now)
+			next.Version = rec.Version
+			return tx.Update(ctx, next)
+		}
+		var d doc
+		if err := json.Unmarshal(rec.Data, &d); err != nil {
+			return err
+		}
+		if d.Hash != inputHash {
+			return fault.Conflictf("The client token was already used with different request parameters.")
+		}
+		if d.Done {
+			plain, err := t.keys.Open(sealPurpose, d.Response, []byte(id))
+			if err != nil {
+				return err
+			}
+			var sr restjson.StoredResponse
+			if err := json.Unmarshal(plain, &sr); err != nil {
+				return err
+			}
+			replay = &sr
+			return nil
+		}
+		if now.Sub(d.StartedAt) > t.StaleAfter {
+			d.StartedAt = now
+			rec.Data, _ = json.Marshal(d)
+			return tx.Update(ctx, rec)
+		}
+		return errInFlight
+	})
+	return replay, err
+}
+
+func (t *Tokens) record(id string, d doc, now time.Time) *store.Record {
+	data, _ := json.Marshal(d)
+	return &store.Record{Kind: Kind, ID: id, SortKey: id, ExpiresAt: now.Add(t.Window), Data: data}
+}
+
+// Complete implements restjson.Idempotency.
+func (t *Tokens) Complete(ctx context.Context, key string, resp restjson.StoredResponse) error {
+	id := recordID(key)
+	plain, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	sealed, err := t.keys.Seal(sealPurpose, plain, []byte(id))
+	if err != nil {
+		return err
+	}
+	return t.db.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, Kind, id)
+		if err != nil {
+			return err
+		}
+		var d doc
+		if err := json.Unmarshal(rec.Data, &d); err != nil {
+			return err
+		}
+		d.Done, d.Response = true, sealed
+		rec.Data, _ = json.Marshal(d)
+		return tx.Update(ctx, rec)
+	})
+}
+
+// Abort implements restjson.Idempotency: a failed request leaves no claim,
+// so a retry runs again.
+func (t *Tokens) Abort(ctx context.Context, key string) {
+	id := recordID(key)
+	_ = t.db.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, Kind, id)
+		if err != nil {
+			return err
+		}
+		var d doc
+		if json.Unmarshal(rec.Data, &d) == nil && d.Done {
+			return nil
+		}
+		return tx.Delete(ctx, Kind, id)
+	})
+}
