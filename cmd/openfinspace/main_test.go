@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/finspace"
+	"github.com/aws/aws-sdk-go-v2/service/finspace/types"
+
+	"github.com/openfinspace/openfinspace/internal/server"
+)
+
+// TestMain lets the test binary act as the openfinspace binary in a child
+// process, so the restart test runs the real main without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("OPENFINSPACE_TEST_RUN_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+type child struct {
+	cmd    *exec.Cmd
+	url    string
+	exited chan error
+}
+
+var servingRE = regexp.MustCompile(`serving at (http://\S+)`)
+
+// startChild runs `openfinspace serve` on dataDir in a child process.
+func startChild(t *testing.T, dataDir string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "OPENFINSPACE_TEST_RUN_MAIN=1", "OPENFINSPACE_LIFECYCLE_STEP=300ms")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, exited: make(chan error, 1)}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	go func() { c.exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	select {
+	case c.url = <-found:
+	case err := <-c.exited:
+		t.Fatalf("server exited before serving: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return c
+}
+
+func clientFor(t *testing.T, url, dataDir string) *finspace.Client {
+	t.Helper()
+	rc, err := server.LoadOrCreateRootCredentials(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return finspace.New(finspace.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(rc.AccessKeyID, rc.SecretAccessKey, "")})
+}
+
+func status(t *testing.T, c *finspace.Client, id string) types.EnvironmentStatus {
+	t.Helper()
+	out, err := c.GetEnvironment(context.Background(), &finspace.GetEnvironmentInput{EnvironmentId: &id})
+	if err != nil {
+		t.Fatalf("GetEnvironment(%s): %v", id, err)
+	}
+	return out.Environment.Status
+}
+
+func waitFor(t *testing.T, c *finspace.Client, id string, want types.EnvironmentStatus) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for status(t, c, id) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("environment %s did not reach %s (now %s)", id, want, status(t, c, id))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRestartAfterKill creates resources, SIGKILLs the server mid-lifecycle,
+// restarts it on the same data dir and checks that every resource is there
+// and every lifecycle finishes.
+func TestRestartAfterKill(t *testing.T) {
+	dataDir := t.TempDir()
+	ctx := context.Background()
+	first := startChild(t, dataDir)
+	c := clientFor(t, first.url, dataDir)
+
+	doomed, err := c.CreateEnvironment(ctx, &finspace.CreateEnvironmentInput{Name: aws.String("doomed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, *doomed.EnvironmentId, types.EnvironmentStatusCreated)
+	var created []string
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		out, err := c.CreateEnvironment(ctx, &finspace.CreateEnvironmentInput{Name: aws.String("env-" + name), Tags: map[string]string{"name": name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created = append(created, *out.EnvironmentId)
+	}
+	if _, err := c.DeleteEnvironment(ctx, &finspace.DeleteEnvironmentInput{EnvironmentId: doomed.EnvironmentId}); err != nil {
+		t.Fatal(err)
+	}
+	// Everything is mid-lifecycle now; kill without warning.
+	for _, id := range created {
+		if s := status(t, c, id); s == types.EnvironmentStatusCreated {
+			t.Fatalf("environment %s already CREATED before the kill; the test needs a slower lifecycle", id)
+		}
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.exited
+
+	second := startChild(t, dataDir)
+	c = clientFor(t, second.url, dataDir)
+	for i, id := range created {
+		waitFor(t, c, id, types.EnvironmentStatusCreated)
+		tags, err := c.ListTagsForResource(ctx, &finspace.ListTagsForResourceInput{
+			ResourceArn: aws.String("arn:aws:finspace:us-east-1:000000000000:environment/" + id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"a", "b", "c", "d", "e"}[i]; tags.Tags["name"] != want {
+			t.Errorf("tags of %s after restart = %v, want name=%s", id, tags.Tags, want)
+		}
+	}
+	waitFor(t, c, *doomed.EnvironmentId, types.EnvironmentStatusDeleted)
+	list, err := c.ListEnvironments(ctx, &finspace.ListEnvironmentsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Environments) != 6 {
+		t.Errorf("listed %d environments after restart, want 6", len(list.Environments))
+	}
+
+	// A graceful stop exits 0.
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-second.exited:
+		if err != nil {
+			t.Errorf("server exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("server did not stop within 15 s of SIGTERM")
+	}
+}
+
+func TestCommands(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "openfinspace ") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+	if code := run([]string{"frobnicate"}, io.Discard, &errb); code != 2 {
+		t.Errorf("unknown command exit %d, want 2", code)
+	}
+	if code := run(nil, io.Discard, io.Discard); code != 2 {
+		t.Errorf("no command exit %d, want 2", code)
+	}
+	dir := t.TempDir()
+	out.Reset()
+	if code := run([]string{"credentials", "--data-dir", dir, "--addr", "127.0.0.1:9999"}, &out, &errb); code != 0 {
+		t.Fatalf("credentials: %d %s", code, errb.String())
+	}
+	rc, err := server.LoadOrCreateRootCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"export AWS_ACCESS_KEY_ID=" + rc.AccessKeyID, "export AWS_SECRET_ACCESS_KEY=" + rc.SecretAccessKey,
+		"export AWS_ENDPOINT_URL=http://127.0.0.1:9999", "export AWS_DEFAULT_REGION=us-east-1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("credentials output lacks %q:\n%s", want, out.String())
+		}
+	}
+	st, err := os.Stat(dir + "/root-credentials.json")
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("root credentials file: %v mode %v, want 0600", err, st.Mode().Perm())
+	}
+	t.Setenv("OPENFINSPACE_LIFECYCLE_STEP", "soon")
+	if code := run([]string{"serve", "--data-dir", dir}, io.Discard, io.Discard); code != 2 {
+		t.Errorf("bad OPENFINSPACE_LIFECYCLE_STEP: exit %d, want 2", code)
+	}
+}
+
+func TestServeRefusesBusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var errb bytes.Buffer
+	if code := run([]string{"serve", "--addr", ln.Addr().String(), "--data-dir", t.TempDir()}, io.Discard, &errb); code != 1 {
+		t.Errorf("serve on a busy port: exit %d, want 1; stderr %s", code, errb.String())
+	}
+}

@@ -1,0 +1,58 @@
+// Package finspace adapts the generated `finspace` wire types to the domain
+// services: one file per resource family, each a set of typed functions.
+package finspace
+
+import (
+	"context"
+
+	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/environment"
+	"github.com/openfinspace/openfinspace/internal/fault"
+	"github.com/openfinspace/openfinspace/internal/paging"
+	"github.com/openfinspace/openfinspace/internal/tagging"
+	"github.com/openfinspace/openfinspace/internal/wire/finspace"
+)
+
+// Adapter holds the domain services the finspace operations call.
+type Adapter struct {
+	Environments *environment.Service
+	Tags         *tagging.Service
+	Pages        *paging.Codec
+}
+
+// Register fills the operations this package implements. Operations left
+// nil answer NotImplementedException after binding and validation.
+func Register(h *finspace.Handlers, a *Adapter) {
+	h.CreateEnvironment = a.createEnvironment
+	h.GetEnvironment = a.getEnvironment
+	h.ListEnvironments = a.listEnvironments
+	h.UpdateEnvironment = a.updateEnvironment
+	h.DeleteEnvironment = a.deleteEnvironment
+	h.TagResource = a.tagResource
+	h.UntagResource = a.untagResource
+	h.ListTagsForResource = a.listTagsForResource
+}
+
+// region returns the caller's SigV4 region: resources are regional.
+func region(ctx context.Context) (string, error) {
+	c, ok := auth.CallerFrom(ctx)
+	if !ok || c.Region == "" {
+		return "", fault.Deniedf("The request has no authenticated caller.")
+	}
+	return c.Region, nil
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func ptr[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}

@@ -1,0 +1,128 @@
+package finspace
+
+import (
+	"context"
+
+	"github.com/openfinspace/openfinspace/internal/environment"
+	"github.com/openfinspace/openfinspace/internal/wire/finspace"
+)
+
+func (a *Adapter) createEnvironment(ctx context.Context, in *finspace.CreateEnvironmentRequest) (*finspace.CreateEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ci := environment.CreateInput{
+		Name: str(in.Name), Description: str(in.Description), KmsKeyID: str(in.KmsKeyId),
+		Federation: federationIn(in.FederationParameters), DataBundles: in.DataBundles, Tags: in.Tags,
+	}
+	if in.FederationMode != nil {
+		ci.FederationMode = string(*in.FederationMode)
+	}
+	if su := in.SuperuserParameters; su != nil {
+		ci.Superuser = &environment.Superuser{EmailAddress: str(su.EmailAddress), FirstName: str(su.FirstName), LastName: str(su.LastName)}
+	}
+	env, err := a.Environments.Create(ctx, reg, ci)
+	if err != nil {
+		return nil, err
+	}
+	return &finspace.CreateEnvironmentResponse{EnvironmentId: &env.ID, EnvironmentArn: &env.ARN, EnvironmentUrl: &env.URL}, nil
+}
+
+func (a *Adapter) getEnvironment(ctx context.Context, in *finspace.GetEnvironmentRequest) (*finspace.GetEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, err := a.Environments.Get(ctx, reg, str(in.EnvironmentId))
+	if err != nil {
+		return nil, err
+	}
+	return &finspace.GetEnvironmentResponse{Environment: environmentOut(env)}, nil
+}
+
+func (a *Adapter) listEnvironments(ctx context.Context, in *finspace.ListEnvironmentsRequest) (*finspace.ListEnvironmentsResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scope := "ListEnvironments|" + reg
+	cursor, err := a.decodeToken(scope, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	page, err := a.Environments.List(ctx, reg, cursor, pageLimit("ListEnvironments", in.MaxResults))
+	if err != nil {
+		return nil, err
+	}
+	out := &finspace.ListEnvironmentsResponse{Environments: make([]finspace.Environment, 0, len(page.Items))}
+	for _, env := range page.Items {
+		out.Environments = append(out.Environments, *environmentOut(env))
+	}
+	if page.Next != nil {
+		tok := a.Pages.Encode(scope, *page.Next)
+		out.NextToken = &tok
+	}
+	return out, nil
+}
+
+func (a *Adapter) updateEnvironment(ctx context.Context, in *finspace.UpdateEnvironmentRequest) (*finspace.UpdateEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ui := environment.UpdateInput{Name: in.Name, Description: in.Description, Federation: federationIn(in.FederationParameters)}
+	if in.FederationMode != nil {
+		m := string(*in.FederationMode)
+		ui.FederationMode = &m
+	}
+	env, err := a.Environments.Update(ctx, reg, str(in.EnvironmentId), ui)
+	if err != nil {
+		return nil, err
+	}
+	return &finspace.UpdateEnvironmentResponse{Environment: environmentOut(env)}, nil
+}
+
+func (a *Adapter) deleteEnvironment(ctx context.Context, in *finspace.DeleteEnvironmentRequest) (*finspace.DeleteEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Environments.Delete(ctx, reg, str(in.EnvironmentId)); err != nil {
+		return nil, err
+	}
+	return &finspace.DeleteEnvironmentResponse{}, nil
+}
+
+func federationIn(p *finspace.FederationParameters) *environment.Federation {
+	if p == nil {
+		return nil
+	}
+	return &environment.Federation{
+		SamlMetadataDocument: str(p.SamlMetadataDocument), SamlMetadataURL: str(p.SamlMetadataURL),
+		ApplicationCallBackURL: str(p.ApplicationCallBackURL), FederationURN: str(p.FederationURN),
+		FederationProviderName: str(p.FederationProviderName), AttributeMap: p.AttributeMap,
+	}
+}
+
+func federationOut(f *environment.Federation) *finspace.FederationParameters {
+	if f == nil {
+		return nil
+	}
+	return &finspace.FederationParameters{
+		SamlMetadataDocument: ptr(f.SamlMetadataDocument), SamlMetadataURL: ptr(f.SamlMetadataURL),
+		ApplicationCallBackURL: ptr(f.ApplicationCallBackURL), FederationURN: ptr(f.FederationURN),
+		FederationProviderName: ptr(f.FederationProviderName), AttributeMap: f.AttributeMap,
+	}
+}
+
+func environmentOut(env *environment.Environment) *finspace.Environment {
+	status := finspace.EnvironmentStatus(env.Status)
+	mode := finspace.FederationMode(env.FederationMode)
+	return &finspace.Environment{
+		Name: ptr(env.Name), EnvironmentId: ptr(env.ID), AwsAccountId: ptr(env.Account),
+		Status: &status, EnvironmentUrl: ptr(env.URL), Description: ptr(env.Description),
+		EnvironmentArn: ptr(env.ARN), KmsKeyId: ptr(env.KmsKeyID),
+		FederationMode: &mode, FederationParameters: federationOut(env.Federation),
+	}
+}

@@ -1,0 +1,280 @@
+// Package server assembles openfinspace from one Config: store, keyring,
+// lifecycle runner, domain services, API adapters and the HTTP handler.
+// Nothing is global, so a test can run several servers in one process.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apifinspace "github.com/openfinspace/openfinspace/internal/api/finspace"
+	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
+	"github.com/openfinspace/openfinspace/internal/environment"
+	"github.com/openfinspace/openfinspace/internal/idempotency"
+	"github.com/openfinspace/openfinspace/internal/keyring"
+	"github.com/openfinspace/openfinspace/internal/lifecycle"
+	"github.com/openfinspace/openfinspace/internal/metrics"
+	"github.com/openfinspace/openfinspace/internal/paging"
+	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/store/sqlite"
+	"github.com/openfinspace/openfinspace/internal/tagging"
+	"github.com/openfinspace/openfinspace/internal/wire/finspace"
+	"github.com/openfinspace/openfinspace/internal/wire/finspacedata"
+	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+)
+
+// Config is everything a server needs.
+type Config struct {
+	Addr    string // listen address, e.g. 127.0.0.1:8765 (":0" picks a port)
+	DataDir string
+	// AccountID is the AWS account id in ARNs (default 000000000000).
+	AccountID string
+	// Root credentials; generated and stored in DataDir when empty.
+	RootAccessKeyID, RootSecretAccessKey string
+	// PublicURL is how clients reach this server (environmentUrl); default
+	// http://<listen address>.
+	PublicURL string
+	// LifecycleStep is the pause between asynchronous status steps.
+	LifecycleStep time.Duration
+	Logger        *slog.Logger
+}
+
+// Server is one running openfinspace instance.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	db       store.Store
+	runner   *lifecycle.Runner
+	metrics  *metrics.Metrics
+	handler  http.Handler
+	http     *http.Server
+	listener net.Listener
+	root     RootCredentials
+	stopJan  context.CancelFunc
+}
+
+// New opens the data dir and builds the server; Start begins serving.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: DataDir is required")
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if cfg.LifecycleStep == 0 {
+		cfg.LifecycleStep = 400 * time.Millisecond
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+
+	switch {
+	case cfg.RootAccessKeyID != "" && cfg.RootSecretAccessKey != "":
+		s.root = RootCredentials{AccessKeyID: cfg.RootAccessKeyID, SecretAccessKey: cfg.RootSecretAccessKey}
+	case cfg.RootAccessKeyID != "" || cfg.RootSecretAccessKey != "":
+		return nil, errors.New("server: set both the root access key id and the secret access key, or neither")
+	default:
+		rc, err := LoadOrCreateRootCredentials(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("root credentials: %w", err)
+		}
+		s.root = rc
+	}
+	keys, err := keyring.LoadOrCreate(filepath.Join(cfg.DataDir, "keys", "server.key"))
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "metadata.db"))
+	if err != nil {
+		return nil, fmt.Errorf("opening metadata store: %w", err)
+	}
+	s.db = db
+	s.runner = lifecycle.New(db, log)
+	return s, s.build(keys)
+}
+
+func (s *Server) build(keys *keyring.Keyring) error {
+	tags := tagging.New(s.db, s.cfg.AccountID)
+	envs := environment.New(s.db, s.runner, s.cfg.AccountID, s.PublicURL)
+	envs.StepDelay = s.cfg.LifecycleStep
+	s.runner.Register(environment.Kind, envs)
+	tags.Register("environment", envs.Exists)
+
+	pages := paging.NewCodec(keys.Key("page-tokens"))
+	fsHandlers := &finspace.Handlers{}
+	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Tags: tags, Pages: pages})
+	fdHandlers := &finspacedata.Handlers{}
+
+	creds := auth.Chain{auth.Static{s.root.AccessKeyID: &auth.Credential{
+		AccessKeyID: s.root.AccessKeyID, SecretAccessKey: s.root.SecretAccessKey,
+		Principal: auth.Principal{Kind: auth.Root, Account: s.cfg.AccountID,
+			ARN: "arn:aws:iam::" + s.cfg.AccountID + ":root"},
+	}}}
+	api := &restjson.Handler{
+		Services: map[string]*restjson.Service{
+			finspace.SigningName:     {SigningName: finspace.SigningName, Operations: finspace.Operations, Lookup: fsHandlers.Lookup},
+			finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fdHandlers.Lookup},
+		},
+		Scope: func(r *http.Request) (string, bool) {
+			svc, _, ok := sigv4.PeekScope(r)
+			return svc, ok
+		},
+		Auth:        &authenticator{v: &sigv4.Verifier{Credentials: creds}},
+		Idempotency: idempotency.New(s.db, keys),
+		Observer:    s.metrics,
+		Logger:      s.log,
+	}
+	api.Init()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.HandleFunc("GET /environments/{id}", environmentPage)
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Unsigned requests to the few plain pages; everything signed (an S3
+		// bucket may be called "healthz") goes to the APIs.
+		if !signed(r) {
+			if h, pattern := mux.Handler(r); pattern != "" {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		api.ServeHTTP(w, r)
+	})
+	return nil
+}
+
+func signed(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.URL.Query().Has("X-Amz-Credential")
+}
+
+// authenticator adapts the SigV4 verifier to restjson.Authenticator.
+type authenticator struct{ v *sigv4.Verifier }
+
+func (a *authenticator) Authenticate(ctx context.Context, r *http.Request, body []byte) (auth.Caller, error) {
+	res, err := a.v.Verify(ctx, r, body)
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			return auth.Caller{}, &restjson.APIError{Status: se.Status, Code: se.Code, Message: se.Message}
+		}
+		return auth.Caller{}, err
+	}
+	return auth.Caller{Principal: res.Principal, AccessKeyID: res.AccessKeyID, Region: res.Region}, nil
+}
+
+// Start listens on cfg.Addr, resumes pending lifecycles and serves in the
+// background.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	s.listener = ln
+	if s.cfg.PublicURL == "" {
+		s.cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	if err := s.runner.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("resuming lifecycles: %w", err)
+	}
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopJan = cancel
+	go s.janitor(jctx)
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "error", err)
+		}
+	}()
+	s.log.Info("openfinspace listening", "url", s.cfg.PublicURL, "data_dir", s.cfg.DataDir)
+	return nil
+}
+
+// janitor removes expired records (idempotency tokens, temporary credentials).
+func (s *Server) janitor(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := s.db.DeleteExpired(ctx, now); err != nil && ctx.Err() == nil {
+				s.log.Error("deleting expired records", "error", err)
+			} else if n > 0 {
+				s.log.Debug("deleted expired records", "count", n)
+			}
+		}
+	}
+}
+
+// URL is the base URL clients use (the endpoint URL).
+func (s *Server) URL() string { return s.cfg.PublicURL }
+
+// Root returns the root credentials.
+func (s *Server) Root() RootCredentials { return s.root }
+
+// Handler returns the server's HTTP handler (for in-process benchmarks).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Shutdown stops accepting requests, waits for in-flight ones, stops the
+// lifecycle runner and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.stopJan != nil {
+		s.stopJan()
+	}
+	s.runner.Stop()
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+// PublicURL is resolved after Start; adapters read it lazily.
+func (s *Server) PublicURL() string { return strings.TrimSuffix(s.cfg.PublicURL, "/") }
+
+// environmentPage is where environmentUrl points: the real service showed
+// the FinSpace web application there; openfinspace has no web application,
+// so the page says how to reach the environment through the APIs.
+func environmentPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "openfinspace environment %s\nopenfinspace serves the FinSpace APIs only: use the AWS CLI, boto3 or an AWS SDK with this server as the endpoint URL.\n",
+		strings.Map(func(r rune) rune {
+			if r < 128 && (r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return r
+			}
+			return -1
+		}, r.PathValue("id")))
+}
+
+// ImplementedOperations reports, per signing name, which operations have an
+// implementation (the rest answer NotImplementedException).
+func ImplementedOperations() map[string]map[string]bool {
+	fs := &finspace.Handlers{}
+	apifinspace.Register(fs, &apifinspace.Adapter{})
+	fd := &finspacedata.Handlers{}
+	out := map[string]map[string]bool{finspace.SigningName: {}, finspacedata.SigningName: {}}
+	for _, op := range finspace.Operations {
+		out[finspace.SigningName][op.Name] = fs.Lookup(op.Name) != nil
+	}
+	for _, op := range finspacedata.Operations {
+		out[finspacedata.SigningName][op.Name] = fd.Lookup(op.Name) != nil
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every openfinspace test on a fresh machine. Installs what the tests
+# need (Debian packages) when it is missing. CI runs this via .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@"
+}
+
+step "tools"
+command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
+if ! python3 -c 'import boto3' 2>/dev/null; then
+  echo "python3 with boto3 missing: installing Debian's python3-boto3"
+  apt_install python3 python3-boto3
+fi
+if ! command -v aws >/dev/null; then
+  echo "AWS CLI missing: installing Debian's awscli"
+  apt_install awscli
+fi
+go version
+python3 -c 'import boto3, botocore; print("boto3", boto3.__version__, "botocore", botocore.__version__)'
+aws --version
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "generated code is current"
+scripts/check-generated.sh
+
+step "go test -race -shuffle=on ./..."
+go test -race -shuffle=on -count=1 -timeout 20m ./...
+
+step "fuzz targets, briefly"
+fuzz_time=${OPENFINSPACE_FUZZ_TIME:-10s}
+while IFS= read -r line; do
+  file=${line%%:*}; name=${line#*func }; name=${name%%(*}
+  pkg=./$(dirname "$file")
+  echo "--- $name ($pkg, $fuzz_time)"
+  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzz_time" "$pkg" >/tmp/openfinspace-fuzz.log 2>&1 || { cat /tmp/openfinspace-fuzz.log; exit 1; }
+  tail -1 /tmp/openfinspace-fuzz.log
+done < <(grep -rn --include='*_test.go' '^func Fuzz' . | sort)
+
+echo
+echo "all tests passed"
