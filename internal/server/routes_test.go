@@ -233,6 +233,22 @@ func TestSignatureFailures(t *testing.T) {
 	if r := c.do(t, "finspace", "GET", "/environment", nil, true); r.status != 200 {
 		t.Errorf("signature 10 minutes old: %d %s, want 200", r.status, r.code)
 	}
+	// A body under UNSIGNED-PAYLOAD is refused: the JSON APIs sign bodies.
+	req, _ := http.NewRequest("POST", srv.URL()+"/environment", strings.NewReader(`{"name":"sneaky"}`))
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: root.AccessKeyID, SecretAccessKey: root.SecretAccessKey},
+		req, "UNSIGNED-PAYLOAD", "finspace", servertest.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != 403 || resp.Header.Get("X-Amzn-ErrorType") != "InvalidSignatureException" {
+			t.Errorf("unsigned payload with a body: %d %s, want 403 InvalidSignatureException", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+		}
+	}
+
 	// Absent signature through a raw client.
 	resp, err := http.Get(srv.URL() + "/environment")
 	if err != nil {

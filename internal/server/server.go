@@ -16,6 +16,7 @@ import (
 
 	apifinspace "github.com/openfinspace/openfinspace/internal/api/finspace"
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/credstore"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
@@ -59,6 +60,13 @@ type Server struct {
 	listener net.Listener
 	root     RootCredentials
 	stopJan  context.CancelFunc
+	// temp issues and finds temporary credentials (STS sessions, FinSpace
+	// users' programmatic credentials, scoped S3 read keys).
+	temp *credstore.Store
+	// verifier checks SigV4 for every API and delegate.
+	verifier *sigv4.Verifier
+	// closers run at Shutdown, after the HTTP server stops.
+	closers []func(context.Context) error
 }
 
 // New opens the data dir and builds the server; Start begins serving.
@@ -115,12 +123,19 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
 
+	s.temp = credstore.New(s.db, keys)
 	creds := auth.Chain{auth.Static{s.root.AccessKeyID: &auth.Credential{
 		AccessKeyID: s.root.AccessKeyID, SecretAccessKey: s.root.SecretAccessKey,
 		Principal: auth.Principal{Kind: auth.Root, Account: s.cfg.AccountID,
 			ARN: "arn:aws:iam::" + s.cfg.AccountID + ":root"},
-	}}}
+	}}, s.temp}
+	s.verifier = &sigv4.Verifier{Credentials: creds}
+	delegates, err := s.delegates()
+	if err != nil {
+		return err
+	}
 	api := &restjson.Handler{
+		Delegates: delegates,
 		Services: map[string]*restjson.Service{
 			finspace.SigningName:     {SigningName: finspace.SigningName, Operations: finspace.Operations, Lookup: fsHandlers.Lookup},
 			finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fdHandlers.Lookup},
@@ -129,7 +144,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 			svc, _, ok := sigv4.PeekScope(r)
 			return svc, ok
 		},
-		Auth:        &authenticator{v: &sigv4.Verifier{Credentials: creds}},
+		Auth:        &authenticator{v: s.verifier},
 		Idempotency: idempotency.New(s.db, keys),
 		Observer:    s.metrics,
 		Logger:      s.log,
@@ -172,6 +187,12 @@ func (a *authenticator) Authenticate(ctx context.Context, r *http.Request, body 
 			return auth.Caller{}, &restjson.APIError{Status: se.Status, Code: se.Code, Message: se.Message}
 		}
 		return auth.Caller{}, err
+	}
+	// The JSON APIs sign their bodies: an unsigned payload would let a
+	// replayed signature carry any body.
+	if res.PayloadHash == sigv4.UnsignedPayload && len(body) > 0 {
+		return auth.Caller{}, &restjson.APIError{Status: 403, Code: "InvalidSignatureException",
+			Message: "The request body must be signed: UNSIGNED-PAYLOAD is accepted only for requests without a body."}
 	}
 	return auth.Caller{Principal: res.Principal, AccessKeyID: res.AccessKeyID, Region: res.Region}, nil
 }
@@ -242,6 +263,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopJan()
 	}
 	s.runner.Stop()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i](ctx))
+	}
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }

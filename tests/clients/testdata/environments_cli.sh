@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# FinSpace environment flow through the AWS CLI against an openfinspace server.
+#
+# Environment:
+#   OPENFINSPACE_ENDPOINT                       server URL (required)
+#   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY    root credentials (required)
+#   AWS_CLI                                     CLI binary (default: aws)
+#   PYTHON3                                     python for JSON parsing (default: python3)
+#
+# Works with AWS CLI v1 and v2. Prints PASS/FAIL lines and exits non-zero on
+# the first failure (set -e) or if any check failed.
+set -euo pipefail
+
+: "${OPENFINSPACE_ENDPOINT:?OPENFINSPACE_ENDPOINT is required}"
+: "${AWS_ACCESS_KEY_ID:?AWS_ACCESS_KEY_ID is required}"
+: "${AWS_SECRET_ACCESS_KEY:?AWS_SECRET_ACCESS_KEY is required}"
+AWS_CLI="${AWS_CLI:-aws}"
+PYTHON3="${PYTHON3:-python3}"
+export AWS_PAGER=""            # CLI v2: never start a pager
+export AWS_MAX_ATTEMPTS=1      # one attempt per call; retries would hide errors
+export AWS_RETRY_MODE=standard
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+
+pass() { echo "PASS: $*"; }
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+# cli SERVICE ARGS...: runs the CLI; stdout to $WORK/out, stderr to $WORK/err.
+# Returns the CLI's exit status (callers decide what it means).
+cli() {
+	local svc="$1"
+	shift
+	"$AWS_CLI" --endpoint-url "$OPENFINSPACE_ENDPOINT" --region us-east-1 --output json \
+		"$svc" "$@" >"$WORK/out" 2>"$WORK/err"
+}
+
+# ok DESCRIPTION SERVICE ARGS...: the call must succeed.
+ok() {
+	local what="$1"
+	shift
+	local rc=0
+	cli "$@" || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		return 0
+	fi
+	fail "$what: exit $rc"
+	sed 's/^/    stderr: /' "$WORK/err"
+	exit 1
+}
+
+# json EXPR: evaluates a python expression on the last call's JSON output
+# (bound to d) and prints the result.
+json() {
+	"$PYTHON3" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2])
+print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$WORK/out" "$1"
+}
+
+# expect DESCRIPTION GOT WANT
+expect() {
+	if [[ "$2" == "$3" ]]; then
+		pass "$1"
+	else
+		fail "$1: got '$2', want '$3'"
+	fi
+}
+
+# expect_error DESCRIPTION CODE SERVICE ARGS...: the call must exit non-zero
+# and stderr must carry the service's error code, as both CLI versions print
+# it: "An error occurred (CODE) when calling the ... operation: message".
+expect_error() {
+	local what="$1" code="$2"
+	shift 2
+	local rc=0
+	cli "$@" || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		fail "$what: exit 0, want an error ($code)"
+	elif grep -qF "An error occurred ($code)" "$WORK/err"; then
+		pass "$what: exit $rc, $code"
+	else
+		fail "$what: exit $rc, stderr does not name $code"
+		sed 's/^/    stderr: /' "$WORK/err"
+	fi
+}
+
+# wait_status ID STATUS: polls get-environment for up to 15 s.
+wait_status() {
+	local id="$1" want="$2" status="" deadline=$((SECONDS + 15))
+	while ((SECONDS <= deadline)); do
+		ok "get-environment $id" finspace get-environment --environment-id "$id"
+		status="$(json 'd["environment"]["status"]')"
+		if [[ "$status" == "$want" ]]; then
+			pass "environment $id reached $want"
+			return 0
+		fi
+		sleep 0.2
+	done
+	fail "environment $id stuck in $status, want $want"
+	exit 1
+}
+
+echo "client: $("$AWS_CLI" --version 2>&1)"
+echo "endpoint: $OPENFINSPACE_ENDPOINT"
+
+# --- create ------------------------------------------------------------------
+ok "create-environment" finspace create-environment \
+	--name cli-env --description "Created by the CLI" \
+	--tags team=quant,cost-center=42 \
+	--superuser-parameters emailAddress=admin@example.com,firstName=Ada,lastName=Admin
+id="$(json 'd["environmentId"]')"
+arn="$(json 'd["environmentArn"]')"
+url="$(json 'd["environmentUrl"]')"
+if [[ "$id" =~ ^[a-z0-9]{22}$ ]]; then pass "environment id $id"; else fail "environment id '$id'"; fi
+expect "environment ARN" "$arn" "arn:aws:finspace:us-east-1:000000000000:environment/$id"
+if [[ "$url" == "${OPENFINSPACE_ENDPOINT%/}/"* ]]; then pass "environmentUrl $url"; else fail "environmentUrl '$url' not under $OPENFINSPACE_ENDPOINT"; fi
+
+wait_status "$id" CREATED
+expect "name after create" "$(json 'd["environment"]["name"]')" "cli-env"
+expect "federationMode" "$(json 'd["environment"]["federationMode"]')" "LOCAL"
+
+# --- list --------------------------------------------------------------------
+ok "list-environments" finspace list-environments
+expect "list-environments contains the environment" \
+	"$(json "[e['environmentId'] for e in d['environments']].count('$id')")" "1"
+ok "list-environments --max-results 1" finspace list-environments --max-results 1
+expect "one environment per page" "$(json 'len(d["environments"])')" "1"
+
+# --- tags --------------------------------------------------------------------
+ok "list-tags-for-resource" finspace list-tags-for-resource --resource-arn "$arn"
+expect "tags from create" "$(json 'd["tags"]')" '{"cost-center": "42", "team": "quant"}'
+ok "tag-resource" finspace tag-resource --resource-arn "$arn" --tags stage=dev,team=risk
+ok "untag-resource" finspace untag-resource --resource-arn "$arn" --tag-keys cost-center absent
+ok "list-tags-for-resource" finspace list-tags-for-resource --resource-arn "$arn"
+expect "tags after tag/untag" "$(json 'd["tags"]')" '{"stage": "dev", "team": "risk"}'
+
+# --- update ------------------------------------------------------------------
+ok "update-environment" finspace update-environment --environment-id "$id" \
+	--name cli-renamed --description "Renamed by the CLI"
+expect "update-environment name" "$(json 'd["environment"]["name"]')" "cli-renamed"
+ok "get-environment" finspace get-environment --environment-id "$id"
+expect "get after update" "$(json '[d["environment"]["name"], d["environment"]["description"]]')" \
+	'["cli-renamed", "Renamed by the CLI"]'
+
+# --- errors ------------------------------------------------------------------
+expect_error "get-environment of an unknown id" ResourceNotFoundException \
+	finspace get-environment --environment-id doesnotexist0000000000
+expect_error "create-environment with a bad name" ValidationException \
+	finspace create-environment --name=-bad-
+expect_error "list-environments with a forged token" ValidationException \
+	finspace list-environments --next-token forged
+# The second service is routed too: finspace-data operations are recognised
+# and validated, then answered with 501 NotImplementedException.
+expect_error "finspace-data list-users" NotImplementedException \
+	finspace-data list-users --max-results 5
+
+# --- delete ------------------------------------------------------------------
+ok "delete-environment" finspace delete-environment --environment-id "$id"
+wait_status "$id" DELETED
+expect_error "delete-environment of a DELETED environment" ValidationException \
+	finspace delete-environment --environment-id "$id"
+if grep -qF DELETED "$WORK/err"; then pass "error message names the DELETED state"; else fail "error message does not name DELETED: $(cat "$WORK/err")"; fi
+
+if ((failures > 0)); then
+	echo "SUMMARY: $failures check(s) failed -> FAIL"
+	exit 1
+fi
+echo "SUMMARY: all checks passed -> PASS"
