@@ -15,17 +15,22 @@ apt_install() {
 
 step "tools"
 command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
+# The image's clients (pyenv python3 with boto3 1.43, AWS CLI 1.45) and
+# Debian's older ones (python3-boto3 1.26 at /usr/bin/python3, awscli 2.9 at
+# /usr/bin/aws), which users still run.
+if ! /usr/bin/python3 -c 'import boto3' 2>/dev/null || [ ! -x /usr/bin/aws ]; then
+  echo "installing Debian's python3-boto3 and awscli"
+  apt_install python3 python3-boto3 awscli
+fi
 if ! python3 -c 'import boto3' 2>/dev/null; then
-  echo "python3 with boto3 missing: installing Debian's python3-boto3"
-  apt_install python3 python3-boto3
+  echo "python3 has no boto3: the tests use Debian's"
 fi
-if ! command -v aws >/dev/null; then
-  echo "AWS CLI missing: installing Debian's awscli"
-  apt_install awscli
-fi
+command -v aws >/dev/null || echo "no aws CLI on PATH: the tests use Debian's /usr/bin/aws"
 go version
-python3 -c 'import boto3, botocore; print("boto3", boto3.__version__, "botocore", botocore.__version__)'
-aws --version
+for py in python3 /usr/bin/python3; do
+  "$py" -c 'import boto3, botocore, sys; print(sys.executable, "boto3", boto3.__version__, "botocore", botocore.__version__)' 2>/dev/null || true
+done
+for cli in aws /usr/bin/aws; do "$cli" --version 2>/dev/null || true; done
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))

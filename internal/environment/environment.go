@@ -94,7 +94,13 @@ type Service struct {
 	// CREATING → CREATED takes two steps).
 	StepDelay time.Duration
 	Now       func() time.Time
+	// OnCreated runs inside the transaction that moves an environment to
+	// CREATED (the identity domain creates the superuser there).
+	OnCreated []CreatedHook
 }
+
+// CreatedHook is called in the transaction that makes env CREATED.
+type CreatedHook func(ctx context.Context, tx store.Tx, env *Environment) error
 
 // New returns the environment service. baseURL returns this server's public
 // URL (known once it listens), used for environmentUrl.
@@ -344,6 +350,11 @@ func (s *Service) Reconcile(ctx context.Context, id string) (time.Duration, bool
 			to = Creating
 		case Creating:
 			to = Created
+			for _, hook := range s.OnCreated {
+				if err := hook(ctx, tx, env); err != nil {
+					return fmt.Errorf("environment %s: creation hook: %w", id, err)
+				}
+			}
 		case DeleteRequested:
 			to = Deleting
 		case Deleting:
@@ -386,4 +397,28 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 		return false, err
 	}
 	return env.Status != Deleted, nil
+}
+
+// GetTx reads environment id of region inside tx.
+func GetTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, error) {
+	env, _, err := getTx(ctx, tx, region, id)
+	return env, err
+}
+
+// ListAllTx returns every environment of region (for callers that need "the
+// only environment"); limit caps the result.
+func ListAllTx(ctx context.Context, tx store.Tx, region string, limit int) ([]*Environment, error) {
+	recs, err := tx.List(ctx, store.Query{Kind: Kind, Parent: region, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Environment, 0, len(recs))
+	for _, rec := range recs {
+		env, err := decode(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, env)
+	}
+	return out, nil
 }

@@ -44,13 +44,9 @@ var notYetAvailable = map[string][]string{
 		"UpdateKxEnvironment", "UpdateKxEnvironmentNetwork", "UpdateKxUser", "UpdateKxVolume",
 	},
 	"finspace-api": {
-		"AssociateUserToPermissionGroup", "CreateChangeset", "CreateDataView", "CreateDataset",
-		"CreatePermissionGroup", "CreateUser", "DeleteDataset", "DeletePermissionGroup", "DisableUser",
-		"DisassociateUserFromPermissionGroup", "EnableUser", "GetChangeset", "GetDataView", "GetDataset",
-		"GetExternalDataViewAccessDetails", "GetPermissionGroup", "GetProgrammaticAccessCredentials", "GetUser",
-		"GetWorkingLocation", "ListChangesets", "ListDataViews", "ListDatasets", "ListPermissionGroups",
-		"ListPermissionGroupsByUser", "ListUsers", "ListUsersByPermissionGroup", "ResetUserPassword",
-		"UpdateChangeset", "UpdateDataset", "UpdatePermissionGroup", "UpdateUser",
+		"CreateChangeset", "CreateDataView", "CreateDataset", "DeleteDataset", "GetChangeset", "GetDataView",
+		"GetDataset", "GetExternalDataViewAccessDetails", "GetWorkingLocation", "ListChangesets",
+		"ListDataViews", "ListDatasets", "UpdateChangeset", "UpdateDataset",
 	},
 }
 

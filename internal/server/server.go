@@ -15,11 +15,13 @@ import (
 	"time"
 
 	apifinspace "github.com/openfinspace/openfinspace/internal/api/finspace"
+	apifinspacedata "github.com/openfinspace/openfinspace/internal/api/finspacedata"
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
+	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/lifecycle"
 	"github.com/openfinspace/openfinspace/internal/metrics"
@@ -46,6 +48,9 @@ type Config struct {
 	// LifecycleStep is the pause between asynchronous status steps.
 	LifecycleStep time.Duration
 	Logger        *slog.Logger
+	// Clock overrides the time used for credential expiry and signature
+	// checks (tests only); nil means time.Now.
+	Clock func() time.Time
 }
 
 // Server is one running openfinspace instance.
@@ -118,18 +123,25 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	s.runner.Register(environment.Kind, envs)
 	tags.Register("environment", envs.Exists)
 
+	s.temp = credstore.New(s.db, keys)
+	ident := identity.New(s.db, s.temp, s.cfg.AccountID)
+	if s.cfg.Clock != nil {
+		s.temp.Now, ident.Now = s.cfg.Clock, s.cfg.Clock
+	}
+	envs.OnCreated = append(envs.OnCreated, ident.CreateSuperuserTx)
+
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}
 	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
+	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Pages: pages})
 
-	s.temp = credstore.New(s.db, keys)
 	creds := auth.Chain{auth.Static{s.root.AccessKeyID: &auth.Credential{
 		AccessKeyID: s.root.AccessKeyID, SecretAccessKey: s.root.SecretAccessKey,
 		Principal: auth.Principal{Kind: auth.Root, Account: s.cfg.AccountID,
 			ARN: "arn:aws:iam::" + s.cfg.AccountID + ":root"},
 	}}, s.temp}
-	s.verifier = &sigv4.Verifier{Credentials: creds}
+	s.verifier = &sigv4.Verifier{Credentials: creds, Now: s.cfg.Clock}
 	delegates, err := s.delegates()
 	if err != nil {
 		return err
@@ -293,6 +305,7 @@ func ImplementedOperations() map[string]map[string]bool {
 	fs := &finspace.Handlers{}
 	apifinspace.Register(fs, &apifinspace.Adapter{})
 	fd := &finspacedata.Handlers{}
+	apifinspacedata.Register(fd, &apifinspacedata.Adapter{})
 	out := map[string]map[string]bool{finspace.SigningName: {}, finspacedata.SigningName: {}}
 	for _, op := range finspace.Operations {
 		out[finspace.SigningName][op.Name] = fs.Lookup(op.Name) != nil

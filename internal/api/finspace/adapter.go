@@ -41,18 +41,3 @@ func region(ctx context.Context) (string, error) {
 	}
 	return c.Region, nil
 }
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func ptr[T comparable](v T) *T {
-	var zero T
-	if v == zero {
-		return nil
-	}
-	return &v
-}

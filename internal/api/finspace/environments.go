@@ -2,6 +2,7 @@ package finspace
 
 import (
 	"context"
+	"github.com/openfinspace/openfinspace/internal/api/apiutil"
 
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
@@ -13,14 +14,14 @@ func (a *Adapter) createEnvironment(ctx context.Context, in *finspace.CreateEnvi
 		return nil, err
 	}
 	ci := environment.CreateInput{
-		Name: str(in.Name), Description: str(in.Description), KmsKeyID: str(in.KmsKeyId),
+		Name: apiutil.Str(in.Name), Description: apiutil.Str(in.Description), KmsKeyID: apiutil.Str(in.KmsKeyId),
 		Federation: federationIn(in.FederationParameters), DataBundles: in.DataBundles, Tags: in.Tags,
 	}
 	if in.FederationMode != nil {
 		ci.FederationMode = string(*in.FederationMode)
 	}
 	if su := in.SuperuserParameters; su != nil {
-		ci.Superuser = &environment.Superuser{EmailAddress: str(su.EmailAddress), FirstName: str(su.FirstName), LastName: str(su.LastName)}
+		ci.Superuser = &environment.Superuser{EmailAddress: apiutil.Str(su.EmailAddress), FirstName: apiutil.Str(su.FirstName), LastName: apiutil.Str(su.LastName)}
 	}
 	env, err := a.Environments.Create(ctx, reg, ci)
 	if err != nil {
@@ -34,7 +35,7 @@ func (a *Adapter) getEnvironment(ctx context.Context, in *finspace.GetEnvironmen
 	if err != nil {
 		return nil, err
 	}
-	env, err := a.Environments.Get(ctx, reg, str(in.EnvironmentId))
+	env, err := a.Environments.Get(ctx, reg, apiutil.Str(in.EnvironmentId))
 	if err != nil {
 		return nil, err
 	}
@@ -47,11 +48,11 @@ func (a *Adapter) listEnvironments(ctx context.Context, in *finspace.ListEnviron
 		return nil, err
 	}
 	scope := "ListEnvironments|" + reg
-	cursor, err := a.decodeToken(scope, in.NextToken)
+	cursor, err := apiutil.DecodeToken(a.Pages, scope, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
-	page, err := a.Environments.List(ctx, reg, cursor, pageLimit("ListEnvironments", in.MaxResults))
+	page, err := a.Environments.List(ctx, reg, cursor, apiutil.PageLimit(finspace.OperationByName("ListEnvironments"), in.MaxResults))
 	if err != nil {
 		return nil, err
 	}
@@ -59,10 +60,7 @@ func (a *Adapter) listEnvironments(ctx context.Context, in *finspace.ListEnviron
 	for _, env := range page.Items {
 		out.Environments = append(out.Environments, *environmentOut(env))
 	}
-	if page.Next != nil {
-		tok := a.Pages.Encode(scope, *page.Next)
-		out.NextToken = &tok
-	}
+	out.NextToken = apiutil.EncodeToken(a.Pages, scope, page.Next)
 	return out, nil
 }
 
@@ -76,7 +74,7 @@ func (a *Adapter) updateEnvironment(ctx context.Context, in *finspace.UpdateEnvi
 		m := string(*in.FederationMode)
 		ui.FederationMode = &m
 	}
-	env, err := a.Environments.Update(ctx, reg, str(in.EnvironmentId), ui)
+	env, err := a.Environments.Update(ctx, reg, apiutil.Str(in.EnvironmentId), ui)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +86,7 @@ func (a *Adapter) deleteEnvironment(ctx context.Context, in *finspace.DeleteEnvi
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Environments.Delete(ctx, reg, str(in.EnvironmentId)); err != nil {
+	if err := a.Environments.Delete(ctx, reg, apiutil.Str(in.EnvironmentId)); err != nil {
 		return nil, err
 	}
 	return &finspace.DeleteEnvironmentResponse{}, nil
@@ -99,9 +97,9 @@ func federationIn(p *finspace.FederationParameters) *environment.Federation {
 		return nil
 	}
 	return &environment.Federation{
-		SamlMetadataDocument: str(p.SamlMetadataDocument), SamlMetadataURL: str(p.SamlMetadataURL),
-		ApplicationCallBackURL: str(p.ApplicationCallBackURL), FederationURN: str(p.FederationURN),
-		FederationProviderName: str(p.FederationProviderName), AttributeMap: p.AttributeMap,
+		SamlMetadataDocument: apiutil.Str(p.SamlMetadataDocument), SamlMetadataURL: apiutil.Str(p.SamlMetadataURL),
+		ApplicationCallBackURL: apiutil.Str(p.ApplicationCallBackURL), FederationURN: apiutil.Str(p.FederationURN),
+		FederationProviderName: apiutil.Str(p.FederationProviderName), AttributeMap: p.AttributeMap,
 	}
 }
 
@@ -110,9 +108,9 @@ func federationOut(f *environment.Federation) *finspace.FederationParameters {
 		return nil
 	}
 	return &finspace.FederationParameters{
-		SamlMetadataDocument: ptr(f.SamlMetadataDocument), SamlMetadataURL: ptr(f.SamlMetadataURL),
-		ApplicationCallBackURL: ptr(f.ApplicationCallBackURL), FederationURN: ptr(f.FederationURN),
-		FederationProviderName: ptr(f.FederationProviderName), AttributeMap: f.AttributeMap,
+		SamlMetadataDocument: apiutil.Ptr(f.SamlMetadataDocument), SamlMetadataURL: apiutil.Ptr(f.SamlMetadataURL),
+		ApplicationCallBackURL: apiutil.Ptr(f.ApplicationCallBackURL), FederationURN: apiutil.Ptr(f.FederationURN),
+		FederationProviderName: apiutil.Ptr(f.FederationProviderName), AttributeMap: f.AttributeMap,
 	}
 }
 
@@ -120,9 +118,9 @@ func environmentOut(env *environment.Environment) *finspace.Environment {
 	status := finspace.EnvironmentStatus(env.Status)
 	mode := finspace.FederationMode(env.FederationMode)
 	return &finspace.Environment{
-		Name: ptr(env.Name), EnvironmentId: ptr(env.ID), AwsAccountId: ptr(env.Account),
-		Status: &status, EnvironmentUrl: ptr(env.URL), Description: ptr(env.Description),
-		EnvironmentArn: ptr(env.ARN), KmsKeyId: ptr(env.KmsKeyID),
+		Name: apiutil.Ptr(env.Name), EnvironmentId: apiutil.Ptr(env.ID), AwsAccountId: apiutil.Ptr(env.Account),
+		Status: &status, EnvironmentUrl: apiutil.Ptr(env.URL), Description: apiutil.Ptr(env.Description),
+		EnvironmentArn: apiutil.Ptr(env.ARN), KmsKeyId: apiutil.Ptr(env.KmsKeyID),
 		FederationMode: &mode, FederationParameters: federationOut(env.Federation),
 	}
 }

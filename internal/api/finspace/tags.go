@@ -2,6 +2,7 @@ package finspace
 
 import (
 	"context"
+	"github.com/openfinspace/openfinspace/internal/api/apiutil"
 
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
 )
@@ -11,7 +12,7 @@ func (a *Adapter) tagResource(ctx context.Context, in *finspace.TagResourceReque
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Tags.Tag(ctx, reg, str(in.ResourceArn), in.Tags); err != nil {
+	if err := a.Tags.Tag(ctx, reg, apiutil.Str(in.ResourceArn), in.Tags); err != nil {
 		return nil, err
 	}
 	return &finspace.TagResourceResponse{}, nil
@@ -22,7 +23,7 @@ func (a *Adapter) untagResource(ctx context.Context, in *finspace.UntagResourceR
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Tags.Untag(ctx, reg, str(in.ResourceArn), in.TagKeys); err != nil {
+	if err := a.Tags.Untag(ctx, reg, apiutil.Str(in.ResourceArn), in.TagKeys); err != nil {
 		return nil, err
 	}
 	return &finspace.UntagResourceResponse{}, nil
@@ -33,7 +34,7 @@ func (a *Adapter) listTagsForResource(ctx context.Context, in *finspace.ListTags
 	if err != nil {
 		return nil, err
 	}
-	tags, err := a.Tags.List(ctx, reg, str(in.ResourceArn))
+	tags, err := a.Tags.List(ctx, reg, apiutil.Str(in.ResourceArn))
 	if err != nil {
 		return nil, err
 	}

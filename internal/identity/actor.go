@@ -1,0 +1,237 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/environment"
+	"github.com/openfinspace/openfinspace/internal/fault"
+	"github.com/openfinspace/openfinspace/internal/store"
+)
+
+// Actor is the FinSpace user a finspace-data request acts as, with the
+// application permissions of their groups.
+type Actor struct {
+	EnvironmentID string
+	Region        string
+	User          *User
+	Groups        []string // ids of the groups the user belongs to
+	perms         map[string]bool
+}
+
+// IsSuper reports whether the actor is a SUPER_USER.
+func (a *Actor) IsSuper() bool { return a.User != nil && a.User.Type == SuperUser }
+
+// Has reports whether the actor holds an application permission.
+func (a *Actor) Has(perm string) bool { return a.IsSuper() || a.perms[perm] }
+
+func (a *Actor) require(perm string) error {
+	if a.Has(perm) {
+		return nil
+	}
+	return fault.Deniedf("User %s is not authorized: the action requires the %s permission.", a.User.ID, perm)
+}
+
+// Require returns an AccessDenied fault unless the actor holds perm.
+func (a *Actor) Require(perm string) error { return a.require(perm) }
+
+// maxEnvironmentScan bounds the search for "the only environment".
+const maxEnvironmentScan = 1000
+
+// ResolveActor maps an authenticated caller to the FinSpace user it acts as:
+//   - a FinSpace user's programmatic credentials act as that user;
+//   - root credentials act as the superuser of the region's only active
+//     environment;
+//   - an IAM role session acts as the user of the region's only active
+//     environment whose apiAccessPrincipalArn is that role.
+//
+// Otherwise AccessDenied says to use GetProgrammaticAccessCredentials. A
+// disabled user, or a user of an environment that is not CREATED, is refused
+// on every request, whatever credentials were issued before.
+func (s *Service) ResolveActor(ctx context.Context, c auth.Caller) (*Actor, error) {
+	var a *Actor
+	err := s.db.View(ctx, func(tx store.Tx) error {
+		var env *environment.Environment
+		var user *User
+		var err error
+		p := c.Principal
+		switch p.Kind {
+		case auth.FinSpaceUser:
+			env, err = activeEnvironmentTx(ctx, tx, c.Region, p.EnvironmentID)
+			if err != nil {
+				return err
+			}
+			user, _, err = userTx(ctx, tx, env.ID, p.UserID)
+			if fault.KindOf(err) == fault.NotFound {
+				return fault.Deniedf("The user of these credentials no longer exists.")
+			}
+		case auth.Root, auth.AssumedRole:
+			env, err = onlyEnvironmentTx(ctx, tx, c.Region)
+			if err != nil {
+				return err
+			}
+			if p.Kind == auth.Root {
+				user, err = superuserTx(ctx, tx, env)
+			} else {
+				user, err = userByRoleTx(ctx, tx, env.ID, p.RoleARN)
+			}
+		default:
+			return fault.Deniedf("These credentials cannot call FinSpace Data APIs.")
+		}
+		if err != nil {
+			return err
+		}
+		a, err = s.actorTx(ctx, tx, env, c.Region, user)
+		return err
+	})
+	return a, err
+}
+
+func (s *Service) actorTx(ctx context.Context, tx store.Tx, env *environment.Environment, region string, u *User) (*Actor, error) {
+	if u.Status != StatusEnabled {
+		return nil, fault.Deniedf("User %s is disabled.", u.ID)
+	}
+	a := &Actor{EnvironmentID: env.ID, Region: region, User: u, perms: map[string]bool{}}
+	members, err := tx.List(ctx, store.Query{Kind: KindMemberUser, Parent: u.ID})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		gid := m.ID[len(u.ID)+1:]
+		g, _, err := groupTx(ctx, tx, env.ID, gid)
+		if fault.KindOf(err) == fault.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.Groups = append(a.Groups, gid)
+		for _, p := range g.Permissions {
+			a.perms[p] = true
+		}
+	}
+	return a, nil
+}
+
+func activeEnvironmentTx(ctx context.Context, tx store.Tx, region, id string) (*environment.Environment, error) {
+	env, err := environment.GetTx(ctx, tx, region, id)
+	if fault.KindOf(err) == fault.NotFound {
+		return nil, fault.Deniedf("The environment %s does not exist in %s.", id, region)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if env.Status != environment.Created {
+		return nil, fault.Deniedf("The environment %s is %s.", id, env.Status)
+	}
+	return env, nil
+}
+
+func onlyEnvironmentTx(ctx context.Context, tx store.Tx, region string) (*environment.Environment, error) {
+	envs, err := environment.ListAllTx(ctx, tx, region, maxEnvironmentScan)
+	if err != nil {
+		return nil, err
+	}
+	var active []*environment.Environment
+	for _, e := range envs {
+		if e.Status == environment.Created {
+			active = append(active, e)
+		}
+	}
+	if len(active) != 1 {
+		return nil, fault.Deniedf("These credentials act for a FinSpace user only where the region has exactly one active environment (it has %d): call GetProgrammaticAccessCredentials with the environmentId and use the credentials it returns.", len(active))
+	}
+	return active[0], nil
+}
+
+func superuserTx(ctx context.Context, tx store.Tx, env *environment.Environment) (*User, error) {
+	email := "superuser@" + env.ID + ".openfinspace.local"
+	if env.Superuser != nil {
+		email = env.Superuser.EmailAddress
+	}
+	rec, err := tx.Get(ctx, KindEmail, emailKey(env.ID, email))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fault.Deniedf("The environment %s has no superuser yet.", env.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := userTx(ctx, tx, env.ID, rec.SortKey)
+	return u, err
+}
+
+func userByRoleTx(ctx context.Context, tx store.Tx, env, roleARN string) (*User, error) {
+	var after *store.Cursor
+	for {
+		recs, err := tx.List(ctx, store.Query{Kind: KindUser, Parent: env, After: after, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range recs {
+			u, err := decodeUser(rec)
+			if err != nil {
+				return nil, err
+			}
+			if roleARN != "" && u.APIAccessPrincipalARN == roleARN {
+				if u.APIAccess != APIAccessEnabled {
+					return nil, fault.Deniedf("User %s does not have API access enabled.", u.ID)
+				}
+				return u, nil
+			}
+		}
+		if len(recs) < 500 {
+			return nil, fault.Deniedf("No FinSpace user of environment %s has %s as apiAccessPrincipalArn.", env, roleARN)
+		}
+		last := recs[len(recs)-1]
+		after = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
+	}
+}
+
+// MayOnDataset reports whether the actor holds a dataset permission on
+// dataset (through one of its groups); superusers hold them all.
+func (s *Service) MayOnDataset(ctx context.Context, a *Actor, dataset, perm string) (bool, error) {
+	if a.IsSuper() {
+		return true, nil
+	}
+	ok := false
+	err := s.db.View(ctx, func(tx store.Tx) error {
+		for _, g := range a.Groups {
+			grant, _, err := getDoc[datasetGrant](ctx, tx, KindDatasetPerm, dataset+"/"+g)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if slices.Contains(grant.Permissions, perm) {
+				ok = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return ok, err
+}
+
+type datasetGrant struct {
+	Permissions []string `json:"permissions"`
+}
+
+// GrantDatasetTx gives group the dataset permissions on dataset, replacing
+// earlier grants of that group on that dataset.
+func GrantDatasetTx(ctx context.Context, tx store.Tx, env, dataset, group string, perms []string) error {
+	if _, _, err := groupTx(ctx, tx, env, group); err != nil {
+		return err
+	}
+	id := dataset + "/" + group
+	rec, err := tx.Get(ctx, KindDatasetPerm, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return put(ctx, tx, &store.Record{Kind: KindDatasetPerm, ID: id, Parent: group, SortKey: id}, datasetGrant{perms}, true)
+	}
+	if err != nil {
+		return err
+	}
+	return put(ctx, tx, rec, datasetGrant{perms}, false)
+}
