@@ -1,6 +1,21 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
 
-// addSTS mounts the STS endpoint (signing name "sts"). Built in issue 3.
-func (s *Server) addSTS(map[string]http.Handler) error { return nil }
+	"github.com/openfinspace/openfinspace/internal/sts"
+)
+
+// addSTS mounts the STS endpoint (signing name "sts"): AssumeRole and
+// GetCallerIdentity, with sessions issued by the temporary credential store
+// and verified by the server's SigV4 verifier.
+func (s *Server) addSTS(out map[string]http.Handler) error {
+	out[sts.SigningName] = &sts.Handler{
+		Account:     s.cfg.AccountID,
+		Verifier:    s.verifier,
+		Credentials: s.temp,
+		Observer:    s.metrics,
+		Logger:      s.log,
+	}
+	return nil
+}

@@ -154,10 +154,24 @@ expect_error "create-environment with a bad name" ValidationException \
 	finspace create-environment --name=-bad-
 expect_error "list-environments with a forged token" ValidationException \
 	finspace list-environments --next-token forged
-# The second service is routed too: finspace-data operations are recognised
-# and validated, then answered with 501 NotImplementedException.
-expect_error "finspace-data list-users" NotImplementedException \
-	finspace-data list-users --max-results 5
+# The second service through the CLI: programmatic credentials for this
+# (CREATED) environment, then a user listing made with them, which shows the
+# environment's superuser. Validation errors come from the server too.
+ok "finspace-data get-programmatic-access-credentials" \
+	finspace-data get-programmatic-access-credentials --environment-id "$id" --duration-in-minutes 60
+user_env=(AWS_ACCESS_KEY_ID="$(json 'd["credentials"]["accessKeyId"]')"
+	AWS_SECRET_ACCESS_KEY="$(json 'd["credentials"]["secretAccessKey"]')"
+	AWS_SESSION_TOKEN="$(json 'd["credentials"]["sessionToken"]')")
+rc=0
+env "${user_env[@]}" "$AWS_CLI" --endpoint-url "$OPENFINSPACE_ENDPOINT" --region us-east-1 --output json \
+	finspace-data list-users --max-results 5 >"$WORK/out" 2>"$WORK/err" || rc=$?
+if [[ $rc -eq 0 ]]; then
+	expect "list-users with programmatic credentials shows the superuser" "$(json '[u["type"] for u in d["users"]]')" '["SUPER_USER"]'
+else
+	fail "list-users with programmatic credentials: exit $rc: $(cat "$WORK/err")"
+fi
+expect_error "finspace-data get-user of an unknown user (root, one environment)" ResourceNotFoundException \
+	finspace-data get-user --user-id nosuchuser
 
 # --- delete ------------------------------------------------------------------
 ok "delete-environment" finspace delete-environment --environment-id "$id"
