@@ -45,7 +45,7 @@ var notYetAvailable = map[string][]string{
 	},
 	"finspace-api": {
 		"CreateChangeset", "CreateDataView", "CreateDataset", "DeleteDataset", "GetChangeset", "GetDataView",
-		"GetDataset", "GetExternalDataViewAccessDetails", "GetWorkingLocation", "ListChangesets",
+		"GetDataset", "GetExternalDataViewAccessDetails", "ListChangesets",
 		"ListDataViews", "ListDatasets", "UpdateChangeset", "UpdateDataset",
 	},
 }

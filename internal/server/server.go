@@ -19,6 +19,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
+	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/identity"
@@ -26,6 +27,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/lifecycle"
 	"github.com/openfinspace/openfinspace/internal/metrics"
 	"github.com/openfinspace/openfinspace/internal/paging"
+	"github.com/openfinspace/openfinspace/internal/s3gw"
 	"github.com/openfinspace/openfinspace/internal/store"
 	"github.com/openfinspace/openfinspace/internal/store/sqlite"
 	"github.com/openfinspace/openfinspace/internal/tagging"
@@ -70,6 +72,10 @@ type Server struct {
 	temp *credstore.Store
 	// verifier checks SigV4 for every API and delegate.
 	verifier *sigv4.Verifier
+	// blobs is the object store; s3gw the embedded S3 endpoint (nil when
+	// objects live in an external S3 service).
+	blobs *blob.S3Store
+	s3gw  *s3gw.Gateway
 	// closers run at Shutdown, after the HTTP server stops.
 	closers []func(context.Context) error
 }
@@ -134,7 +140,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	fsHandlers := &finspace.Handlers{}
 	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
-	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Pages: pages})
+	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Pages: pages, Blobs: s.Blobs, Account: s.cfg.AccountID})
 
 	creds := auth.Chain{auth.Static{s.root.AccessKeyID: &auth.Credential{
 		AccessKeyID: s.root.AccessKeyID, SecretAccessKey: s.root.SecretAccessKey,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/paging"
@@ -18,6 +19,9 @@ import (
 type Adapter struct {
 	Identity *identity.Service
 	Pages    *paging.Codec
+	// Blobs returns the object store (opened after the adapters are built).
+	Blobs   func() blob.Store
+	Account string
 }
 
 // Register fills the operations this package implements. Operations left
@@ -40,6 +44,7 @@ func Register(h *finspacedata.Handlers, a *Adapter) {
 	h.ListUsersByPermissionGroup = withActor(a, a.listUsersByPermissionGroup)
 	h.ListPermissionGroupsByUser = withActor(a, a.listPermissionGroupsByUser)
 	h.GetProgrammaticAccessCredentials = a.getProgrammaticAccessCredentials
+	h.GetWorkingLocation = withActor(a, a.getWorkingLocation)
 }
 
 // withActor resolves the FinSpace user a request acts as before calling f.

@@ -1,0 +1,231 @@
+// Package s3 benchmarks large transfers through openfinspace's S3 endpoint
+// (the main port: SigV4 dispatch and the reverse proxy to the gateway
+// process) against the same transfers straight to the gateway process's
+// own listener (versitygw over the same posix backend, no proxy), with the
+// AWS CLI and with aws-sdk-go-v2's upload and download managers, plus a
+// plain file copy as the disk's ceiling.
+//
+// It runs only with OPENFINSPACE_BENCH=1 (see README.md):
+//
+//	OPENFINSPACE_BENCH=1 go test -run TestS3Throughput -v -timeout 30m ./bench/s3/
+//
+// OPENFINSPACE_BENCH_S3_MIB sets the object size (default 1024 MiB) and
+// OPENFINSPACE_BENCH_RUNS the repetitions (default 2; the best run counts).
+// Everything stays on 127.0.0.1 and in temporary directories.
+package s3
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
+	"github.com/openfinspace/openfinspace/internal/s3gw"
+	"github.com/openfinspace/openfinspace/internal/server/servertest"
+)
+
+type target struct {
+	name, endpoint, akid, secret string
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func TestS3Throughput(t *testing.T) {
+	if os.Getenv("OPENFINSPACE_BENCH") != "1" {
+		t.Skip("set OPENFINSPACE_BENCH=1 to run the S3 throughput benchmark")
+	}
+	mib := envInt("OPENFINSPACE_BENCH_S3_MIB", 1024)
+	runs := envInt("OPENFINSPACE_BENCH_RUNS", 2)
+	size := int64(mib) << 20
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	src := filepath.Join(dir, "src.bin")
+	writeRandom(t, src, size)
+
+	// Main port: a full server.
+	srv := servertest.Start(t)
+	root := srv.Root()
+	main := target{"main port", srv.URL(), root.AccessKeyID, root.SecretAccessKey}
+
+	// Direct: a gateway process of its own with a loopback TCP listener.
+	rc := &auth.Credential{AccessKeyID: "AKIABENCHBENCHBENCH0", SecretAccessKey: "bench-secret",
+		Principal: auth.Principal{Kind: auth.Root, Account: "000000000000"}}
+	creds := auth.Chain{auth.Static{rc.AccessKeyID: rc}}
+	addr := freeAddr(t)
+	gw, err := s3gw.New(s3gw.Config{ObjectsDir: filepath.Join(dir, "direct", "objects"), AccountID: "000000000000",
+		Credentials: creds, Verifier: &sigv4.Verifier{Credentials: creds}, DirectAddr: addr, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Close(context.Background()) })
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	direct := target{"direct gateway", "http://" + addr, rc.AccessKeyID, rc.SecretAccessKey}
+
+	type result struct{ put, get float64 } // MiB/s
+	results := map[string]result{}
+	best := func(key string, put, get float64) {
+		r := results[key]
+		r.put, r.get = max(r.put, put), max(r.get, get)
+		results[key] = r
+	}
+
+	// The disk's ceiling: cp of the file.
+	for range runs {
+		dst := filepath.Join(dir, "cp.bin")
+		start := time.Now()
+		if out, err := exec.Command("cp", src, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+		if out, err := exec.Command("sync").CombinedOutput(); err != nil {
+			t.Fatalf("sync: %v %s", err, out)
+		}
+		best("cp (disk copy)", float64(mib)/time.Since(start).Seconds(), 0)
+		os.Remove(dst)
+	}
+
+	cli, _ := exec.LookPath("aws")
+	for _, tg := range []target{direct, main} {
+		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(tg.endpoint), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(tg.akid, tg.secret, "")})
+		bucket := "bench-" + strings.ReplaceAll(strings.ToLower(tg.name), " ", "-")
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range runs {
+			// aws-sdk-go-v2 upload and download managers.
+			put, get := sdkTransfer(t, c, bucket, src, filepath.Join(dir, "sdk.out"), size)
+			best("Go SDK manager, "+tg.name, put, get)
+			t.Logf("run %d %s Go SDK: PUT %.0f MiB/s, GET %.0f MiB/s", i+1, tg.name, put, get)
+			if cli != "" {
+				put, get := cliTransfer(t, cli, tg, bucket, src, filepath.Join(dir, "cli.out"), mib)
+				best("AWS CLI, "+tg.name, put, get)
+				t.Logf("run %d %s AWS CLI: PUT %.0f MiB/s, GET %.0f MiB/s", i+1, tg.name, put, get)
+			}
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%d MiB object, best of %d runs (MiB/s):\n", mib, runs)
+	fmt.Fprintf(&b, "%-34s %8s %8s\n", "path", "PUT", "GET")
+	for _, k := range []string{"cp (disk copy)", "Go SDK manager, direct gateway", "Go SDK manager, main port",
+		"AWS CLI, direct gateway", "AWS CLI, main port"} {
+		if r, ok := results[k]; ok {
+			fmt.Fprintf(&b, "%-34s %8.0f %8.0f\n", k, r.put, r.get)
+		}
+	}
+	for _, tool := range []string{"Go SDK manager", "AWS CLI"} {
+		d, m := results[tool+", direct gateway"], results[tool+", main port"]
+		if d.put > 0 {
+			fmt.Fprintf(&b, "%s main port / direct: PUT %.0f%%, GET %.0f%%\n", tool, 100*m.put/d.put, 100*m.get/d.get)
+		}
+	}
+	t.Log(b.String())
+}
+
+func writeRandom(t *testing.T, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4<<20)
+	for left := size; left > 0; {
+		n := min(int64(len(buf)), left)
+		_, _ = rand.Read(buf[:n])
+		if _, err := f.Write(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		left -= n
+	}
+}
+
+func sdkTransfer(t *testing.T, c *s3.Client, bucket, src, dst string, size int64) (put, get float64) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	up := manager.NewUploader(c, func(u *manager.Uploader) { u.PartSize = 16 << 20; u.Concurrency = 4 })
+	start := time.Now()
+	if _, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("sdk.bin"), Body: f}); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	put = float64(size>>20) / time.Since(start).Seconds()
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dst)
+	defer out.Close()
+	down := manager.NewDownloader(c, func(d *manager.Downloader) { d.PartSize = 16 << 20; d.Concurrency = 4 })
+	start = time.Now()
+	n, err := down.Download(ctx, out, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("sdk.bin")})
+	if err != nil || n != size {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
+	get = float64(size>>20) / time.Since(start).Seconds()
+	return put, get
+}
+
+func cliTransfer(t *testing.T, cli string, tg target, bucket, src, dst string, mib int) (put, get float64) {
+	t.Helper()
+	empty := filepath.Join(t.TempDir(), "empty")
+	_ = os.WriteFile(empty, nil, 0o600)
+	run := func(args ...string) time.Duration {
+		cmd := exec.Command(cli, append([]string{"--endpoint-url", tg.endpoint}, args...)...)
+		var env []string
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "AWS_") {
+				env = append(env, kv)
+			}
+		}
+		cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+tg.akid, "AWS_SECRET_ACCESS_KEY="+tg.secret,
+			"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
+			"AWS_CONFIG_FILE="+empty, "AWS_SHARED_CREDENTIALS_FILE="+empty)
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("aws %v: %v\n%s", args, err, out)
+		}
+		return time.Since(start)
+	}
+	put = float64(mib) / run("s3", "cp", "--no-progress", src, "s3://"+bucket+"/cli.bin").Seconds()
+	get = float64(mib) / run("s3", "cp", "--no-progress", "s3://"+bucket+"/cli.bin", dst).Seconds()
+	os.Remove(dst)
+	return put, get
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

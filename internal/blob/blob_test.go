@@ -1,0 +1,217 @@
+package blob_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
+	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/blob/blobtest"
+	"github.com/openfinspace/openfinspace/internal/s3gw"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopMinIO()
+	os.Exit(code)
+}
+
+// embedded starts a gateway over a temporary directory and returns the
+// embedded store.
+func embedded(t testing.TB) (*blob.S3Store, *s3gw.Gateway, string) {
+	t.Helper()
+	dir := t.TempDir()
+	root := &auth.Credential{AccessKeyID: "AKIAROOTROOTROOTROOT", SecretAccessKey: "root-secret-for-tests",
+		Principal: auth.Principal{Kind: auth.Root, Account: "000000000000", ARN: "arn:aws:iam::000000000000:root"}}
+	creds := auth.Chain{auth.Static{root.AccessKeyID: root}}
+	gw, err := s3gw.New(s3gw.Config{
+		ObjectsDir:  filepath.Join(dir, "objects"),
+		AccountID:   "000000000000",
+		Credentials: creds,
+		Verifier:    &sigv4.Verifier{Credentials: creds},
+		Logger:      testLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := gw.Close(ctx); err != nil {
+			t.Errorf("closing the gateway: %v", err)
+		}
+	})
+	st, err := blob.NewEmbedded(gw, root.AccessKeyID, root.SecretAccessKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, gw, dir
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("OPENFINSPACE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func TestConformanceEmbedded(t *testing.T) {
+	st, gw, dir := embedded(t)
+	blobtest.Run(t, func(*testing.T) blob.Store { return st })
+	if n := gw.Starts(); n != 1 {
+		t.Errorf("the gateway process was started %d times", n)
+	}
+	// Everything stayed inside the objects directory.
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.Name() != "objects" && e.Name() != "objects-meta" {
+			t.Errorf("unexpected entry %s beside the objects directory", e.Name())
+		}
+	}
+}
+
+func TestConformanceMinIOBucketPerBucket(t *testing.T) {
+	m := requireMinIO(t)
+	st, err := blob.NewS3(blob.S3Options{Endpoint: m.url, Region: "us-east-1", AccessKeyID: m.user,
+		SecretAccessKey: m.password, PathStyle: true, BucketPrefix: "ofs-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobtest.Run(t, func(*testing.T) blob.Store { return st })
+}
+
+func TestConformanceMinIOSingleBucket(t *testing.T) {
+	m := requireMinIO(t)
+	admin, err := blob.NewS3(blob.S3Options{Endpoint: m.url, Region: "us-east-1", AccessKeyID: m.user,
+		SecretAccessKey: m.password, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.EnsureBucket(context.Background(), "openfinspace-single"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := blob.ConfigFromEnv(envMap(map[string]string{
+		blob.EnvEndpoint: m.url, blob.EnvBucket: "openfinspace-single",
+		blob.EnvAccessKeyID: m.user, blob.EnvSecretKey: m.password, blob.EnvEmbedded: "false",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := blob.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Kind() != "s3" {
+		t.Errorf("Kind = %s", st.Kind())
+	}
+	blobtest.Run(t, func(*testing.T) blob.Store { return st })
+	if b, p := st.PhysicalLocation("logical", "ingestion/"); b != "openfinspace-single" || p != "logical/ingestion/" {
+		t.Errorf("PhysicalLocation = %s, %s", b, p)
+	}
+}
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	c, err := blob.ConfigFromEnv(envMap(nil))
+	if err != nil || c.External || !c.EmbeddedEndpoint {
+		t.Errorf("empty environment: %+v, %v", c, err)
+	}
+	c, err = blob.ConfigFromEnv(envMap(map[string]string{
+		blob.EnvEndpoint: "http://127.0.0.1:9000", blob.EnvBucketPrefix: "p-", blob.EnvAccessKeyID: "a",
+		blob.EnvSecretKey: "s", blob.EnvRegion: "eu-west-1", blob.EnvPathStyle: "false", blob.EnvEmbedded: "false",
+	}))
+	if err != nil || !c.External || c.EmbeddedEndpoint || c.S3.PathStyle || c.S3.Region != "eu-west-1" || c.S3.BucketPrefix != "p-" {
+		t.Errorf("external: %+v, %v", c, err)
+	}
+	for name, env := range map[string]map[string]string{
+		"embedded off without external": {blob.EnvEmbedded: "false"},
+		"no credentials":                {blob.EnvEndpoint: "http://x"},
+		"bucket and prefix":             {blob.EnvEndpoint: "http://x", blob.EnvBucket: "abc", blob.EnvBucketPrefix: "p", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
+		"bad path style":                {blob.EnvPathStyle: "maybe"},
+		"bad endpoint":                  {blob.EnvEndpoint: "127.0.0.1:9000", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
+	} {
+		if _, err := blob.ConfigFromEnv(envMap(env)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestValidNames(t *testing.T) {
+	for _, ok := range []string{"abc", "my-bucket.data", "finspace-us-east-1-000000000000-5lcklyegnrzyxd2aa6qk72", strings.Repeat("a", 63)} {
+		if err := blob.ValidBucketName(ok); err != nil {
+			t.Errorf("ValidBucketName(%q) = %v", ok, err)
+		}
+	}
+	for _, ok := range []string{"a", "a/b/c.csv", "folder/", "..a/b..", "a/.hidden", "日本"} {
+		if err := blob.ValidKey(ok); err != nil {
+			t.Errorf("ValidKey(%q) = %v", ok, err)
+		}
+	}
+}
+
+func TestParseURI(t *testing.T) {
+	b, k, err := blob.ParseURI("s3://bucket-1/a/b c.csv")
+	if err != nil || b != "bucket-1" || k != "a/b c.csv" {
+		t.Errorf("ParseURI = %q %q %v", b, k, err)
+	}
+	for _, bad := range []string{"s3://", "s3://bucket", "s3://bucket/", "http://bucket/k", "s3://BAD/k", "s3://bucket//k"} {
+		if _, _, err := blob.ParseURI(bad); !errors.Is(err, blob.ErrInvalidName) {
+			t.Errorf("ParseURI(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestWorkingLocation(t *testing.T) {
+	st, _, _ := embedded(t)
+	ctx := context.Background()
+	b, p, err := blob.WorkingLocation(ctx, st, "000000000000", "us-east-1", "5lcklyegnrzyxd2aa6qk72", "INGESTION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b != "finspace-us-east-1-000000000000-5lcklyegnrzyxd2aa6qk72" || p != "ingestion/" {
+		t.Errorf("INGESTION location = %s/%s", b, p)
+	}
+	b2, p2, err := blob.WorkingLocation(ctx, st, "000000000000", "us-east-1", "5lcklyegnrzyxd2aa6qk72", "SAGEMAKER")
+	if err != nil || b2 != b || p2 != "sagemaker/" {
+		t.Errorf("SAGEMAKER location = %s/%s, %v", b2, p2, err)
+	}
+	if _, _, err := blob.WorkingLocation(ctx, st, "000000000000", "us-east-1", "env", "ELSEWHERE"); err == nil {
+		t.Error("unknown location type accepted")
+	}
+	// The bucket exists and is writable through the store.
+	if _, err := st.Put(ctx, b, p+"f.csv", strings.NewReader("a,b\n"), 4); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := st.Get(ctx, b, p+"f.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "a,b\n" {
+		t.Errorf("read back %q", got)
+	}
+	// Long or odd inputs still give valid, distinct names.
+	long := blob.WorkingLocationBucket("000000000000", "ap-southeast-4", strings.Repeat("x", 40))
+	odd := blob.WorkingLocationBucket("000000000000", "us-east-1", "Env_ID")
+	odd2 := blob.WorkingLocationBucket("000000000000", "us-east-1", "env_id")
+	for _, n := range []string{long, odd, odd2} {
+		if err := blob.ValidBucketName(n); err != nil {
+			t.Errorf("WorkingLocationBucket gave %q: %v", n, err)
+		}
+	}
+	if odd == odd2 {
+		t.Errorf("environment ids differing in case share a bucket: %s", odd)
+	}
+}

@@ -1,0 +1,448 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// Default transfer settings: parts of 16 MiB, 4 in flight, so a Put of a
+// non-seekable stream holds at most 64 MiB of it in memory.
+const (
+	DefaultPartSize    = 16 << 20
+	DefaultConcurrency = 4
+	maxParts           = 10000
+)
+
+// S3Store is a Store over an S3 API: the embedded gateway (NewEmbedded) or
+// an external service (NewS3).
+type S3Store struct {
+	client   *s3.Client
+	uploader *manager.Uploader
+	kind     string
+	partSize int64
+
+	// Single-bucket mode: every logical bucket is the key prefix
+	// "<bucket>/" inside this physical bucket, and EnsureBucket writes the
+	// marker object "<bucket>/".
+	single string
+	// bucketPrefix is prepended to logical bucket names otherwise.
+	bucketPrefix string
+
+	mu      sync.Mutex
+	ensured map[string]bool
+}
+
+// S3Options configures an S3Store.
+type S3Options struct {
+	// Endpoint is the service URL (http://127.0.0.1:9000); empty means Amazon
+	// S3's regional endpoint.
+	Endpoint string
+	Region   string
+	// Static credentials.
+	AccessKeyID, SecretAccessKey, SessionToken string
+	// PathStyle addresses buckets as endpoint/bucket rather than
+	// bucket.endpoint (MinIO and most self-hosted services need it).
+	PathStyle bool
+	// Bucket, when set, is the one physical bucket holding every logical
+	// bucket as a key prefix.
+	Bucket string
+	// BucketPrefix is prepended to every logical bucket name (without
+	// Bucket); the result must still be a valid bucket name.
+	BucketPrefix string
+	// HTTPClient overrides the SDK's HTTP client.
+	HTTPClient *http.Client
+	// PartSize and Concurrency tune multipart uploads (defaults
+	// DefaultPartSize, DefaultConcurrency).
+	PartSize    int64
+	Concurrency int
+}
+
+// NewS3 returns a Store over an S3-compatible service.
+func NewS3(o S3Options) (*S3Store, error) {
+	if o.Region == "" {
+		return nil, errors.New("blob: the S3 region is required")
+	}
+	if o.AccessKeyID == "" || o.SecretAccessKey == "" {
+		return nil, errors.New("blob: the S3 access key id and secret access key are required")
+	}
+	if o.Bucket != "" && o.BucketPrefix != "" {
+		return nil, errors.New("blob: set either a single bucket or a bucket prefix, not both")
+	}
+	if o.Bucket != "" {
+		if err := ValidBucketName(o.Bucket); err != nil {
+			return nil, fmt.Errorf("blob: the configured bucket: %w", err)
+		}
+	}
+	if o.PartSize == 0 {
+		o.PartSize = DefaultPartSize
+	}
+	if o.PartSize < manager.MinUploadPartSize {
+		return nil, fmt.Errorf("blob: part size %d is below S3's minimum of %d", o.PartSize, manager.MinUploadPartSize)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	so := s3.Options{
+		Region:       o.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, o.SessionToken),
+		UsePathStyle: o.PathStyle,
+		// Checksums only when the operation requires them: the plain
+		// SigV4 payload hash already protects every upload, and every
+		// S3-compatible service understands it.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+	if o.Endpoint != "" {
+		so.BaseEndpoint = aws.String(o.Endpoint)
+	}
+	if o.HTTPClient != nil {
+		so.HTTPClient = o.HTTPClient
+	}
+	client := s3.New(so)
+	st := &S3Store{
+		client:       client,
+		kind:         "s3",
+		partSize:     o.PartSize,
+		single:       o.Bucket,
+		bucketPrefix: o.BucketPrefix,
+		ensured:      map[string]bool{},
+	}
+	st.uploader = manager.NewUploader(client, func(u *manager.Uploader) {
+		u.PartSize = o.PartSize
+		u.Concurrency = o.Concurrency
+		u.LeavePartsOnError = false
+	})
+	return st, nil
+}
+
+// Kind is "embedded" or "s3".
+func (s *S3Store) Kind() string { return s.kind }
+
+// Client is the underlying S3 client (tests and tools).
+func (s *S3Store) Client() *s3.Client { return s.client }
+
+// physical maps a logical bucket and key to the stored bucket and key.
+func (s *S3Store) physical(bucket, key string) (string, string) {
+	if s.single != "" {
+		return s.single, bucket + "/" + key
+	}
+	return s.bucketPrefix + bucket, key
+}
+
+// PhysicalLocation returns where a client reaches bucket/prefix on the
+// backing service (differs from the logical names only with a single bucket
+// or a bucket prefix configured).
+func (s *S3Store) PhysicalLocation(bucket, prefix string) (string, string) {
+	return s.physical(bucket, prefix)
+}
+
+func (s *S3Store) checkBucket(bucket string) error {
+	if err := ValidBucketName(bucket); err != nil {
+		return err
+	}
+	if s.single == "" && s.bucketPrefix != "" {
+		if err := ValidBucketName(s.bucketPrefix + bucket); err != nil {
+			return fmt.Errorf("with the configured bucket prefix: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *S3Store) check(bucket, key string) error {
+	if err := s.checkBucket(bucket); err != nil {
+		return err
+	}
+	return ValidKey(key)
+}
+
+// EnsureBucket implements Store.
+func (s *S3Store) EnsureBucket(ctx context.Context, bucket string) error {
+	if err := s.checkBucket(bucket); err != nil {
+		return opErr("ensure-bucket", bucket, "", err)
+	}
+	s.mu.Lock()
+	done := s.ensured[bucket]
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	pb, pk := s.physical(bucket, "")
+	var err error
+	if s.single != "" {
+		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &pb, Key: &pk, Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
+	} else {
+		_, err = s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &pb})
+		var owned *types.BucketAlreadyOwnedByYou
+		if errors.As(err, &owned) || apiCode(err) == "BucketAlreadyOwnedByYou" {
+			err = nil
+		}
+	}
+	if err != nil {
+		return opErr("ensure-bucket", bucket, "", mapErr(err))
+	}
+	s.mu.Lock()
+	s.ensured[bucket] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// bucketExists distinguishes ErrNoBucket from ErrNotFound after a 404 that
+// does not say which (HEAD responses carry no error code).
+func (s *S3Store) bucketExists(ctx context.Context, bucket string) (bool, error) {
+	pb, pk := s.physical(bucket, "")
+	var err error
+	if s.single != "" {
+		_, err = s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &pb, Key: &pk})
+	} else {
+		_, err = s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &pb})
+	}
+	if err == nil {
+		return true, nil
+	}
+	if status(err) == http.StatusNotFound {
+		return false, nil
+	}
+	return false, mapErr(err)
+}
+
+// notFound turns a 404 into ErrNoBucket or ErrNotFound.
+func (s *S3Store) notFound(ctx context.Context, bucket string, err error) error {
+	mapped := mapErr(err)
+	if errors.Is(mapped, ErrNoBucket) {
+		return mapped
+	}
+	if errors.Is(mapped, ErrNotFound) || s.single != "" && status(err) == http.StatusNotFound {
+		ok, herr := s.bucketExists(ctx, bucket)
+		if herr != nil {
+			return herr
+		}
+		if !ok {
+			return ErrNoBucket
+		}
+		return ErrNotFound
+	}
+	return mapped
+}
+
+// Put implements Store.
+func (s *S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, size int64) (*ObjectInfo, error) {
+	if err := s.check(bucket, key); err != nil {
+		return nil, opErr("put", bucket, key, err)
+	}
+	if s.single != "" {
+		// Keep ErrNoBucket semantics: the logical bucket must exist.
+		ok, err := s.bucketExists(ctx, bucket)
+		if err != nil {
+			return nil, opErr("put", bucket, key, err)
+		}
+		if !ok {
+			return nil, opErr("put", bucket, key, ErrNoBucket)
+		}
+	}
+	pb, pk := s.physical(bucket, key)
+	body := r
+	partSize := s.partSize
+	if size >= 0 {
+		body = &exactReader{r: r, left: size}
+		if need := (size + maxParts - 1) / maxParts; need > partSize {
+			partSize = need
+		}
+	}
+	in := &s3.PutObjectInput{Bucket: &pb, Key: &pk, Body: body}
+	out, err := s.uploader.Upload(ctx, in, func(u *manager.Uploader) { u.PartSize = partSize })
+	if err != nil {
+		if errors.Is(err, ErrSizeMismatch) {
+			return nil, opErr("put", bucket, key, ErrSizeMismatch)
+		}
+		return nil, opErr("put", bucket, key, s.notFound(ctx, bucket, err))
+	}
+	info := &ObjectInfo{Bucket: bucket, Key: key, Size: size, ETag: unquote(aws.ToString(out.ETag))}
+	if size < 0 {
+		// Unknown length: ask the store.
+		h, err := s.Head(ctx, bucket, key)
+		if err != nil {
+			return nil, err
+		}
+		info = h
+	}
+	return info, nil
+}
+
+// Get implements Store.
+func (s *S3Store) Get(ctx context.Context, bucket, key string) (io.ReadCloser, *ObjectInfo, error) {
+	if err := s.check(bucket, key); err != nil {
+		return nil, nil, opErr("get", bucket, key, err)
+	}
+	pb, pk := s.physical(bucket, key)
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &pb, Key: &pk})
+	if err != nil {
+		return nil, nil, opErr("get", bucket, key, s.notFound(ctx, bucket, err))
+	}
+	info := &ObjectInfo{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength),
+		ETag: unquote(aws.ToString(out.ETag)), ContentType: aws.ToString(out.ContentType)}
+	if out.LastModified != nil {
+		info.LastModified = *out.LastModified
+	}
+	return out.Body, info, nil
+}
+
+// Head implements Store.
+func (s *S3Store) Head(ctx context.Context, bucket, key string) (*ObjectInfo, error) {
+	if err := s.check(bucket, key); err != nil {
+		return nil, opErr("head", bucket, key, err)
+	}
+	pb, pk := s.physical(bucket, key)
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &pb, Key: &pk})
+	if err != nil {
+		return nil, opErr("head", bucket, key, s.notFound(ctx, bucket, err))
+	}
+	info := &ObjectInfo{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength),
+		ETag: unquote(aws.ToString(out.ETag)), ContentType: aws.ToString(out.ContentType)}
+	if out.LastModified != nil {
+		info.LastModified = *out.LastModified
+	}
+	return info, nil
+}
+
+// List implements Store.
+func (s *S3Store) List(ctx context.Context, bucket string, o ListOptions) (*ListPage, error) {
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, opErr("list", bucket, o.Prefix, err)
+	}
+	if err := validPrefix(o.Prefix); err != nil {
+		return nil, opErr("list", bucket, o.Prefix, err)
+	}
+	if o.Limit < 0 || o.Limit > 1000 {
+		return nil, opErr("list", bucket, o.Prefix, fmt.Errorf("%w: limit %d is outside 1..1000", ErrInvalidName, o.Limit))
+	}
+	if o.Limit == 0 {
+		o.Limit = 1000
+	}
+	pb, pp := s.physical(bucket, o.Prefix)
+	in := &s3.ListObjectsV2Input{Bucket: &pb, MaxKeys: aws.Int32(int32(o.Limit))}
+	if pp != "" {
+		in.Prefix = aws.String(pp)
+	}
+	if o.Delimiter != "" {
+		in.Delimiter = aws.String(o.Delimiter)
+	}
+	if o.Cursor != "" {
+		in.ContinuationToken = aws.String(o.Cursor)
+	}
+	if s.single != "" {
+		ok, err := s.bucketExists(ctx, bucket)
+		if err != nil {
+			return nil, opErr("list", bucket, o.Prefix, err)
+		}
+		if !ok {
+			return nil, opErr("list", bucket, o.Prefix, ErrNoBucket)
+		}
+	}
+	out, err := s.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return nil, opErr("list", bucket, o.Prefix, mapErr(err))
+	}
+	strip := ""
+	if s.single != "" {
+		strip = bucket + "/"
+	}
+	page := &ListPage{}
+	for _, obj := range out.Contents {
+		k := strings.TrimPrefix(aws.ToString(obj.Key), strip)
+		if k == "" { // the single-bucket marker
+			continue
+		}
+		oi := ObjectInfo{Bucket: bucket, Key: k, Size: aws.ToInt64(obj.Size), ETag: unquote(aws.ToString(obj.ETag))}
+		if obj.LastModified != nil {
+			oi.LastModified = *obj.LastModified
+		}
+		page.Objects = append(page.Objects, oi)
+	}
+	for _, cp := range out.CommonPrefixes {
+		page.CommonPrefixes = append(page.CommonPrefixes, strings.TrimPrefix(aws.ToString(cp.Prefix), strip))
+	}
+	if aws.ToBool(out.IsTruncated) {
+		page.NextCursor = aws.ToString(out.NextContinuationToken)
+	}
+	return page, nil
+}
+
+// Delete implements Store.
+func (s *S3Store) Delete(ctx context.Context, bucket, key string) error {
+	if err := s.check(bucket, key); err != nil {
+		return opErr("delete", bucket, key, err)
+	}
+	if s.single != "" {
+		ok, err := s.bucketExists(ctx, bucket)
+		if err != nil {
+			return opErr("delete", bucket, key, err)
+		}
+		if !ok {
+			return opErr("delete", bucket, key, ErrNoBucket)
+		}
+	}
+	pb, pk := s.physical(bucket, key)
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &pb, Key: &pk})
+	if err != nil {
+		err = mapErr(err)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return opErr("delete", bucket, key, err)
+	}
+	return nil
+}
+
+// mapErr turns S3 "not found" errors into ErrNoBucket / ErrNotFound and
+// leaves the rest as they are.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var nsb *types.NoSuchBucket
+	var nsk *types.NoSuchKey
+	switch {
+	case errors.As(err, &nsb):
+		return ErrNoBucket
+	case errors.As(err, &nsk):
+		return ErrNotFound
+	}
+	switch apiCode(err) {
+	case "NoSuchBucket":
+		return ErrNoBucket
+	case "NoSuchKey", "NotFound":
+		return ErrNotFound
+	}
+	return err
+}
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func status(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+func unquote(etag string) string { return strings.Trim(etag, `"`) }

@@ -1,0 +1,699 @@
+// Package s3gw serves the S3 API on openfinspace's main port: the endpoint
+// through which users upload and download data with the AWS CLI, boto3 or
+// any SDK (path-style, http://host:port/<bucket>/<key>), and the store
+// behind the product's own blobs (internal/blob's embedded store).
+//
+// # Design
+//
+// The S3 implementation is versitygw (Apache-2.0): its S3 router and
+// SigV4 verification (including aws-chunked streaming signatures and
+// trailers) over its posix backend, which keeps one directory per bucket
+// under <data-dir>/objects, object metadata in extended attributes (or a
+// sidecar directory where the filesystem has none), writes objects to an
+// O_TMPFILE linked into place only when complete, and stages multipart
+// parts under a hidden directory.
+//
+// versitygw runs in a child process, one per Gateway, started lazily on
+// the first S3 request (or blob operation) from the server's own
+// executable (see the init function in child.go). It is a process because
+// the posix backend is process-global: it chdirs into its root and uses
+// relative paths. The child listens only on Unix sockets in a private
+// 0700 directory, and accepts only requests carrying a per-gateway secret
+// header; its control channel is an inherited socket pair whose closing
+// (Close, or the server dying) stops it.
+//
+// The main port's handler (Gateway.ServeHTTP, mounted for signing name
+// "s3") is a reverse proxy: it forwards the exact request target, the Host
+// header and the body stream, so the client's signature verifies
+// unchanged in the child. The child serves one versitygw router per region
+// that clients sign for (started on first use), all over the same backend.
+//
+// # Credentials and policy
+//
+// The child holds no credentials. To verify a signature it asks the parent
+// for the signing key of the access key (day-, region- and service-scoped
+// HMAC key, never the secret); the parent answers from the same credential
+// chain as every API (root, STS sessions, FinSpace users' temporary
+// credentials, scoped reads), checking session tokens and expiry. Every
+// principal acts as the account: it may use every bucket, and the account
+// id owns every bucket. Scoped read credentials (auth.ScopedRead, see
+// IssueScopedRead) are enforced in the parent before forwarding: the
+// request is first verified (sigv4.Verifier), then must be a read inside
+// the credential's bucket and prefix, or it gets 403 AccessDenied.
+package s3gw
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
+)
+
+// DefaultRegion is the region of the blob store's requests when
+// Config.Region is empty.
+const DefaultRegion = "us-east-1"
+
+// maxRegions bounds the routers of one gateway process.
+const maxRegions = 16
+
+// Config configures a Gateway.
+type Config struct {
+	// ObjectsDir holds the buckets (created if missing), e.g.
+	// <data-dir>/objects.
+	ObjectsDir string
+	// MetaDir keeps object metadata when ObjectsDir's filesystem has no
+	// user extended attributes, e.g. <data-dir>/objects-meta. It must be
+	// outside ObjectsDir.
+	MetaDir string
+	// Region is the region the blob store signs for (DefaultRegion when
+	// empty). Clients may sign for any region.
+	Region string
+	// AccountID owns every bucket.
+	AccountID string
+	// Credentials resolves every access key (the server's credential chain).
+	Credentials auth.CredentialStore
+	// Verifier authenticates scoped read requests before they are
+	// authorized; its Credentials should be the same chain.
+	Verifier *sigv4.Verifier
+	Logger   *slog.Logger
+	// MaxConnections bounds concurrent connections and requests in the
+	// gateway process (default 1024).
+	MaxConnections int
+	// Executable is the program started as the gateway process (default
+	// os.Executable()); it must link this package.
+	Executable string
+	// Now is the clock for credential expiry (default time.Now).
+	Now func() time.Time
+	// DirectAddr is for benchmarks only: when set (a 127.0.0.1 address),
+	// the gateway process also serves Region on it directly, bypassing the
+	// main port and the scoped credential checks. Never set it in a server.
+	DirectAddr string
+}
+
+// Gateway is one server's S3 endpoint and embedded store.
+type Gateway struct {
+	cfg   Config
+	log   *slog.Logger
+	token string
+	pool  *bufferPool
+
+	mu     sync.Mutex
+	closed bool
+	proc   *process
+	starts int
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("s3gw: the gateway is closed")
+
+type process struct {
+	cmd     *exec.Cmd
+	ctl     *rpcClient
+	keys    net.Conn
+	sockDir string
+	meta    string
+	done    chan struct{} // closed when the process has exited
+	exitErr error         // set before done closes
+
+	mu     sync.Mutex
+	routes map[string]*route
+}
+
+type route struct {
+	transport *http.Transport
+	proxy     *httputil.ReverseProxy
+}
+
+// New checks cfg and prepares the directories; the gateway process starts
+// on first use (or Start).
+func New(cfg Config) (*Gateway, error) {
+	if cfg.ObjectsDir == "" {
+		return nil, errors.New("s3gw: ObjectsDir is required")
+	}
+	if cfg.Credentials == nil || cfg.Verifier == nil {
+		return nil, errors.New("s3gw: Credentials and Verifier are required")
+	}
+	if cfg.AccountID == "" {
+		return nil, errors.New("s3gw: AccountID is required")
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if !validRegion(cfg.Region) {
+		return nil, fmt.Errorf("s3gw: invalid region %q", cfg.Region)
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	var err error
+	if cfg.ObjectsDir, err = filepath.Abs(cfg.ObjectsDir); err != nil {
+		return nil, err
+	}
+	if cfg.MetaDir == "" {
+		cfg.MetaDir = cfg.ObjectsDir + "-meta"
+	}
+	if cfg.MetaDir, err = filepath.Abs(cfg.MetaDir); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(cfg.MetaDir+string(filepath.Separator), cfg.ObjectsDir+string(filepath.Separator)) {
+		return nil, errors.New("s3gw: MetaDir must be outside ObjectsDir")
+	}
+	if err := os.MkdirAll(cfg.ObjectsDir, 0o750); err != nil {
+		return nil, fmt.Errorf("s3gw: objects directory: %w", err)
+	}
+	if cfg.DirectAddr != "" {
+		host, _, err := net.SplitHostPort(cfg.DirectAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("s3gw: DirectAddr %q must be a loopback address", cfg.DirectAddr)
+		}
+	}
+	if cfg.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("s3gw: finding the executable to start the gateway with: %w", err)
+		}
+		cfg.Executable = exe
+	}
+	var tok [24]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return nil, err
+	}
+	return &Gateway{cfg: cfg, log: cfg.Logger, token: hex.EncodeToString(tok[:]), pool: newBufferPool(1 << 20)}, nil
+}
+
+// Region is the region the blob store signs for.
+func (g *Gateway) Region() string { return g.cfg.Region }
+
+// EndpointURL is the URL the blob store signs requests for; HTTPClient
+// reaches it.
+func (g *Gateway) EndpointURL() string { return "http://s3gw.openfinspace.internal" }
+
+// HTTPClient reaches the gateway process directly (not through the main
+// port), for the embedded blob store.
+func (g *Gateway) HTTPClient() *http.Client {
+	return &http.Client{Transport: blobTransport{g}}
+}
+
+type blobTransport struct{ g *Gateway }
+
+func (t blobTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt, err := t.g.route(req.Context(), t.g.cfg.Region)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	out := req.Clone(req.Context())
+	out.Header.Set(tokenHeader, t.g.token)
+	return rt.transport.RoundTrip(out)
+}
+
+// Start starts the gateway process now rather than on first use.
+func (g *Gateway) Start(ctx context.Context) error {
+	_, err := g.route(ctx, g.cfg.Region)
+	return err
+}
+
+// Starts reports how many gateway processes have been started (tests).
+func (g *Gateway) Starts() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.starts
+}
+
+// MetadataMode is "xattr" or "sidecar" once the process runs, "" before.
+func (g *Gateway) MetadataMode() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.proc == nil {
+		return ""
+	}
+	return g.proc.meta
+}
+
+// Kill ends the gateway process abruptly, as a crash would (tests); the
+// next request starts a new one.
+func (g *Gateway) Kill() {
+	g.mu.Lock()
+	p := g.proc
+	g.mu.Unlock()
+	if p != nil {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// running returns the live process, starting one if needed.
+func (g *Gateway) running(ctx context.Context) (*process, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, ErrClosed
+	}
+	if p := g.proc; p != nil {
+		select {
+		case <-p.done:
+			g.log.Warn("s3 gateway process exited; starting a new one", "error", p.exitErr)
+			p.release()
+			g.proc = nil
+		default:
+			return p, nil
+		}
+	}
+	p, err := g.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g.proc = p
+	g.starts++
+	return p, nil
+}
+
+// shortTempDir is a base for the socket directory whose paths fit a Unix
+// socket address (108 bytes).
+func shortTempDir() string {
+	if d := os.TempDir(); len(d) <= 40 {
+		return d
+	}
+	return "/tmp"
+}
+
+func childEnvironment() []string {
+	env := []string{childEnv + "=" + childEnvValue}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "OPENFINSPACE_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func (g *Gateway) start(ctx context.Context) (p *process, err error) {
+	begin := time.Now()
+	sockDir, err := os.MkdirTemp(shortTempDir(), "ofs-s3gw-")
+	if err != nil {
+		return nil, fmt.Errorf("s3gw: socket directory: %w", err)
+	}
+	ctlLocal, ctlRemote, err := socketPair("ctl")
+	if err != nil {
+		os.RemoveAll(sockDir)
+		return nil, err
+	}
+	keysLocal, keysRemote, err := socketPair("keys")
+	if err != nil {
+		ctlLocal.Close()
+		ctlRemote.Close()
+		os.RemoveAll(sockDir)
+		return nil, err
+	}
+	cmd := exec.Command(g.cfg.Executable)
+	cmd.Env = childEnvironment()
+	cmd.Dir = g.cfg.ObjectsDir
+	cmd.ExtraFiles = []*os.File{ctlRemote, keysRemote} // fds 3 and 4
+	cmd.Stdout = newLogWriter(g.log, slog.LevelDebug)
+	cmd.Stderr = newLogWriter(g.log, slog.LevelWarn)
+	// Its own process group: a terminal's Ctrl-C reaches the server, which
+	// then stops the gateway in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Start()
+	ctlRemote.Close()
+	keysRemote.Close()
+	if err != nil {
+		ctlLocal.Close()
+		keysLocal.Close()
+		os.RemoveAll(sockDir)
+		return nil, fmt.Errorf("s3gw: starting the gateway process: %w", err)
+	}
+	p = &process{cmd: cmd, ctl: newRPCClient(ctlLocal, 60*time.Second), keys: keysLocal, sockDir: sockDir,
+		done: make(chan struct{}), routes: map[string]*route{}}
+	go func() {
+		p.exitErr = cmd.Wait()
+		close(p.done)
+	}()
+	go func() {
+		if err := serveRPC(keysLocal, g.signingKey); err != nil {
+			select {
+			case <-p.done:
+			default:
+				g.log.Warn("s3 gateway keys channel", "error", err)
+			}
+		}
+	}()
+	defer func() {
+		if err != nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+			p.release()
+		}
+	}()
+
+	var resp ctlResponse
+	init := &childInit{
+		Root: g.cfg.ObjectsDir, SideCar: g.cfg.MetaDir, SockDir: sockDir,
+		RootAccess: "OFSGWROOT" + randomHex(8), RootSecret: randomHex(24),
+		Token: g.token, Account: g.cfg.AccountID, MaxConns: g.cfg.MaxConnections,
+		DirectAddr: g.cfg.DirectAddr, DirectRegion: g.cfg.Region,
+	}
+	callErr := make(chan error, 1)
+	go func() { callErr <- p.ctl.call(&ctlRequest{Op: "init", Init: init}, &resp) }()
+	select {
+	case err = <-callErr:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err == nil && resp.Error != "" {
+		err = errors.New(resp.Error)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("s3gw: initialising the gateway process: %w", err)
+	}
+	p.meta = resp.Meta
+	g.log.Info("s3 gateway process started", "pid", cmd.Process.Pid, "objects", g.cfg.ObjectsDir,
+		"metadata", resp.Meta, "elapsed", time.Since(begin).Round(time.Millisecond))
+	return p, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// release frees what the parent holds for a process that has exited.
+func (p *process) release() {
+	p.ctl.close()
+	p.keys.Close()
+	p.mu.Lock()
+	for _, rt := range p.routes {
+		rt.transport.CloseIdleConnections()
+	}
+	p.mu.Unlock()
+	os.RemoveAll(p.sockDir)
+}
+
+// route returns the proxy to the router for region, starting the process
+// and the router as needed.
+func (g *Gateway) route(ctx context.Context, region string) (*route, error) {
+	if !validRegion(region) {
+		return nil, fmt.Errorf("s3gw: invalid region %q", region)
+	}
+	p, err := g.running(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rt := p.routes[region]; rt != nil {
+		return rt, nil
+	}
+	if len(p.routes) >= maxRegions {
+		return nil, fmt.Errorf("s3gw: more than %d regions in use", maxRegions)
+	}
+	var resp ctlResponse
+	if err := p.ctl.call(&ctlRequest{Op: "region", Region: region}, &resp); err != nil {
+		return nil, err
+	}
+	if resp.Error != "" {
+		return nil, fmt.Errorf("s3gw: %s", resp.Error)
+	}
+	rt := g.newRoute(resp.Socket)
+	p.routes[region] = rt
+	return rt, nil
+}
+
+func (g *Gateway) newRoute(sock string) *route {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     60 * time.Second,
+		DisableCompression:  true,
+		WriteBufferSize:     1 << 20,
+		ReadBufferSize:      1 << 20,
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:    g.rewrite,
+		Transport:  tr,
+		BufferPool: g.pool,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+				// The client stopped sending (or went away) before the end
+				// of its body; the gateway discarded the partial upload.
+				writeError(w, r, http.StatusBadRequest, "IncompleteBody",
+					"You did not provide the number of bytes specified by the Content-Length HTTP header.")
+				return
+			}
+			g.log.Warn("s3 gateway request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			writeError(w, r, http.StatusServiceUnavailable, "ServiceUnavailable", "The S3 gateway is not available; please retry.")
+		},
+	}
+	return &route{transport: tr, proxy: rp}
+}
+
+// target is the request target exactly as the client sent it: the
+// signature covers it, so it must reach the gateway byte for byte.
+func target(r *http.Request) string {
+	t := r.RequestURI
+	if strings.HasPrefix(t, "/") && !strings.HasPrefix(t, "//") {
+		return t
+	}
+	t = r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		t += "?" + r.URL.RawQuery
+	}
+	return t
+}
+
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	path, query, _ := strings.Cut(target(pr.In), "?")
+	pr.Out.URL = &url.URL{Scheme: "http", Host: "s3gw", Opaque: path, RawQuery: query}
+	pr.Out.Host = pr.In.Host
+	pr.Out.Header.Set(tokenHeader, g.token)
+	signed := signedHeaders(pr.In)
+	if !slices.Contains(signed, "expect") {
+		// This server already answered 100-continue; the gateway must not
+		// send a second one.
+		pr.Out.Header.Del("Expect")
+	}
+	if pr.In.ContentLength == 0 && pr.In.Header.Get("Content-Length") != "" {
+		switch pr.In.Method {
+		case "GET", "HEAD", "POST", "PUT", "PATCH":
+		default:
+			// Keep a signed "Content-Length: 0" on DELETE and friends.
+			pr.Out.TransferEncoding = []string{"identity"}
+		}
+	}
+}
+
+// signedHeaders lists the signed header names (lower case) of r.
+func signedHeaders(r *http.Request) []string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if a, err := sigv4.ParseAuthorization(h); err == nil {
+			return a.SignedHeaders
+		}
+		return nil
+	}
+	return strings.Split(r.URL.Query().Get("X-Amz-SignedHeaders"), ";")
+}
+
+// accessKey returns the access key id and region of r's credential scope.
+func accessKey(r *http.Request) (akid, region string, ok bool) {
+	cred := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		i := strings.Index(h, "Credential=")
+		if i < 0 {
+			return "", "", false
+		}
+		cred = h[i+len("Credential="):]
+		if j := strings.IndexAny(cred, ", \t"); j >= 0 {
+			cred = cred[:j]
+		}
+	} else {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 || parts[0] == "" {
+		return "", "", false
+	}
+	return parts[0], parts[2], true
+}
+
+// ServeHTTP serves a request signed for "s3" on the main port.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	akid, region, ok := accessKey(r)
+	if !ok {
+		writeError(w, r, http.StatusBadRequest, "AuthorizationHeaderMalformed", "The authorization header is malformed; the Credential is mal-formed.")
+		return
+	}
+	if !validRegion(region) {
+		writeError(w, r, http.StatusBadRequest, "AuthorizationHeaderMalformed",
+			fmt.Sprintf("The authorization header is malformed; the region '%.40s' is not a valid region name.", region))
+		return
+	}
+	cred, err := g.cfg.Credentials.LookupAccessKey(ctx, akid)
+	switch {
+	case err == nil && cred.Principal.Kind == auth.ScopedRead:
+		if !g.authorizeScoped(w, r) {
+			return
+		}
+	case err != nil && !errors.Is(err, auth.ErrUnknownAccessKey):
+		g.log.Error("s3: looking up an access key", "error", err)
+		writeError(w, r, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		return
+	}
+	// Unknown keys go on: the gateway answers InvalidAccessKeyId.
+	rt, err := g.route(ctx, region)
+	if err != nil {
+		if ctx.Err() == nil {
+			g.log.Error("s3 gateway unavailable", "error", err)
+		}
+		writeError(w, r, http.StatusServiceUnavailable, "ServiceUnavailable", "The S3 gateway is not available; please retry.")
+		return
+	}
+	rt.proxy.ServeHTTP(w, r)
+}
+
+// authorizeScoped verifies a scoped read credential's request and checks
+// it against the credential's bucket and prefix; it answers the client and
+// returns false when the request may not proceed.
+func (g *Gateway) authorizeScoped(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || r.ContentLength != 0 {
+		writeError(w, r, http.StatusForbidden, "AccessDenied", "Access Denied")
+		return false
+	}
+	res, err := g.cfg.Verifier.Verify(r.Context(), r, nil)
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			s3e := se.ForS3()
+			writeError(w, r, s3e.Status, s3e.Code, s3e.Message)
+			return false
+		}
+		g.log.Error("s3: verifying a scoped request", "error", err)
+		writeError(w, r, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		return false
+	}
+	p := res.Principal
+	if why := scopeDenial(r.Method, target(r), p.Bucket, p.Prefix); why != "" {
+		g.log.Debug("s3: scoped read denied", "access_key", res.AccessKeyID, "method", r.Method, "target", target(r), "reason", why)
+		writeError(w, r, http.StatusForbidden, "AccessDenied", "Access Denied")
+		return false
+	}
+	return true
+}
+
+// Close stops the gateway process (waiting for in-flight requests up to
+// ctx's deadline, then killing it) and removes its sockets.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true
+	p := g.proc
+	g.proc = nil
+	g.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	p.ctl.close() // the lifeline: the process shuts down
+	timer := time.NewTimer(15 * time.Second)
+	defer timer.Stop()
+	var err error
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		err = fmt.Errorf("s3gw: the gateway process did not stop in time: %w", ctx.Err())
+	case <-timer.C:
+		err = errors.New("s3gw: the gateway process did not stop within 15s")
+	}
+	if err != nil {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.release()
+	return err
+}
+
+// bufferPool recycles the proxy's copy buffers.
+type bufferPool struct {
+	size int
+	p    sync.Pool
+}
+
+func newBufferPool(size int) *bufferPool {
+	bp := &bufferPool{size: size}
+	bp.p.New = func() any { b := make([]byte, size); return &b }
+	return bp
+}
+
+func (bp *bufferPool) Get() []byte { return *(bp.p.Get().(*[]byte)) }
+
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) >= bp.size {
+		b = b[:bp.size]
+		bp.p.Put(&b)
+	}
+}
+
+// logWriter turns the gateway process's output into log records, a line
+// each.
+type logWriter struct {
+	log   *slog.Logger
+	level slog.Level
+	mu    sync.Mutex
+	buf   []byte
+}
+
+func newLogWriter(log *slog.Logger, level slog.Level) *logWriter {
+	return &logWriter{log: log, level: level}
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimSpace(string(w.buf[:i])); line != "" {
+			w.log.Log(context.Background(), w.level, "s3 gateway process: "+line)
+		}
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 64<<10 {
+		w.log.Log(context.Background(), w.level, "s3 gateway process: "+string(w.buf))
+		w.buf = nil
+	}
+	return len(p), nil
+}
