@@ -66,6 +66,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/openfinspace/openfinspace/internal/wire/restjson"
 	"io"
 	"log/slog"
 	"mime"
@@ -158,12 +159,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rid = newRequestID()
 		w.Header().Set("x-amzn-RequestId", rid)
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &restjson.StatusWriter{ResponseWriter: w}
 	action := ""
 	defer func() {
 		if p := recover(); p != nil {
 			h.logger().ErrorContext(r.Context(), "sts: panic serving request", "request_id", rid, "action", action, "panic", fmt.Sprint(p))
-			if sw.status == 0 {
+			if sw.Status == 0 {
 				writeError(sw, rid, errInternal())
 			}
 		}
@@ -172,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if stsActions[action] {
 				op = action
 			}
-			status := sw.status
+			status := sw.Status
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -350,23 +351,4 @@ func quote(s string) string {
 		s = s[:max] + "..."
 	}
 	return "'" + s + "'"
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }

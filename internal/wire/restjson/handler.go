@@ -130,10 +130,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("The signing name %q is not served here; expected finspace, finspace-api, s3 or sts.", svcName)}, false)
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &StatusWriter{ResponseWriter: w}
 	opName := h.serveAPI(sw, r, svc)
 	if h.Observer != nil {
-		h.Observer.Observe(svcName, opName, sw.status, time.Since(start))
+		h.Observer.Observe(svcName, opName, sw.Status, time.Since(start))
 	}
 }
 
@@ -381,21 +381,23 @@ func WriteAPIError(w http.ResponseWriter, e *APIError) {
 	writeJSON(w, e.Status, b)
 }
 
-type statusWriter struct {
+// StatusWriter records the HTTP status a handler wrote (for metrics); the
+// delegate services (STS) use it too.
+type StatusWriter struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+func (s *StatusWriter) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+func (s *StatusWriter) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
