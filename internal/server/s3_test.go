@@ -285,11 +285,11 @@ func TestS3UploadManagerMultipart(t *testing.T) {
 	}
 }
 
-// sideCreds opens a second credential store over srv's data directory
-// (see sideStore) and issues a credential for p.
-func issueFor(t *testing.T, dir string, p auth.Principal, ttl time.Duration, now func() time.Time) *auth.Credential {
+// issueFor issues a credential for p from a second credential store over
+// srv's (see sideStore).
+func issueFor(t *testing.T, srv *server.Server, dir string, p auth.Principal, ttl time.Duration, now func() time.Time) *auth.Credential {
 	t.Helper()
-	cs := sideStore(t, dir, now)
+	cs := sideStore(t, srv, dir, now)
 	cred, err := cs.Issue(context.Background(), credstore.IssueInput{Principal: p, TTL: ttl, Group: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +317,7 @@ func TestS3TemporaryCredentials(t *testing.T) {
 	mustPut(t, sc, "shared", "from-session.txt", "session")
 	mustCreateBucket(t, sc, "session-bucket")
 	// A FinSpace user's programmatic credentials.
-	user := issueFor(t, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
+	user := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
 		ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u1", EnvironmentID: "env1", UserID: "u1"}, time.Hour, nil)
 	uc := s3For(srv, credsOf(user))
 	mustPut(t, uc, "session-bucket", "from-user.txt", "user")
@@ -343,7 +343,7 @@ func TestS3TemporaryCredentials(t *testing.T) {
 	noToken := s3For(srv, credentials.NewStaticCredentialsProvider(user.AccessKeyID, user.SecretAccessKey, ""))
 	_, err = noToken.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
 	wantS3Error(t, "missing session token", err, "InvalidToken", 400)
-	old := issueFor(t, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
+	old := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
 		ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u2", EnvironmentID: "env1", UserID: "u2"},
 		time.Minute, func() time.Time { return time.Now().Add(-2 * time.Minute) })
 	_, err = s3For(srv, credsOf(old)).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
@@ -458,7 +458,7 @@ func TestS3ScopedReadCredentials(t *testing.T) {
 	wantS3Error(t, "object of a refused scoped PUT", err, "NotFound", 404)
 
 	// Expired scoped credentials.
-	old := issueFor(t, dir, auth.Principal{Kind: auth.ScopedRead, Account: "000000000000", ARN: "arn:aws:sts::000000000000:assumed-role/x/views",
+	old := issueFor(t, srv, dir, auth.Principal{Kind: auth.ScopedRead, Account: "000000000000", ARN: "arn:aws:sts::000000000000:assumed-role/x/views",
 		Bucket: "views", Prefix: "view1/"}, time.Minute, func() time.Time { return time.Now().Add(-time.Hour) })
 	_, err = s3For(srv, credsOf(old)).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/part-0.parquet")})
 	wantS3Error(t, "expired scoped credential", err, "ExpiredToken", 400)
@@ -824,7 +824,7 @@ func TestS3WorkingLocationFlow(t *testing.T) {
 	if bucket != "finspace-us-west-2-000000000000-"+env || prefix != "ingestion/" {
 		t.Errorf("location %s/%s", bucket, prefix)
 	}
-	user := issueFor(t, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
+	user := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
 		ARN: "arn:aws:finspace:us-west-2:000000000000:user/" + env + "/u1", EnvironmentID: env, UserID: "u1"}, time.Hour, nil)
 	uc := s3For(srv, credsOf(user), func(o *s3.Options) { o.Region = "us-west-2" })
 	const csv = "sym,date,px\nAAPL,2024-01-02,185.6\n"

@@ -267,6 +267,11 @@ func (s *Server) URL() string { return s.cfg.PublicURL }
 // Root returns the root credentials.
 func (s *Server) Root() RootCredentials { return s.root }
 
+// Store is the server's metadata store. The database admits one Store at
+// a time, so code in the same process that needs it (tests, tools) uses
+// this one.
+func (s *Server) Store() store.Store { return s.db }
+
 // Handler returns the server's HTTP handler (for in-process benchmarks).
 func (s *Server) Handler() http.Handler { return s.handler }
 

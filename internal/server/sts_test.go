@@ -29,7 +29,6 @@ import (
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/server"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
-	"github.com/openfinspace/openfinspace/internal/store/sqlite"
 	ists "github.com/openfinspace/openfinspace/internal/sts"
 )
 
@@ -208,22 +207,16 @@ func TestSTSErrorsWithSDK(t *testing.T) {
 	wantSTSError(t, "session with a forged token", err, "InvalidClientTokenId", 403)
 }
 
-// sideStore opens a second credential store over a running server's data
-// directory (SQLite allows concurrent connections), so a test can issue
-// credentials the server has not issued itself: expired ones, or ones for
-// other principal kinds.
-func sideStore(t *testing.T, dataDir string, now func() time.Time) *credstore.Store {
+// sideStore is a second credential store over a running server's metadata
+// store and keys, so a test can issue credentials the server has not issued
+// itself: expired ones, or ones for other principal kinds.
+func sideStore(t *testing.T, srv *server.Server, dataDir string, now func() time.Time) *credstore.Store {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "metadata.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	keys, err := keyring.LoadOrCreate(filepath.Join(dataDir, "keys", "server.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := credstore.New(db, keys)
+	cs := credstore.New(srv.Store(), keys)
 	if now != nil {
 		cs.Now = now
 	}
@@ -241,7 +234,7 @@ func TestSTSExpiredSession(t *testing.T) {
 
 	// A 900-second session (the minimum AssumeRole issues) issued 901
 	// seconds ago: the same credential AssumeRole would have returned then.
-	past := sideStore(t, dir, func() time.Time { return time.Now().Add(-901 * time.Second) })
+	past := sideStore(t, srv, dir, func() time.Time { return time.Now().Add(-901 * time.Second) })
 	role, err := ists.ParseRoleARN("arn:aws:iam::000000000000:role/Expired")
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +250,7 @@ func TestSTSExpiredSession(t *testing.T) {
 	wantSTSError(t, "STS call with an expired session", err, "ExpiredToken", 403)
 
 	// The same session issued now works.
-	fresh := sideStore(t, dir, nil)
+	fresh := sideStore(t, srv, dir, nil)
 	cred, err = fresh.Issue(ctx, ists.SessionInput(role, "new-session", ists.MinDuration))
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +265,7 @@ func TestSTSTrustRuleForOtherPrincipals(t *testing.T) {
 	dir := t.TempDir()
 	srv := servertest.Start(t, func(c *server.Config) { c.DataDir = dir })
 	ctx := context.Background()
-	cs := sideStore(t, dir, nil)
+	cs := sideStore(t, srv, dir, nil)
 
 	user, err := cs.Issue(ctx, credstore.IssueInput{TTL: time.Hour, Group: "user/env1/u1", Principal: auth.Principal{
 		Kind: auth.FinSpaceUser, Account: stsAccount, ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u1",

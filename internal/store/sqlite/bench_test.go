@@ -149,3 +149,29 @@ func BenchmarkList(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetTwo reads two records in one View (ListTagsForResource's
+// shape): the difference from BenchmarkGet is the cost of a statement
+// inside an open read transaction.
+func BenchmarkGetTwo(b *testing.B) {
+	s := openTemp(b)
+	seedBench(b, s, "k", 10000)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 1))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		id1 := fmt.Sprintf("id-%06d", rng.IntN(10000))
+		id2 := fmt.Sprintf("id-%06d", rng.IntN(10000))
+		err := s.View(ctx, func(tx store.Tx) error {
+			if _, err := tx.Get(ctx, "k", id1); err != nil {
+				return err
+			}
+			_, err := tx.Get(ctx, "k", id2)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

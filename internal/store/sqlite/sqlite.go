@@ -60,6 +60,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -74,6 +75,9 @@ var (
 	ErrReadOnly = errors.New("store/sqlite: write in a read-only transaction")
 	// ErrClosed is returned by every operation on a closed Store.
 	ErrClosed = errors.New("store/sqlite: store is closed")
+	// ErrInUse means another Store (in this or another process) has the
+	// database open.
+	ErrInUse = errors.New("store/sqlite: the database is in use by another process")
 	// ErrSchemaTooNew means the database was migrated by a newer release
 	// than this binary; Open refuses it rather than risk damaging it.
 	ErrSchemaTooNew = errors.New("store/sqlite: database schema is newer than this binary supports")
@@ -128,10 +132,11 @@ func WithBusyRetries(n int) Option { return func(o *options) { o.busyRetries = n
 // Store is a store.Store backed by one SQLite database file.
 type Store struct {
 	path    string
-	w       *sql.DB // one connection, BEGIN IMMEDIATE
-	r       *sql.DB // read-only pool
+	w       *sql.DB   // one connection, BEGIN IMMEDIATE
+	r       *readPool // read-only connections (see read.go)
+	commits atomic.Uint64
+	lock    *os.File // held for the store's life: no other process writes
 	wst     map[string]*sql.Stmt
-	rst     map[string]*sql.Stmt
 	retries int
 	closed  atomic.Bool
 }
@@ -169,6 +174,40 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("store/sqlite: create data directory: %w", err)
 	}
+	lock, err := lockFile(abs + lockSuffix)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, abs, o)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// lockSuffix names the file beside the database that Open locks.
+const lockSuffix = ".lock"
+
+// lockFile takes an exclusive lock on path (creating it, mode 0600) that the
+// kernel releases when the process exits, however it exits.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s is locked (%s)", ErrInUse, strings.TrimSuffix(path, lockSuffix), path)
+		}
+		return nil, fmt.Errorf("store/sqlite: locking %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func open(ctx context.Context, abs string, o options) (*Store, error) {
 	// Create the file ourselves so that it gets mode 0600; SQLite would use
 	// 0644. SQLite gives -wal and -shm the database file's mode.
 	if err := createFile(abs); err != nil {
@@ -208,34 +247,22 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("store/sqlite: open %s: %w", abs, err)
 	}
 
-	r, err := sql.Open("sqlite", rdsn)
+	s := &Store{path: abs, w: w, retries: o.busyRetries}
+	r := newReadPool(rdsn, o.readConns, &s.commits)
+	rc, err := r.get(ctx)
 	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store/sqlite: open %s: %w", abs, err)
-	}
-	r.SetMaxOpenConns(o.readConns)
-	r.SetMaxIdleConns(o.readConns)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
-	if err := r.PingContext(ctx); err != nil {
-		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("store/sqlite: open %s read-only: %w", abs, err)
 	}
+	r.put(rc, false)
 	wst, err := prepareAll(ctx, w, true)
 	if err != nil {
-		r.Close()
+		r.close()
 		w.Close()
 		return nil, fmt.Errorf("store/sqlite: open %s: %w", abs, err)
 	}
-	rst, err := prepareAll(ctx, r, false)
-	if err != nil {
-		closeAll(wst)
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("store/sqlite: open %s: %w", abs, err)
-	}
-	return &Store{path: abs, w: w, r: r, wst: wst, rst: rst, retries: o.busyRetries}, nil
+	s.r, s.wst = r, wst
+	return s, nil
 }
 
 // createFile creates path with mode 0600 unless it exists, and makes the new
@@ -298,11 +325,13 @@ func (s *Store) Close() error {
 	}
 	// Readers first, so that the writer is the last connection and can
 	// checkpoint and remove the WAL.
-	closeAll(s.rst)
+	s.r.close()
 	closeAll(s.wst)
-	rerr := s.r.Close()
-	werr := s.w.Close()
-	return errors.Join(rerr, werr)
+	err := s.w.Close()
+	if s.lock != nil {
+		s.lock.Close() // releases the lock
+	}
+	return err
 }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
@@ -353,7 +382,15 @@ func (s *Store) updateOnce(ctx context.Context, fn func(store.Tx) error) (err er
 	if err := fn(t); err != nil {
 		return err
 	}
-	if err := sqltx.Commit(); err != nil {
+	// The commit counter is odd while a commit is in flight and advances
+	// again once it is over, whether or not COMMIT reported an error: a
+	// reader reuses a snapshot only at the even value it began at (see
+	// read.go).
+	s.commits.Add(1)
+	err = sqltx.Commit()
+	s.commits.Add(1)
+	s.r.endIdle()
+	if err != nil {
 		return s.wrap(ctx, "commit", err)
 	}
 	committed = true
@@ -370,14 +407,18 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sqltx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	rc, err := s.r.get(ctx)
 	if err != nil {
 		return s.wrap(ctx, "begin read", err)
 	}
-	t := &tx{tx: sqltx, readOnly: true, prepared: s.rst}
+	if err := rc.snapshot(s.commits.Load()); err != nil {
+		s.r.put(rc, true)
+		return s.wrap(ctx, "begin read", err)
+	}
+	t := &rtx{rc: rc}
 	defer func() {
 		t.done = true
-		_ = sqltx.Rollback()
+		s.r.put(rc, false)
 	}()
 	return fn(t)
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -201,6 +202,26 @@ func pragma(t *testing.T, db *sql.DB, name string) string {
 	return v
 }
 
+// readerPragma reads a PRAGMA on a connection of the read pool.
+func readerPragma(t *testing.T, s *Store, name string) string {
+	t.Helper()
+	rc, err := s.r.get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.r.put(rc, false)
+	rows, err := rc.conn.(driver.QueryerContext).QueryContext(t.Context(), "PRAGMA "+name, nil)
+	if err != nil {
+		t.Fatalf("reader PRAGMA %s: %v", name, err)
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if err := rows.Next(v); err != nil {
+		t.Fatalf("reader PRAGMA %s: %v", name, err)
+	}
+	return fmt.Sprint(v[0])
+}
+
 func TestPragmas(t *testing.T) {
 	s := openTemp(t, WithBusyTimeout(1234*time.Millisecond))
 	for name, want := range map[string]string{
@@ -218,17 +239,23 @@ func TestPragmas(t *testing.T) {
 		"query_only":   "1",
 		"busy_timeout": "1234",
 	} {
-		if got := pragma(t, s.r, name); got != want {
+		if got := readerPragma(t, s, name); got != want {
 			t.Errorf("reader PRAGMA %s = %s, want %s", name, got, want)
 		}
 	}
 	// The read pool refuses writes at the SQL level too.
-	if _, err := s.r.Exec(`INSERT INTO records (kind, id, version, data) VALUES ('k', 'x', 1, x'')`); err == nil {
+	rc, err := s.r.get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rc.conn.(driver.ExecerContext).ExecContext(t.Context(), `INSERT INTO records (kind, id, version, data) VALUES ('k', 'x', 1, x'')`, nil)
+	s.r.put(rc, false)
+	if err == nil {
 		t.Error("write through the read-only pool succeeded")
 	}
 	// Update uses BEGIN IMMEDIATE: it takes the write lock at once, so a
 	// second connection cannot start writing.
-	err := s.Update(t.Context(), func(tx store.Tx) error {
+	err = s.Update(t.Context(), func(tx store.Tx) error {
 		other, err := sql.Open("sqlite", s.path+"?_pragma=busy_timeout(0)")
 		if err != nil {
 			return err
@@ -449,7 +476,7 @@ func checkPlans(t *testing.T, s *Store) {
 		{store.Query{Kind: "a", Parent: "p1", PendingOnly: true, After: after, Limit: 100}, "records_pending_parent"},
 	} {
 		query, args := listSQL(tc.q)
-		plan := explain(t, s.r, query, args...)
+		plan := explain(t, s.w, query, args...)
 		t.Logf("%+v:\n  %s", tc.q, plan)
 		if !strings.Contains(plan, "USING INDEX "+tc.index+" (") {
 			t.Errorf("%+v: plan does not seek index %s:\n%s", tc.q, tc.index, plan)
@@ -462,7 +489,7 @@ func checkPlans(t *testing.T, s *Store) {
 		}
 	}
 
-	plan := explain(t, s.r, sqlGet, "a", "1")
+	plan := explain(t, s.w, sqlGet, "a", "1")
 	if !strings.Contains(plan, "USING INDEX sqlite_autoindex_records_1 (kind=? AND id=?)") {
 		t.Errorf("Get plan:\n%s", plan)
 	}
@@ -562,22 +589,32 @@ func TestUpdateQueues(t *testing.T) {
 	}
 }
 
-// TestBusyRetry holds the write lock from a second Store on the same file
-// (as another process would) and checks that Update retries, then gives up.
+// TestBusyRetry holds the write lock from another connection to the same
+// file, as a tool such as the sqlite3 shell in another process would (other
+// Stores cannot: see TestSecondOpenRefused), and checks that Update retries,
+// then gives up.
 func TestBusyRetry(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "metadata.db")
-	a := openAt(t, path)
 	b := openAt(t, path, WithBusyTimeout(5*time.Millisecond), WithBusyRetries(6))
+	other, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
 
 	hold := func(d time.Duration) (started, finished chan struct{}) {
 		started, finished = make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(finished)
-			_ = a.Update(context.Background(), func(tx store.Tx) error {
+			tx, err := other.BeginTx(context.Background(), nil)
+			if err != nil {
+				t.Error(err)
 				close(started)
-				time.Sleep(d)
-				return nil
-			})
+				return
+			}
+			close(started)
+			time.Sleep(d)
+			tx.Rollback()
 		}()
 		return started, finished
 	}
@@ -586,7 +623,7 @@ func TestBusyRetry(t *testing.T) {
 	started, finished := hold(60 * time.Millisecond)
 	<-started
 	var calls atomic.Int32
-	err := b.Update(t.Context(), func(tx store.Tx) error {
+	err = b.Update(t.Context(), func(tx store.Tx) error {
 		calls.Add(1)
 		return tx.Insert(context.Background(), &store.Record{Kind: "k", ID: "after-busy", Data: []byte(`{}`)})
 	})
@@ -598,8 +635,11 @@ func TestBusyRetry(t *testing.T) {
 		t.Errorf("fn ran %d times", calls.Load())
 	}
 	<-finished
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
 
-	// Lock held past every retry: b fails with a busy error, no write.
+	// Lock held past every retry: c fails with a busy error, no write.
 	c := openAt(t, path, WithBusyTimeout(time.Millisecond), WithBusyRetries(2))
 	started, finished = hold(300 * time.Millisecond)
 	<-started
@@ -612,8 +652,33 @@ func TestBusyRetry(t *testing.T) {
 	}
 	t.Logf("gave up after %v: %v", time.Since(begin), err)
 	<-finished
-	if n := count(t, a, store.Query{Kind: "k"}); n != 1 {
+	if n := count(t, c, store.Query{Kind: "k"}); n != 1 {
 		t.Fatalf("%d records, want 1", n)
+	}
+}
+
+// TestSecondOpenRefused: one Store per database. Readers rely on every
+// commit going through this Store's writer (see read.go), so a second Store
+// on the same file, here or in another process, is refused until the first
+// closes.
+func TestSecondOpenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metadata.db")
+	a, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := Open(t.Context(), path); !errors.Is(err, ErrInUse) {
+		if err == nil {
+			b.Close()
+		}
+		t.Fatalf("second Open = %v, want ErrInUse", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := openAt(t, path)
+	if err := b.View(t.Context(), func(store.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
 	}
 }
 
