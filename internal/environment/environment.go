@@ -389,14 +389,24 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 	if len(a.Resource) != 1 {
 		return false, nil
 	}
-	env, _, err := getTx(ctx, tx, a.Region, a.Resource[0])
-	if fault.KindOf(err) == fault.NotFound {
+	rec, err := tx.Get(ctx, Kind, a.Resource[0])
+	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return env.Status != Deleted, nil
+	if rec.Parent != a.Region {
+		return false, nil
+	}
+	// Only the status matters: skip decoding the rest of the document.
+	var doc struct {
+		Status Status `json:"status"`
+	}
+	if err := json.Unmarshal(rec.Data, &doc); err != nil {
+		return false, fmt.Errorf("decoding environment %s: %w", rec.ID, err)
+	}
+	return doc.Status != Deleted, nil
 }
 
 // GetTx reads environment id of region inside tx.
