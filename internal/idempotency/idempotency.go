@@ -2,6 +2,14 @@
 // client token, so a retry with the same token and input gets the same
 // response and creates nothing twice. Records live in the durable store;
 // responses are sealed with the keyring because some carry secrets.
+//
+// A request's claim is recorded before the operation runs and its response
+// after; a crash in between would leave a claim that a retry takes over once
+// it is stale (StaleAfter), running the operation again. To make that safe,
+// the operations' store is wrapped with [Tokens.Bind]: every transaction an
+// operation commits also marks its claim as carried out, in the same
+// transaction. A retry of a carried-out claim whose response was never saved
+// is refused with a ConflictException instead of being run twice.
 package idempotency
 
 import (
@@ -43,10 +51,12 @@ func New(db store.Store, keys *keyring.Keyring) *Tokens {
 }
 
 type doc struct {
-	Hash      string    `json:"hash"`
-	Done      bool      `json:"done"`
-	StartedAt time.Time `json:"startedAt"`
-	Response  []byte    `json:"response,omitempty"` // sealed StoredResponse
+	Hash string `json:"hash"`
+	Done bool   `json:"done"`
+	// CarriedOut: the operation committed its effects (Bind).
+	CarriedOut bool      `json:"carriedOut,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	Response   []byte    `json:"response,omitempty"` // sealed StoredResponse
 }
 
 func recordID(key string) string {
@@ -54,7 +64,11 @@ func recordID(key string) string {
 	return hex.EncodeToString(s[:])
 }
 
-var errInFlight = errors.New("idempotency: request in flight")
+var (
+	errInFlight = errors.New("idempotency: request in flight")
+	errLost     = fault.Conflictf("The request with this client token took effect, but the server stopped before " +
+		"it could record the response. Check the resource, and use a new client token to send another request.")
+)
 
 // Begin implements restjson.Idempotency.
 func (t *Tokens) Begin(ctx context.Context, key, inputHash string) (*restjson.StoredResponse, error) {
@@ -114,6 +128,9 @@ func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*restjson.Sto
 			return nil
 		}
 		if now.Sub(d.StartedAt) > t.StaleAfter {
+			if d.CarriedOut {
+				return errLost
+			}
 			d.StartedAt = now
 			rec.Data, _ = json.Marshal(d)
 			return tx.Update(ctx, rec)
@@ -155,7 +172,8 @@ func (t *Tokens) Complete(ctx context.Context, key string, resp restjson.StoredR
 }
 
 // Abort implements restjson.Idempotency: a failed request leaves no claim,
-// so a retry runs again.
+// so a retry runs again; unless it took effect before failing, in which
+// case retries are refused (errLost) at once rather than run twice.
 func (t *Tokens) Abort(ctx context.Context, key string) {
 	id := recordID(key)
 	_ = t.db.Update(ctx, func(tx store.Tx) error {
@@ -164,9 +182,51 @@ func (t *Tokens) Abort(ctx context.Context, key string) {
 			return err
 		}
 		var d doc
-		if json.Unmarshal(rec.Data, &d) == nil && d.Done {
-			return nil
+		if err := json.Unmarshal(rec.Data, &d); err != nil || d.Done {
+			return err
+		}
+		if d.CarriedOut {
+			d.StartedAt = time.Time{}
+			rec.Data, _ = json.Marshal(d)
+			return tx.Update(ctx, rec)
 		}
 		return tx.Delete(ctx, Kind, id)
+	})
+}
+
+// Bind returns db for the operations to use: an Update run for a request
+// with a client token (restjson.IdempotencyKey) also marks the token's claim
+// as carried out in the same transaction.
+func (t *Tokens) Bind(db store.Store) store.Store { return boundStore{db} }
+
+type boundStore struct{ store.Store }
+
+func (b boundStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	key := restjson.IdempotencyKey(ctx)
+	if key == "" {
+		return b.Store.Update(ctx, fn)
+	}
+	id := recordID(key)
+	return b.Store.Update(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		rec, err := tx.Get(ctx, Kind, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // claimed by another Tokens, or expired: nothing to mark
+		}
+		if err != nil {
+			return err
+		}
+		var d doc
+		if err := json.Unmarshal(rec.Data, &d); err != nil {
+			return err
+		}
+		if d.CarriedOut || d.Done {
+			return nil
+		}
+		d.CarriedOut = true
+		rec.Data, _ = json.Marshal(d)
+		return tx.Update(ctx, rec)
 	})
 }

@@ -3,9 +3,11 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,7 +44,7 @@ type fixture struct {
 
 // newFixture serves CreateKxEnvironment with a counting test implementation
 // behind the real generic handler and SQLite-backed token memory.
-func newFixture(t *testing.T, fail func(n int32) error) *fixture {
+func newFixture(t *testing.T, fail func(ctx context.Context, f *fixture, n int32) error) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -61,7 +63,7 @@ func newFixture(t *testing.T, fail func(n int32) error) *fixture {
 			n := f.calls.Add(1)
 			time.Sleep(20 * time.Millisecond) // widen the window for concurrent duplicates
 			if fail != nil {
-				if err := fail(n); err != nil {
+				if err := fail(ctx, f, n); err != nil {
 					return nil, err
 				}
 			}
@@ -156,7 +158,7 @@ func TestConcurrentDuplicatesRunOnce(t *testing.T) {
 }
 
 func TestFailedRequestIsNotRemembered(t *testing.T) {
-	f := newFixture(t, func(n int32) error {
+	f := newFixture(t, func(_ context.Context, _ *fixture, n int32) error {
 		if n == 1 {
 			return errors.New("disk on fire")
 		}
@@ -222,4 +224,125 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// takeEffect commits a record through the operations' store, as a real
+// operation does.
+func takeEffect(ctx context.Context, f *fixture, n int32) error {
+	return f.tokens.Bind(f.db).Update(ctx, func(tx store.Tx) error {
+		return tx.Insert(ctx, &store.Record{Kind: "resource", ID: fmt.Sprint(n), Data: []byte(`{}`)})
+	})
+}
+
+func resources(t *testing.T, f *fixture) int {
+	t.Helper()
+	var n int
+	if err := f.db.View(context.Background(), func(tx store.Tx) error {
+		l, err := tx.List(context.Background(), store.Query{Kind: "resource"})
+		n = len(l)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCarriedOutClaimIsNotRunAgain: the operation committed its effects, then
+// the server stopped before storing the response (here: the request never
+// finishes). A retry after the claim went stale must not run it again.
+func TestCarriedOutClaimIsNotRunAgain(t *testing.T) {
+	hang := make(chan struct{})
+	defer close(hang) // before the fixture's cleanup closes the test server
+	f := newFixture(t, func(ctx context.Context, f *fixture, n int32) error {
+		if err := takeEffect(ctx, f, n); err != nil {
+			return err
+		}
+		if n == 1 {
+			<-hang // the process "dies" here: no response is ever stored
+		}
+		return nil
+	})
+	now := time.Now()
+	var mu sync.Mutex
+	f.tokens.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := f.client.CreateKxEnvironment(ctx, &sdk.CreateKxEnvironmentInput{Name: aws.String("env1"),
+		KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/k"), ClientToken: aws.String("token-1")}); err == nil {
+		t.Fatal("the first request should not have answered")
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute) // the claim is stale
+	mu.Unlock()
+	_, err := create(f, "env1", "token-1")
+	var ce *types.ConflictException
+	if !errors.As(err, &ce) || !strings.Contains(ce.ErrorMessage(), "took effect") {
+		t.Fatalf("retry of a request that took effect: %v, want ConflictException", err)
+	}
+	if c, r := f.calls.Load(), resources(t, f); c != 1 || r != 1 {
+		t.Fatalf("%d calls and %d resources, want 1 and 1", c, r)
+	}
+	// Another token runs as usual.
+	if _, err := create(f, "env1", "token-2"); err != nil {
+		t.Fatal(err)
+	}
+	if r := resources(t, f); r != 2 {
+		t.Fatalf("%d resources after a new token, want 2", r)
+	}
+}
+
+// TestStaleClaimWithoutEffectRunsAgain: a claim whose request died before
+// committing anything is taken over by a retry once stale.
+func TestStaleClaimWithoutEffectRunsAgain(t *testing.T) {
+	hang := make(chan struct{})
+	defer close(hang) // before the fixture's cleanup closes the test server
+	f := newFixture(t, func(ctx context.Context, f *fixture, n int32) error {
+		if n == 1 {
+			<-hang // dies before any effect
+		}
+		return takeEffect(ctx, f, n)
+	})
+	now := time.Now()
+	var mu sync.Mutex
+	f.tokens.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := f.client.CreateKxEnvironment(ctx, &sdk.CreateKxEnvironmentInput{Name: aws.String("env1"),
+		KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/k"), ClientToken: aws.String("token-1")}); err == nil {
+		t.Fatal("the first request should not have answered")
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	if _, err := create(f, "env1", "token-1"); err != nil {
+		t.Fatalf("retry of a request that died without effect: %v", err)
+	}
+	if r := resources(t, f); r != 1 {
+		t.Fatalf("%d resources, want 1", r)
+	}
+}
+
+// TestFailureAfterEffectRefusesRetry: an operation that committed, then
+// failed, must not be run again by a retry with the same token.
+func TestFailureAfterEffectRefusesRetry(t *testing.T) {
+	f := newFixture(t, func(ctx context.Context, f *fixture, n int32) error {
+		if err := takeEffect(ctx, f, n); err != nil {
+			return err
+		}
+		if n == 1 {
+			return errors.New("failed after committing")
+		}
+		return nil
+	})
+	if _, err := create(f, "env1", "token-1"); err == nil {
+		t.Fatal("first call should fail")
+	}
+	_, err := create(f, "env1", "token-1")
+	var ce *types.ConflictException
+	if !errors.As(err, &ce) {
+		t.Fatalf("retry after a failure that took effect: %v, want ConflictException", err)
+	}
+	if r := resources(t, f); r != 1 {
+		t.Fatalf("%d resources, want 1", r)
+	}
 }

@@ -123,14 +123,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) build(keys *keyring.Keyring) error {
-	tags := tagging.New(s.db, s.cfg.AccountID)
-	envs := environment.New(s.db, s.runner, s.cfg.AccountID, s.PublicURL)
+	tokens := idempotency.New(s.db, keys)
+	// The operations' transactions also record that a client token's
+	// request took effect (see package idempotency).
+	ops := tokens.Bind(s.db)
+	tags := tagging.New(ops, s.cfg.AccountID)
+	envs := environment.New(ops, s.runner, s.cfg.AccountID, s.PublicURL)
 	envs.StepDelay = s.cfg.LifecycleStep
 	s.runner.Register(environment.Kind, envs)
 	tags.Register("environment", envs.Exists)
 
 	s.temp = credstore.New(s.db, keys)
-	ident := identity.New(s.db, s.temp, s.cfg.AccountID)
+	ident := identity.New(ops, s.temp, s.cfg.AccountID)
 	if s.cfg.Clock != nil {
 		s.temp.Now, ident.Now = s.cfg.Clock, s.cfg.Clock
 	}
@@ -163,7 +167,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 			return svc, ok
 		},
 		Auth:        &authenticator{v: s.verifier},
-		Idempotency: idempotency.New(s.db, keys),
+		Idempotency: tokens,
 		Observer:    s.metrics,
 		Logger:      s.log,
 	}

@@ -55,6 +55,17 @@ type Idempotency interface {
 	Abort(ctx context.Context, key string)
 }
 
+type idempotencyKeyCtx struct{}
+
+// IdempotencyKey is the key (as passed to Idempotency.Begin) of the
+// client token of the request ctx belongs to, or "" when it carries none.
+// An Idempotency implementation uses it to record, in the operation's own
+// transactions, that the operation has taken effect.
+func IdempotencyKey(ctx context.Context) string {
+	k, _ := ctx.Value(idempotencyKeyCtx{}).(string)
+	return k
+}
+
 // Observer receives one call per finished API request (metrics).
 type Observer interface {
 	Observe(service, operation string, status int, elapsed time.Duration)
@@ -219,6 +230,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 		}
 	}
 
+	if idemKey != "" {
+		ctx = context.WithValue(ctx, idempotencyKeyCtx{}, idemKey)
+	}
 	out, err := impl(ctx, in)
 	if err != nil {
 		if idemKey != "" {
