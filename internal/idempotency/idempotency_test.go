@@ -234,6 +234,24 @@ func takeEffect(ctx context.Context, f *fixture, n int32) error {
 	})
 }
 
+// abandonAndWait sends a request with token whose operation never answers
+// (the client gives up), then moves the tokens' clock past StaleAfter.
+func abandonAndWait(t *testing.T, f *fixture, token string) {
+	t.Helper()
+	now := time.Now()
+	var mu sync.Mutex
+	f.tokens.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := f.client.CreateKxEnvironment(ctx, &sdk.CreateKxEnvironmentInput{Name: aws.String("env1"),
+		KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/k"), ClientToken: aws.String(token)}); err == nil {
+		t.Fatal("the first request should not have answered")
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute) // the claim is stale
+	mu.Unlock()
+}
+
 func resources(t *testing.T, f *fixture) int {
 	t.Helper()
 	var n int
@@ -262,18 +280,7 @@ func TestCarriedOutClaimIsNotRunAgain(t *testing.T) {
 		}
 		return nil
 	})
-	now := time.Now()
-	var mu sync.Mutex
-	f.tokens.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	if _, err := f.client.CreateKxEnvironment(ctx, &sdk.CreateKxEnvironmentInput{Name: aws.String("env1"),
-		KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/k"), ClientToken: aws.String("token-1")}); err == nil {
-		t.Fatal("the first request should not have answered")
-	}
-	mu.Lock()
-	now = now.Add(2 * time.Minute) // the claim is stale
-	mu.Unlock()
+	abandonAndWait(t, f, "token-1")
 	_, err := create(f, "env1", "token-1")
 	var ce *types.ConflictException
 	if !errors.As(err, &ce) || !strings.Contains(ce.ErrorMessage(), "took effect") {
@@ -302,18 +309,7 @@ func TestStaleClaimWithoutEffectRunsAgain(t *testing.T) {
 		}
 		return takeEffect(ctx, f, n)
 	})
-	now := time.Now()
-	var mu sync.Mutex
-	f.tokens.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	if _, err := f.client.CreateKxEnvironment(ctx, &sdk.CreateKxEnvironmentInput{Name: aws.String("env1"),
-		KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/k"), ClientToken: aws.String("token-1")}); err == nil {
-		t.Fatal("the first request should not have answered")
-	}
-	mu.Lock()
-	now = now.Add(2 * time.Minute)
-	mu.Unlock()
+	abandonAndWait(t, f, "token-1")
 	if _, err := create(f, "env1", "token-1"); err != nil {
 		t.Fatalf("retry of a request that died without effect: %v", err)
 	}
