@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v3"
+	"github.com/versity/versitygw/backend"
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/debuglogger"
@@ -244,10 +245,24 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 				ctx.Set("Content-Type", "application/xml")
 				return ctx.SendString(xmlError("AccessDenied", "Access Denied", ""))
 			}
+			// The main port authorized the request for this access key:
+			// it must be the one whose signature is verified here.
+			if want := ctx.Get(accessKeyHeader); want != "" {
+				if got, ok := signingAccessKey(ctx, region); ok && got != want {
+					ctx.Status(403)
+					ctx.Set("Content-Type", "application/xml")
+					return ctx.SendString(xmlError("AccessDenied", "Access Denied", ""))
+				}
+			}
 			return ctx.Next()
 		}))
 	}
-	srv, err := s3api.New(c.be, middlewares.RootUserConfig{Access: in.RootAccess, Secret: in.RootSecret},
+	// The direct listener (benchmarks' reference) serves versitygw as is.
+	var be backend.Backend = c.be
+	if withToken {
+		be = largeWrites{c.be}
+	}
+	srv, err := s3api.New(be, middlewares.RootUserConfig{Access: in.RootAccess, Secret: in.RootSecret},
 		region, c.iam, nil, nil, nil, nil, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3 server: %w", err)
@@ -265,4 +280,26 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 		c.servers["direct "+addr] = s
 	}
 	return s, nil
+}
+
+// signingAccessKey returns the access key whose signature versitygw will
+// verify for the request, parsed as its authentication middlewares parse
+// it (query string first, then the Authorization header); ok is false
+// when they will refuse the request anyway.
+func signingAccessKey(ctx fiber.Ctx, region string) (string, bool) {
+	if utils.IsPresignedURLAuth(ctx) {
+		if utils.IsPresignedURLAuthV2(ctx) {
+			return "", false
+		}
+		a, err := utils.ParsePresignedURIParts(ctx, region)
+		if err != nil {
+			return "", false
+		}
+		return a.Access, true
+	}
+	a, err := utils.ParseAuthorization(ctx.Get("Authorization"))
+	if err != nil {
+		return "", false
+	}
+	return a.Access, true
 }

@@ -60,8 +60,9 @@ func (g *Gateway) signingKey(req *keyRequest) *keyResponse {
 // childIAM is the gateway's IAM service inside the gateway process: every
 // access key is resolved by the parent (keys channel); the results are
 // cached briefly. Every principal it accepts acts as the account (admin
-// role, the account id as bucket owner); scoped read credentials are
-// restricted by the parent before requests get here (see Gateway.ServeHTTP).
+// role, the account id as bucket owner); FinSpace users and scoped read
+// credentials are restricted by the parent before requests get here (see
+// access.go).
 type childIAM struct {
 	rpc     *rpcClient
 	account string

@@ -320,13 +320,20 @@ func TestS3TemporaryCredentials(t *testing.T) {
 	user := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
 		ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u1", EnvironmentID: "env1", UserID: "u1"}, time.Hour, nil)
 	uc := s3For(srv, credsOf(user))
-	mustPut(t, uc, "session-bucket", "from-user.txt", "user")
-	if got := getBody(t, root, &s3.GetObjectInput{Bucket: aws.String("session-bucket"), Key: aws.String("from-user.txt")}); got != "user" {
+	// The user works in its environment's working bucket only (see
+	// tests/s3 TestEnvironmentIsolation for the whole rule).
+	work := blob.WorkingLocationBucket("000000000000", "us-east-1", "env1")
+	mustCreateBucket(t, sc, work)
+	mustPut(t, uc, work, "from-user.txt", "user")
+	if got := getBody(t, root, &s3.GetObjectInput{Bucket: aws.String(work), Key: aws.String("from-user.txt")}); got != "user" {
 		t.Errorf("root reads %q", got)
 	}
-	if got := getBody(t, uc, &s3.GetObjectInput{Bucket: aws.String("shared"), Key: aws.String("from-session.txt")}); got != "session" {
+	mustPut(t, sc, work, "from-session.txt", "session")
+	if got := getBody(t, uc, &s3.GetObjectInput{Bucket: aws.String(work), Key: aws.String("from-session.txt")}); got != "session" {
 		t.Errorf("user reads %q", got)
 	}
+	_, err = uc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("shared"), Key: aws.String("from-session.txt")})
+	wantS3Error(t, "user reads outside its working bucket", err, "AccessDenied", 403)
 	// The account owns every bucket, whoever created it.
 	acl, err := root.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String("session-bucket")})
 	if err != nil || aws.ToString(acl.Owner.ID) != "000000000000" {
