@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,6 +99,10 @@ type Service struct {
 	// OnCreated runs inside the transaction that moves an environment to
 	// CREATED (the identity domain creates the superuser there).
 	OnCreated []CreatedHook
+
+	// docs holds decoded documents for the read-only paths (Get, List,
+	// Exists); its values are shared and never changed.
+	docs *store.Decoded[*Environment]
 }
 
 // CreatedHook is called in the transaction that makes env CREATED.
@@ -106,7 +112,8 @@ type CreatedHook func(ctx context.Context, tx store.Tx, env *Environment) error
 // URL (known once it listens), used for environmentUrl.
 func New(db store.Store, runner Enqueuer, account string, baseURL func() string) *Service {
 	return &Service{db: db, runner: runner, account: account, baseURL: baseURL,
-		StepDelay: 400 * time.Millisecond, Now: time.Now}
+		StepDelay: 400 * time.Millisecond, Now: time.Now,
+		docs: &store.Decoded[*Environment]{Decode: decodeData}}
 }
 
 // ARN returns the ARN of environment id in region.
@@ -181,20 +188,51 @@ func record(env *Environment) (*store.Record, error) {
 }
 
 func decode(rec *store.Record) (*Environment, error) {
-	var env Environment
-	if err := json.Unmarshal(rec.Data, &env); err != nil {
+	env, err := decodeData(rec.Data)
+	if err != nil {
 		return nil, fmt.Errorf("decoding environment %s: %w", rec.ID, err)
 	}
+	return env, nil
+}
+
+func decodeData(data []byte) (*Environment, error) {
+	var env Environment
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, err
+	}
 	return &env, nil
+}
+
+// cached returns the decoded document of rec from the service's cache: a
+// shared value, to be read only.
+func (s *Service) cached(rec *store.Record) (*Environment, error) {
+	env, err := s.docs.Get(rec)
+	if err != nil {
+		return nil, fmt.Errorf("decoding environment %s: %w", rec.ID, err)
+	}
+	return env, nil
+}
+
+// Clone returns a deep copy of e.
+func (e *Environment) Clone() *Environment {
+	c := *e
+	if e.Federation != nil {
+		f := *e.Federation
+		f.AttributeMap = maps.Clone(e.Federation.AttributeMap)
+		c.Federation = &f
+	}
+	if e.Superuser != nil {
+		su := *e.Superuser
+		c.Superuser = &su
+	}
+	c.DataBundles = slices.Clone(e.DataBundles)
+	return &c
 }
 
 // getTx reads environment id of region; other regions' environments are
 // not visible, as in AWS.
 func getTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, *store.Record, error) {
-	rec, err := tx.Get(ctx, Kind, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Parent != region) {
-		return nil, nil, fault.NotFoundf("The environment %s does not exist.", id)
-	}
+	rec, err := getRecordTx(ctx, tx, region, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -202,15 +240,29 @@ func getTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, *
 	return env, rec, err
 }
 
+func getRecordTx(ctx context.Context, tx store.Tx, region, id string) (*store.Record, error) {
+	rec, err := tx.Get(ctx, Kind, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Parent != region) {
+		return nil, fault.NotFoundf("The environment %s does not exist.", id)
+	}
+	return rec, err
+}
+
 // Get returns environment id.
 func (s *Service) Get(ctx context.Context, region, id string) (*Environment, error) {
 	var env *Environment
 	err := s.db.View(ctx, func(tx store.Tx) error {
-		var err error
-		env, _, err = getTx(ctx, tx, region, id)
+		rec, err := getRecordTx(ctx, tx, region, id)
+		if err != nil {
+			return err
+		}
+		env, err = s.cached(rec)
 		return err
 	})
-	return env, err
+	if err != nil {
+		return nil, err
+	}
+	return env.Clone(), nil
 }
 
 // List returns one page of the region's environments, oldest first.
@@ -227,11 +279,11 @@ func (s *Service) List(ctx context.Context, region string, after *store.Cursor, 
 			page.Next = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
 		}
 		for _, rec := range recs {
-			env, err := decode(rec)
+			env, err := s.cached(rec)
 			if err != nil {
 				return err
 			}
-			page.Items = append(page.Items, env)
+			page.Items = append(page.Items, env.Clone())
 		}
 		return nil
 	})
@@ -399,14 +451,11 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 	if rec.Parent != a.Region {
 		return false, nil
 	}
-	// Only the status matters: skip decoding the rest of the document.
-	var doc struct {
-		Status Status `json:"status"`
+	env, err := s.cached(rec)
+	if err != nil {
+		return false, err
 	}
-	if err := json.Unmarshal(rec.Data, &doc); err != nil {
-		return false, fmt.Errorf("decoding environment %s: %w", rec.ID, err)
-	}
-	return doc.Status != Deleted, nil
+	return env.Status != Deleted, nil
 }
 
 // GetTx reads environment id of region inside tx.

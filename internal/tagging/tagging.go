@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"sort"
 	"strings"
 
@@ -51,11 +52,23 @@ type Service struct {
 	db        store.Store
 	account   string
 	resolvers map[string]Resolver
+	// docs holds decoded tag sets for List; its maps are shared and never
+	// changed.
+	docs *store.Decoded[map[string]string]
 }
 
 // New returns a tagging service for account.
 func New(db store.Store, account string) *Service {
-	return &Service{db: db, account: account, resolvers: map[string]Resolver{}}
+	return &Service{db: db, account: account, resolvers: map[string]Resolver{},
+		docs: &store.Decoded[map[string]string]{Decode: decodeTags}}
+}
+
+func decodeTags(data []byte) (map[string]string, error) {
+	tags := map[string]string{}
+	if err := json.Unmarshal(data, &tags); err != nil {
+		return nil, err
+	}
+	return tags, nil
 }
 
 // Register sets the resolver of an ARN resource type. Call before serving.
@@ -92,8 +105,16 @@ func (s *Service) List(ctx context.Context, region, arn string) (map[string]stri
 		if err := s.resolve(ctx, tx, region, arn); err != nil {
 			return err
 		}
-		var err error
-		tags, err = getTx(ctx, tx, arn)
+		rec, err := tx.Get(ctx, Kind, arn)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			tags = map[string]string{}
+			return nil
+		case err != nil:
+			return err
+		}
+		shared, err := s.docs.Get(rec)
+		tags = maps.Clone(shared)
 		return err
 	})
 	return tags, err
@@ -134,11 +155,7 @@ func getTx(ctx context.Context, tx store.Tx, arn string) (map[string]string, err
 	if err != nil {
 		return nil, err
 	}
-	tags := map[string]string{}
-	if err := json.Unmarshal(rec.Data, &tags); err != nil {
-		return nil, err
-	}
-	return tags, nil
+	return decodeTags(rec.Data)
 }
 
 // PutTx merges add into arn's tags inside tx (used when a resource is

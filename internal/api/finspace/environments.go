@@ -114,13 +114,17 @@ func federationOut(f *environment.Federation) *finspace.FederationParameters {
 	}
 }
 
+// environmentOut is the wire form of env, which the caller owns (the
+// environment service hands out copies): its members point into env.
 func environmentOut(env *environment.Environment) *finspace.Environment {
-	status := finspace.EnvironmentStatus(env.Status)
-	mode := finspace.FederationMode(env.FederationMode)
+	enums := &struct {
+		status finspace.EnvironmentStatus
+		mode   finspace.FederationMode
+	}{finspace.EnvironmentStatus(env.Status), finspace.FederationMode(env.FederationMode)}
 	return &finspace.Environment{
-		Name: apiutil.Ptr(env.Name), EnvironmentId: apiutil.Ptr(env.ID), AwsAccountId: apiutil.Ptr(env.Account),
-		Status: &status, EnvironmentUrl: apiutil.Ptr(env.URL), Description: apiutil.Ptr(env.Description),
-		EnvironmentArn: apiutil.Ptr(env.ARN), KmsKeyId: apiutil.Ptr(env.KmsKeyID),
-		FederationMode: &mode, FederationParameters: federationOut(env.Federation),
+		Name: &env.Name, EnvironmentId: &env.ID, AwsAccountId: &env.Account,
+		Status: &enums.status, EnvironmentUrl: &env.URL, Description: &env.Description,
+		EnvironmentArn: &env.ARN, KmsKeyId: &env.KmsKeyID,
+		FederationMode: &enums.mode, FederationParameters: federationOut(env.Federation),
 	}
 }
