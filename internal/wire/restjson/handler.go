@@ -160,7 +160,11 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 		}
 	}()
 
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBodyBytes+1))
+	var body []byte
+	var err error
+	if r.ContentLength != 0 { // 0: net/http's Body is http.NoBody
+		body, err = io.ReadAll(io.LimitReader(r.Body, h.MaxBodyBytes+1))
+	}
 	if err != nil {
 		h.writeError(w, r, nil, &APIError{Status: 400, Code: "ValidationException", Message: "The request body could not be read."}, false)
 		return ""

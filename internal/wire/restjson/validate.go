@@ -3,8 +3,10 @@ package restjson
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -132,6 +134,7 @@ type Matcher struct {
 	Pattern string
 	re      *regexp.Regexp
 	fn      func(string) bool
+	memo    *matchMemo
 }
 
 // Match reports whether s satisfies the pattern (search semantics).
@@ -139,7 +142,15 @@ func (m Matcher) Match(s string) bool {
 	if m.fn != nil {
 		return m.fn(s)
 	}
-	return m.re.MatchString(s)
+	if m.memo == nil {
+		return m.re.MatchString(s)
+	}
+	if ok, found := m.memo.get(s); found {
+		return ok
+	}
+	ok := m.re.MatchString(s)
+	m.memo.put(s, ok)
+	return ok
 }
 
 // MustMatcher builds the matcher of a model pattern. It panics if the
@@ -149,7 +160,61 @@ func MustMatcher(pattern string) Matcher {
 	if fn, ok := manualPatterns[pattern]; ok {
 		return Matcher{Pattern: pattern, fn: fn}
 	}
-	return Matcher{Pattern: pattern, re: regexp.MustCompile(pattern)}
+	m := Matcher{Pattern: pattern, re: regexp.MustCompile(pattern)}
+	if expensivePattern(pattern) {
+		m.memo = &matchMemo{}
+	}
+	return m
+}
+
+// expensivePattern reports whether Go's regexp matches pattern slowly: a
+// program of more than a few hundred instructions (the models' ARN and id
+// patterns, with counted repeats such as {1,255}) is too large for the
+// backtracker and runs on the general NFA, at several microseconds per
+// match (the largest cost of ListTagsForResource's validation).
+func expensivePattern(pattern string) bool {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return false
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	return err == nil && len(prog.Inst) > 500
+}
+
+// matchMemo remembers the results of an expensive pattern for the values
+// recently validated (resource ARNs and ids repeat from request to request).
+// Matching is a pure function of the value, so a remembered result is
+// exactly what matching again would give. It is bounded in entries and in
+// the length of the values it keeps; when full it drops every entry. One
+// memo serves every server in the process, which is harmless for a pure
+// function.
+type matchMemo struct {
+	mu sync.RWMutex
+	m  map[string]bool
+}
+
+const (
+	matchMemoEntries  = 1024
+	matchMemoValueLen = 512
+)
+
+func (mm *matchMemo) get(s string) (ok, found bool) {
+	mm.mu.RLock()
+	ok, found = mm.m[s]
+	mm.mu.RUnlock()
+	return ok, found
+}
+
+func (mm *matchMemo) put(s string, ok bool) {
+	if len(s) > matchMemoValueLen {
+		return
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if mm.m == nil || len(mm.m) >= matchMemoEntries {
+		mm.m = make(map[string]bool)
+	}
+	mm.m[strings.Clone(s)] = ok
 }
 
 // HasManualPattern reports whether pattern has a hand-written matcher.
