@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Algorithm is the only signing algorithm accepted.
@@ -154,11 +153,8 @@ func parseScope(cred string) (Scope, string) {
 }
 
 func validScopeDate(d string) bool {
-	if len(d) != len(scopeDateLayout) {
-		return false
-	}
-	_, err := time.Parse(scopeDateLayout, d)
-	return err == nil
+	_, _, _, ok := parseDate(d)
+	return ok
 }
 
 func parseSignedHeaders(v string) ([]string, string) {

@@ -291,19 +291,63 @@ func (v *Verifier) fromQuery(r *http.Request, params []queryParam, body []byte, 
 	return s, nil
 }
 
+// parseAmzDate parses an ISO 8601 basic timestamp (yyyyMMdd'T'HHmmss'Z')
+// as time.Parse(amzDateLayout, d) does, accepting only the canonical form
+// (the form that formats back to d).
 func parseAmzDate(d string) (time.Time, bool) {
-	if len(d) != len(amzDateLayout) {
+	if len(d) != len(amzDateLayout) || d[8] != 'T' || d[15] != 'Z' {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(amzDateLayout, d)
-	if err != nil || t.Format(amzDateLayout) != d {
+	y, mo, day, ok := parseDate(d[:8])
+	if !ok {
 		return time.Time{}, false
 	}
-	return t, true
+	h, ok1 := digits(d[9:11])
+	mi, ok2 := digits(d[11:13])
+	sec, ok3 := digits(d[13:15])
+	if !ok1 || !ok2 || !ok3 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), day, h, mi, sec, 0, time.UTC), true
 }
 
+// parseDate parses yyyyMMdd, rejecting impossible dates as time.Parse does.
+func parseDate(d string) (y, m, day int, ok bool) {
+	if len(d) != 8 {
+		return 0, 0, 0, false
+	}
+	y, ok1 := digits(d[:4])
+	m, ok2 := digits(d[4:6])
+	day, ok3 := digits(d[6:8])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || day < 1 {
+		return 0, 0, 0, false
+	}
+	// time.Date normalizes February 30 to March 2: out of range.
+	if time.Date(y, time.Month(m), day, 0, 0, 0, 0, time.UTC).Day() != day {
+		return 0, 0, 0, false
+	}
+	return y, m, day, true
+}
+
+// digits parses a run of ASCII digits.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// checkScopeDate compares the credential scope's date with the signing
+// time's. s.amzDate is always the canonical form of s.time (parseAmzDate
+// accepts nothing else, and a Date header is formatted into it), so its
+// first eight characters are the signing day.
 func checkScopeDate(s *signed) error {
-	if day := s.time.Format(scopeDateLayout); day != s.scope.Date {
+	if day := s.amzDate[:len(scopeDateLayout)]; day != s.scope.Date {
 		return errDateMismatch(fmt.Sprintf(
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			s.scope.Date, day, s.amzDate))
@@ -351,7 +395,13 @@ func checkContentSHA256(cs string, body []byte) error {
 	return nil
 }
 
+// emptySHA256 is the hex SHA-256 of an empty body.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 func hashHex(b []byte) string {
+	if len(b) == 0 {
+		return emptySHA256
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
