@@ -207,4 +207,3 @@ func wrkDuration(v, unit string) time.Duration {
 	}
 	return time.Duration(x * float64(time.Second))
 }
-
