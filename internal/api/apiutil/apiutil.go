@@ -52,6 +52,16 @@ func Str(p *string) string {
 	return *p
 }
 
+// Ref returns p, or nil when *p is the zero value (omitted on the wire):
+// Ptr without the copy, for values the output may point into.
+func Ref[T comparable](p *T) *T {
+	var zero T
+	if *p == zero {
+		return nil
+	}
+	return p
+}
+
 // Ptr returns a pointer to v, nil for the zero value (omitted on the wire).
 func Ptr[T comparable](v T) *T {
 	var zero T

@@ -122,9 +122,9 @@ func environmentOut(env *environment.Environment) *finspace.Environment {
 		mode   finspace.FederationMode
 	}{finspace.EnvironmentStatus(env.Status), finspace.FederationMode(env.FederationMode)}
 	return &finspace.Environment{
-		Name: &env.Name, EnvironmentId: &env.ID, AwsAccountId: &env.Account,
-		Status: &enums.status, EnvironmentUrl: &env.URL, Description: &env.Description,
-		EnvironmentArn: &env.ARN, KmsKeyId: &env.KmsKeyID,
-		FederationMode: &enums.mode, FederationParameters: federationOut(env.Federation),
+		Name: apiutil.Ref(&env.Name), EnvironmentId: apiutil.Ref(&env.ID), AwsAccountId: apiutil.Ref(&env.Account),
+		Status: apiutil.Ref(&enums.status), EnvironmentUrl: apiutil.Ref(&env.URL), Description: apiutil.Ref(&env.Description),
+		EnvironmentArn: apiutil.Ref(&env.ARN), KmsKeyId: apiutil.Ref(&env.KmsKeyID),
+		FederationMode: apiutil.Ref(&enums.mode), FederationParameters: federationOut(env.Federation),
 	}
 }
