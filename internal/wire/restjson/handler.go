@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
@@ -176,7 +177,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 	}
 	// Route before authenticating only to name the operation in metrics;
 	// an authentication failure still answers first.
-	op, labels, pathMatched := svc.router.Match(r.Method, r.URL.EscapedPath())
+	op, labels, pathMatched := svc.router.Match(r.Method, escapedPath(r))
 	if op != nil {
 		opName = op.Name
 	}
@@ -261,6 +262,20 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 	writeJSON(w, status, payload)
 	h.Logger.DebugContext(ctx, "request", "request_id", RequestID(ctx), "operation", op.Name, "status", status)
 	return opName
+}
+
+// escapedPath is the path of r as the client sent it: the request line's
+// (what SigV4 signs), or r.URL.EscapedPath() when the request line had an
+// absolute URI or r did not come from a server. For a request read from the
+// wire the two are the same; the request line is cheaper than EscapedPath,
+// which re-validates RawPath against Path (several microseconds for an ARN
+// label).
+func escapedPath(r *http.Request) string {
+	if ru := r.RequestURI; ru != "" && ru[0] == '/' {
+		p, _, _ := strings.Cut(ru, "?")
+		return p
+	}
+	return r.URL.EscapedPath()
 }
 
 // Bind builds op's input from the request parts: URI labels and query via

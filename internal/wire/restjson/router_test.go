@@ -1,9 +1,13 @@
 package restjson
 
 import (
+	"bufio"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/openfinspace/openfinspace/internal/fault"
@@ -157,5 +161,28 @@ func TestManualPatterns(t *testing.T) {
 		if key.Match(s) != want {
 			t.Errorf("KxCommandLineArgumentKey %q = %v, want %v", s, !want, want)
 		}
+	}
+}
+
+// TestEscapedPath: the handler routes on the request line's path, which is
+// what net/http's URL.EscapedPath gives for requests read from the wire.
+func TestEscapedPath(t *testing.T) {
+	for _, target := range []string{
+		"/environment/abc", "/tags/arn%3Aaws%3Afinspace%3Aus-east-1%3A000000000000%3Aenvironment%2Fabc",
+		"/tags/arn:aws:finspace:us-east-1:000000000000:environment/abc?tagKeys=a&tagKeys=b",
+		"/kx/environments/e/databases/d%20b/changesets", "/a%7eb/c~d", "/", "/x%2F%2Fy?q=%2F",
+	} {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := escapedPath(r), r.URL.EscapedPath(); got != want {
+			t.Errorf("%s: escapedPath %q, EscapedPath %q", target, got, want)
+		}
+	}
+	r := httptest.NewRequest("GET", "http://h/environment/x%2Fy", nil)
+	r.RequestURI = "http://h/environment/x%2Fy" // absolute form
+	if got := escapedPath(r); got != "/environment/x%2Fy" {
+		t.Errorf("absolute-form request: %q", got)
 	}
 }
