@@ -29,7 +29,7 @@ type Decoded[T any] struct {
 }
 
 // DefaultDecodedMax is the default bound of a Decoded cache.
-const DefaultDecodedMax = 2048
+const DefaultDecodedMax = 512
 
 type decodedKey struct{ kind, id string }
 
