@@ -51,17 +51,13 @@ func TestReportLatency(t *testing.T) {
 	}
 	ctx := context.Background()
 	d := reportDuration(t)
-	f := newFixture(t)
-	bare := bareServer(t)
-	scenarios := []*scenario{bare, f.getEnvironment(), f.listTags()}
+	scenarios := reportScenarios(t)
 	for _, sc := range scenarios {
 		if err := sc.warm(ctx, clients); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if waited, busy := waitQuiet(30 * time.Second); busy >= 0.15 {
-		t.Logf("machine still %.0f%% busy after waiting %v: figures will be noisy", 100*busy, waited.Round(time.Second))
-	}
+	settle(t)
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "\nlatency at fixed offered loads: %d open-loop clients on fixed schedules, %v per scenario and load in %d interleaved rounds, latency from the time each request was due\n",
 		clients, d, reportRounds)

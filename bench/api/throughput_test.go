@@ -140,9 +140,7 @@ func TestReportThroughput(t *testing.T) {
 	}
 	ctx := context.Background()
 	d := reportDuration(t)
-	f := newFixture(t)
-	bare := bareServer(t)
-	scenarios := []*scenario{bare, f.getEnvironment(), f.listTags()}
+	scenarios := reportScenarios(t)
 	for _, sc := range scenarios {
 		if err := sc.warm(ctx, clients); err != nil {
 			t.Fatal(err)
@@ -151,9 +149,7 @@ func TestReportThroughput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if waited, busy := waitQuiet(30 * time.Second); busy >= 0.15 {
-		t.Logf("machine still %.0f%% busy after waiting %v: figures will be noisy", 100*busy, waited.Round(time.Second))
-	}
+	settle(t)
 	runs := make([][]summary, len(scenarios))
 	for range reportRounds {
 		for i, sc := range scenarios {
@@ -205,6 +201,23 @@ func TestReportThroughput(t *testing.T) {
 	fmt.Fprintf(&buf, "Little's law: with %d closed-loop clients mean latency = %d / throughput, so a mean under 5 ms needs > %.0f req/s.\n",
 		clients, clients, float64(clients)/targetP99.Seconds())
 	fmt.Print(buf.String())
+}
+
+// reportScenarios starts the reports' three scenarios: the bare handler,
+// then GetEnvironment and ListTagsForResource through a full server.
+func reportScenarios(t *testing.T) []*scenario {
+	t.Helper()
+	f := newFixture(t)
+	return []*scenario{bareServer(t), f.getEnvironment(), f.listTags()}
+}
+
+// settle waits (at most 30 s) for other processes to go quiet, and says
+// so in the log when they do not.
+func settle(t *testing.T) {
+	t.Helper()
+	if waited, busy := waitQuiet(30 * time.Second); busy >= 0.15 {
+		t.Logf("machine still %.0f%% busy after waiting %v: figures will be noisy", 100*busy, waited.Round(time.Second))
+	}
 }
 
 func verdict(ok bool) string {

@@ -38,9 +38,7 @@ func TestReportThroughputWrk(t *testing.T) {
 	ctx := context.Background()
 	d := reportDuration(t)
 	round := max(d/reportRounds, time.Second)
-	f := newFixture(t)
-	bare := bareServer(t)
-	scenarios := []*scenario{bare, f.getEnvironment(), f.listTags()}
+	scenarios := reportScenarios(t)
 	for _, sc := range scenarios {
 		if _, err := sc.body(ctx); err != nil {
 			t.Fatal(err)
@@ -49,9 +47,7 @@ func TestReportThroughputWrk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if waited, busy := waitQuiet(30 * time.Second); busy >= 0.15 {
-		t.Logf("machine still %.0f%% busy after waiting %v: figures will be noisy", 100*busy, waited.Round(time.Second))
-	}
+	settle(t)
 	runs := make([][]wrkRun, len(scenarios))
 	for range reportRounds {
 		for i, sc := range scenarios {

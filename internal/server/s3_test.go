@@ -29,7 +29,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
@@ -60,40 +59,6 @@ func rootS3(srv *server.Server, opts ...func(*s3.Options)) *s3.Client {
 	return s3For(srv, credentials.NewStaticCredentialsProvider(r.AccessKeyID, r.SecretAccessKey, ""), opts...)
 }
 
-func wantS3Error(t *testing.T, what string, err error, code string, status int) {
-	t.Helper()
-	if err == nil {
-		t.Errorf("%s: no error, want %s (%d)", what, code, status)
-		return
-	}
-	var ae smithy.APIError
-	var re interface{ HTTPStatusCode() int }
-	gotCode, gotStatus := "", 0
-	if errors.As(err, &ae) {
-		gotCode = ae.ErrorCode()
-	}
-	if errors.As(err, &re) {
-		gotStatus = re.HTTPStatusCode()
-	}
-	if (code != "" && gotCode != code) || gotStatus != status {
-		t.Errorf("%s: error %s (%d) %v, want %s (%d)", what, gotCode, gotStatus, err, code, status)
-	}
-}
-
-func getBody(t *testing.T, c *s3.Client, in *s3.GetObjectInput) string {
-	t.Helper()
-	out, err := c.GetObject(context.Background(), in)
-	if err != nil {
-		t.Fatalf("GetObject: %v", err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 func mustCreateBucket(t *testing.T, c *s3.Client, bucket string) {
 	t.Helper()
 	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
@@ -116,12 +81,12 @@ func TestS3RoundTripWithSDK(t *testing.T) {
 	ctx := context.Background()
 	mustCreateBucket(t, c, "data")
 	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")})
-	wantS3Error(t, "CreateBucket twice", err, "BucketAlreadyOwnedByYou", 409)
+	servertest.WantS3Error(t, "CreateBucket twice", err, "BucketAlreadyOwnedByYou", 409)
 
 	for _, k := range []string{"a.txt", "dir/b.txt", "dir/sub/c.txt", "dir2/d.txt", "sp ace+plus=eq.txt"} {
 		mustPut(t, c, "data", k, "body of "+k)
 	}
-	got := getBody(t, c, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("sp ace+plus=eq.txt")})
+	got := servertest.S3Body(t, c, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("sp ace+plus=eq.txt")})
 	if got != "body of sp ace+plus=eq.txt" {
 		t.Errorf("GetObject = %q", got)
 	}
@@ -130,7 +95,7 @@ func TestS3RoundTripWithSDK(t *testing.T) {
 		t.Errorf("HeadObject = %+v, %v", head, err)
 	}
 	// Ranged read.
-	got = getBody(t, c, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("a.txt"), Range: aws.String("bytes=2-5")})
+	got = servertest.S3Body(t, c, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("a.txt"), Range: aws.String("bytes=2-5")})
 	if got != "dy o" {
 		t.Errorf("ranged GetObject = %q", got)
 	}
@@ -187,9 +152,9 @@ func TestS3RoundTripWithSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String("copy.txt")})
-	wantS3Error(t, "HeadObject after delete", err, "NotFound", 404)
+	servertest.WantS3Error(t, "HeadObject after delete", err, "NotFound", 404)
 	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("copy.txt")})
-	wantS3Error(t, "GetObject after delete", err, "NoSuchKey", 404)
+	servertest.WantS3Error(t, "GetObject after delete", err, "NoSuchKey", 404)
 	del, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("data"), Delete: &s3types.Delete{
 		Objects: []s3types.ObjectIdentifier{{Key: aws.String("dir/b.txt")}, {Key: aws.String("dir/sub/c.txt")}}}})
 	if err != nil || len(del.Deleted) != 2 {
@@ -200,7 +165,7 @@ func TestS3RoundTripWithSDK(t *testing.T) {
 		t.Errorf("ListBuckets = %+v, %v", buckets, err)
 	}
 	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("nobucket"), Key: aws.String("k")})
-	wantS3Error(t, "GetObject in a missing bucket", err, "NoSuchBucket", 404)
+	servertest.WantS3Error(t, "GetObject in a missing bucket", err, "NoSuchBucket", 404)
 
 	// The same objects through the blob interface.
 	rc, info, err := srv.Blobs().Get(ctx, "data", "dir2/d.txt")
@@ -325,15 +290,15 @@ func TestS3TemporaryCredentials(t *testing.T) {
 	work := blob.WorkingLocationBucket("000000000000", "us-east-1", "env1")
 	mustCreateBucket(t, sc, work)
 	mustPut(t, uc, work, "from-user.txt", "user")
-	if got := getBody(t, root, &s3.GetObjectInput{Bucket: aws.String(work), Key: aws.String("from-user.txt")}); got != "user" {
+	if got := servertest.S3Body(t, root, &s3.GetObjectInput{Bucket: aws.String(work), Key: aws.String("from-user.txt")}); got != "user" {
 		t.Errorf("root reads %q", got)
 	}
 	mustPut(t, sc, work, "from-session.txt", "session")
-	if got := getBody(t, uc, &s3.GetObjectInput{Bucket: aws.String(work), Key: aws.String("from-session.txt")}); got != "session" {
+	if got := servertest.S3Body(t, uc, &s3.GetObjectInput{Bucket: aws.String(work), Key: aws.String("from-session.txt")}); got != "session" {
 		t.Errorf("user reads %q", got)
 	}
 	_, err = uc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("shared"), Key: aws.String("from-session.txt")})
-	wantS3Error(t, "user reads outside its working bucket", err, "AccessDenied", 403)
+	servertest.WantS3Error(t, "user reads outside its working bucket", err, "AccessDenied", 403)
 	// The account owns every bucket, whoever created it.
 	acl, err := root.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String("session-bucket")})
 	if err != nil || aws.ToString(acl.Owner.ID) != "000000000000" {
@@ -344,27 +309,27 @@ func TestS3TemporaryCredentials(t *testing.T) {
 	// wrong secret.
 	forged := s3For(srv, credentials.NewStaticCredentialsProvider(user.AccessKeyID, user.SecretAccessKey, "forged"))
 	_, err = forged.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("shared")})
-	wantS3Error(t, "forged session token", err, "", 400)
+	servertest.WantS3Error(t, "forged session token", err, "", 400)
 	_, err = forged.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
-	wantS3Error(t, "forged session token", err, "InvalidToken", 400)
+	servertest.WantS3Error(t, "forged session token", err, "InvalidToken", 400)
 	noToken := s3For(srv, credentials.NewStaticCredentialsProvider(user.AccessKeyID, user.SecretAccessKey, ""))
 	_, err = noToken.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
-	wantS3Error(t, "missing session token", err, "InvalidToken", 400)
+	servertest.WantS3Error(t, "missing session token", err, "InvalidToken", 400)
 	old := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
 		ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u2", EnvironmentID: "env1", UserID: "u2"},
 		time.Minute, func() time.Time { return time.Now().Add(-2 * time.Minute) })
 	_, err = s3For(srv, credsOf(old)).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
-	wantS3Error(t, "expired credential", err, "ExpiredToken", 400)
+	servertest.WantS3Error(t, "expired credential", err, "ExpiredToken", 400)
 	_, err = s3For(srv, credentials.NewStaticCredentialsProvider("AKIAUNKNOWNUNKNOWN00", "secret", "")).
 		ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
-	wantS3Error(t, "unknown access key", err, "InvalidAccessKeyId", 403)
+	servertest.WantS3Error(t, "unknown access key", err, "InvalidAccessKeyId", 403)
 	wrong := s3For(srv, credentials.NewStaticCredentialsProvider(r.AccessKeyID, r.SecretAccessKey+"x", ""))
 	_, err = wrong.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
-	wantS3Error(t, "wrong secret", err, "SignatureDoesNotMatch", 403)
+	servertest.WantS3Error(t, "wrong secret", err, "SignatureDoesNotMatch", 403)
 	_, err = wrong.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("evil"), Body: strings.NewReader("x")})
-	wantS3Error(t, "PUT with a wrong secret", err, "SignatureDoesNotMatch", 403)
+	servertest.WantS3Error(t, "PUT with a wrong secret", err, "SignatureDoesNotMatch", 403)
 	_, err = root.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("shared"), Key: aws.String("evil")})
-	wantS3Error(t, "object of a refused PUT", err, "NotFound", 404)
+	servertest.WantS3Error(t, "object of a refused PUT", err, "NotFound", 404)
 }
 
 func TestS3ScopedReadCredentials(t *testing.T) {
@@ -390,7 +355,7 @@ func TestS3ScopedReadCredentials(t *testing.T) {
 	sc := s3For(srv, credsOf(cred))
 
 	// Allowed: reads and listings under the prefix.
-	if got := getBody(t, sc, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/sub/part-1.parquet")}); got != "data:view1/sub/part-1.parquet" {
+	if got := servertest.S3Body(t, sc, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/sub/part-1.parquet")}); got != "data:view1/sub/part-1.parquet" {
 		t.Errorf("scoped GetObject = %q", got)
 	}
 	if _, err := sc.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/part-0.parquet")}); err != nil {
@@ -419,7 +384,7 @@ func TestS3ScopedReadCredentials(t *testing.T) {
 	// Denied: everything else.
 	denied := func(what string, err error) {
 		t.Helper()
-		wantS3Error(t, what, err, "AccessDenied", 403)
+		servertest.WantS3Error(t, what, err, "AccessDenied", 403)
 	}
 	_, err = sc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view2/secret.parquet")})
 	denied("GetObject outside the prefix", err)
@@ -430,7 +395,7 @@ func TestS3ScopedReadCredentials(t *testing.T) {
 	_, err = sc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("other"), Key: aws.String("view1/x")})
 	denied("GetObject in another bucket", err)
 	_, err = sc.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("views"), Key: aws.String("view2/secret.parquet")})
-	wantS3Error(t, "HeadObject outside the prefix", err, "", 403)
+	servertest.WantS3Error(t, "HeadObject outside the prefix", err, "", 403)
 	_, err = sc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("views")})
 	denied("ListObjectsV2 without a prefix", err)
 	_, err = sc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("views"), Prefix: aws.String("view2/")})
@@ -450,25 +415,25 @@ func TestS3ScopedReadCredentials(t *testing.T) {
 	_, err = sc.ListBuckets(ctx, &s3.ListBucketsInput{})
 	denied("ListBuckets", err)
 	_, err = sc.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("views")})
-	wantS3Error(t, "HeadBucket", err, "", 403)
+	servertest.WantS3Error(t, "HeadBucket", err, "", 403)
 	_, err = sc.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("views")})
 	denied("GetBucketLocation", err)
 	// A wrong secret with the scoped key is a signature error, not a grant.
 	_, err = s3For(srv, credentials.NewStaticCredentialsProvider(cred.AccessKeyID, "wrong", cred.SessionToken)).
 		GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/part-0.parquet")})
-	wantS3Error(t, "scoped key with a wrong secret", err, "SignatureDoesNotMatch", 403)
+	servertest.WantS3Error(t, "scoped key with a wrong secret", err, "SignatureDoesNotMatch", 403)
 	// Nothing was written or deleted.
-	if got := getBody(t, root, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/part-0.parquet")}); got != "data:view1/part-0.parquet" {
+	if got := servertest.S3Body(t, root, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/part-0.parquet")}); got != "data:view1/part-0.parquet" {
 		t.Errorf("object changed: %q", got)
 	}
 	_, err = root.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/new")})
-	wantS3Error(t, "object of a refused scoped PUT", err, "NotFound", 404)
+	servertest.WantS3Error(t, "object of a refused scoped PUT", err, "NotFound", 404)
 
 	// Expired scoped credentials.
 	old := issueFor(t, srv, dir, auth.Principal{Kind: auth.ScopedRead, Account: "000000000000", ARN: "arn:aws:sts::000000000000:assumed-role/x/views",
 		Bucket: "views", Prefix: "view1/"}, time.Minute, func() time.Time { return time.Now().Add(-time.Hour) })
 	_, err = s3For(srv, credsOf(old)).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("views"), Key: aws.String("view1/part-0.parquet")})
-	wantS3Error(t, "expired scoped credential", err, "ExpiredToken", 400)
+	servertest.WantS3Error(t, "expired scoped credential", err, "ExpiredToken", 400)
 
 	// Bad arguments.
 	for _, bad := range []struct{ bucket, prefix string }{{"Bad_Bucket", ""}, {"views", "../x"}, {"views", "/abs"}} {
@@ -630,7 +595,7 @@ func TestS3BadInput(t *testing.T) {
 	// Invalid bucket names.
 	for _, b := range []string{"UPPER", "a_b", "ab", "-x-"} {
 		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
-		wantS3Error(t, "CreateBucket "+b, err, "InvalidBucketName", 400)
+		servertest.WantS3Error(t, "CreateBucket "+b, err, "InvalidBucketName", 400)
 	}
 	// Keys that would leave the bucket or the root are refused.
 	for _, k := range []string{"../escape", "a/../../escape", "../../etc/passwd"} {
@@ -677,7 +642,7 @@ func TestS3BadInput(t *testing.T) {
 	if resp := streamingPut(t, srv, "streamed.bin", big, false); resp.StatusCode != 200 {
 		t.Errorf("streaming upload: %s", resp.Status)
 	}
-	if got := getBody(t, c, &s3.GetObjectInput{Bucket: aws.String("edge"), Key: aws.String("streamed.bin")}); got != string(big) {
+	if got := servertest.S3Body(t, c, &s3.GetObjectInput{Bucket: aws.String("edge"), Key: aws.String("streamed.bin")}); got != string(big) {
 		t.Errorf("streamed object read back %d bytes", len(got))
 	}
 	if resp := streamingPut(t, srv, "badchunk.bin", big, true); resp.StatusCode != 403 {
@@ -685,7 +650,7 @@ func TestS3BadInput(t *testing.T) {
 	}
 	for _, k := range []string{"short.bin", "long.bin", "tampered.bin", "badchunk.bin"} {
 		_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("edge"), Key: aws.String(k)})
-		wantS3Error(t, "refused upload "+k, err, "NotFound", 404)
+		servertest.WantS3Error(t, "refused upload "+k, err, "NotFound", 404)
 	}
 	if left := leftovers(t, dir, "edge", "ok.txt", "streamed.bin", "abs/path"); len(left) != 0 {
 		t.Errorf("refused uploads left files: %v", left)
@@ -734,8 +699,8 @@ func TestS3CrashMidUpload(t *testing.T) {
 	}
 	// The next request starts a new gateway process: no partial object.
 	_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("crash"), Key: aws.String("partial.bin")})
-	wantS3Error(t, "object of the interrupted upload", err, "NotFound", 404)
-	if got := getBody(t, c, &s3.GetObjectInput{Bucket: aws.String("crash"), Key: aws.String("before.txt")}); got != "kept" {
+	servertest.WantS3Error(t, "object of the interrupted upload", err, "NotFound", 404)
+	if got := servertest.S3Body(t, c, &s3.GetObjectInput{Bucket: aws.String("crash"), Key: aws.String("before.txt")}); got != "kept" {
 		t.Errorf("earlier object = %q", got)
 	}
 	if n := srv.S3Gateway().Starts(); n != 2 {
@@ -766,16 +731,16 @@ func TestS3PersistsAcrossRestartAndServersAreIsolated(t *testing.T) {
 	mustCreateBucket(t, oc, "durable")
 	mustPut(t, oc, "durable", "k.txt", "other server")
 	_, err = oc.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("durable"), Key: aws.String("missing")})
-	wantS3Error(t, "other server", err, "NotFound", 404)
+	servertest.WantS3Error(t, "other server", err, "NotFound", 404)
 	if err := first.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	again := servertest.Start(t, func(c *server.Config) { c.DataDir = dir })
-	if got := getBody(t, rootS3(again), &s3.GetObjectInput{Bucket: aws.String("durable"), Key: aws.String("k.txt")}); got != "survives" {
+	if got := servertest.S3Body(t, rootS3(again), &s3.GetObjectInput{Bucket: aws.String("durable"), Key: aws.String("k.txt")}); got != "survives" {
 		t.Errorf("after restart = %q", got)
 	}
-	if got := getBody(t, oc, &s3.GetObjectInput{Bucket: aws.String("durable"), Key: aws.String("k.txt")}); got != "other server" {
+	if got := servertest.S3Body(t, oc, &s3.GetObjectInput{Bucket: aws.String("durable"), Key: aws.String("k.txt")}); got != "other server" {
 		t.Errorf("other server = %q", got)
 	}
 }
@@ -788,7 +753,7 @@ func TestS3Regions(t *testing.T) {
 	for _, region := range []string{"us-west-2", "eu-central-1"} {
 		c := rootS3(srv, func(o *s3.Options) { o.Region = region })
 		mustPut(t, c, "regional", region+".txt", region)
-		if got := getBody(t, c, &s3.GetObjectInput{Bucket: aws.String("regional"), Key: aws.String(region + ".txt")}); got != region {
+		if got := servertest.S3Body(t, c, &s3.GetObjectInput{Bucket: aws.String("regional"), Key: aws.String(region + ".txt")}); got != region {
 			t.Errorf("%s: %q", region, got)
 		}
 	}
@@ -861,7 +826,7 @@ func TestS3WorkingLocationFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := getBody(t, s3For(srv, credsOf(cred), func(o *s3.Options) { o.Region = "us-west-2" }),
+	if got := servertest.S3Body(t, s3For(srv, credsOf(cred), func(o *s3.Options) { o.Region = "us-west-2" }),
 		&s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); got != csv {
 		t.Errorf("scoped read of the location = %q", got)
 	}

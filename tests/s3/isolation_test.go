@@ -3,7 +3,6 @@ package s3_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/server"
@@ -90,38 +88,9 @@ func s3Of(srv *server.Server, creds aws.CredentialsProvider, region string) *s3.
 		Credentials: creds, RetryMaxAttempts: 1})
 }
 
-func wantS3Error(t *testing.T, what string, err error, code string, status int) {
-	t.Helper()
-	if err == nil {
-		t.Errorf("%s: no error, want %s (%d)", what, code, status)
-		return
-	}
-	var ae smithy.APIError
-	var re interface{ HTTPStatusCode() int }
-	gotCode, gotStatus := "", 0
-	if errors.As(err, &ae) {
-		gotCode = ae.ErrorCode()
-	}
-	if errors.As(err, &re) {
-		gotStatus = re.HTTPStatusCode()
-	}
-	if (code != "" && gotCode != code) || gotStatus != status {
-		t.Errorf("%s: error %s (%d) %v, want %s (%d)", what, gotCode, gotStatus, err, code, status)
-	}
-}
-
 func readObject(t *testing.T, c *s3.Client, bucket, key string) string {
 	t.Helper()
-	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s/%s: %v", bucket, key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return servertest.S3Body(t, c, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 }
 
 // TestEnvironmentIsolation: a FinSpace user's programmatic credentials
@@ -138,7 +107,7 @@ func TestEnvironmentIsolation(t *testing.T) {
 	root := s3Of(srv, credentials.NewStaticCredentialsProvider(r.AccessKeyID, r.SecretAccessKey, ""), servertest.Region)
 	denied := func(what string, err error) {
 		t.Helper()
-		wantS3Error(t, what, err, "AccessDenied", 403)
+		servertest.WantS3Error(t, what, err, "AccessDenied", 403)
 	}
 
 	// Each user works in its own bucket: PUT (single and multipart), GET,
@@ -190,9 +159,9 @@ func TestEnvironmentIsolation(t *testing.T) {
 	_, err = ua.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.bucket})
 	denied("A's user: ListObjectsV2 of B's bucket", err)
 	_, err = ua.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &keyB})
-	wantS3Error(t, "A's user: HeadObject in B's bucket", err, "", 403)
+	servertest.WantS3Error(t, "A's user: HeadObject in B's bucket", err, "", 403)
 	_, err = ua.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &b.bucket})
-	wantS3Error(t, "A's user: HeadBucket of B's bucket", err, "", 403)
+	servertest.WantS3Error(t, "A's user: HeadBucket of B's bucket", err, "", 403)
 	_, err = ua.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &keyB})
 	denied("A's user: DeleteObject in B's bucket", err)
 	_, err = ua.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &b.bucket, Delete: &s3types.Delete{Objects: []s3types.ObjectIdentifier{{Key: &keyB}}}})
@@ -235,17 +204,17 @@ func TestEnvironmentIsolation(t *testing.T) {
 	ac, _ := a.creds.Retrieve(ctx)
 	wrong := s3Of(srv, credentials.NewStaticCredentialsProvider(ac.AccessKeyID, "wrong", ac.SessionToken), servertest.Region)
 	_, err = wrong.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: &keyB})
-	wantS3Error(t, "A's key with a wrong secret, B's bucket", err, "SignatureDoesNotMatch", 403)
+	servertest.WantS3Error(t, "A's key with a wrong secret, B's bucket", err, "SignatureDoesNotMatch", 403)
 	_, err = wrong.PutObject(ctx, &s3.PutObjectInput{Bucket: &a.bucket, Key: aws.String(a.prefix + "forged.csv"), Body: strings.NewReader("x")})
-	wantS3Error(t, "A's key with a wrong secret, PUT in A's bucket", err, "SignatureDoesNotMatch", 403)
+	servertest.WantS3Error(t, "A's key with a wrong secret, PUT in A's bucket", err, "SignatureDoesNotMatch", 403)
 	_, err = s3Of(srv, credentials.NewStaticCredentialsProvider(ac.AccessKeyID, ac.SecretAccessKey, "forged"), servertest.Region).
 		ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &a.bucket})
-	wantS3Error(t, "A's key with a forged session token", err, "InvalidToken", 400)
+	servertest.WantS3Error(t, "A's key with a forged session token", err, "InvalidToken", 400)
 
 	// Nothing was written where it was refused.
 	for _, obj := range []struct{ bucket, key string }{{b.bucket, b.prefix + "evil.csv"}, {a.bucket, a.prefix + "stolen.csv"}, {a.bucket, a.prefix + "forged.csv"}} {
 		_, err := root.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &obj.bucket, Key: &obj.key})
-		wantS3Error(t, "object of a refused request "+obj.key, err, "NotFound", 404)
+		servertest.WantS3Error(t, "object of a refused request "+obj.key, err, "NotFound", 404)
 	}
 	if got := readObject(t, root, b.bucket, keyB); got != "sym,px\n"+b.env+",1\n" {
 		t.Errorf("B's object changed: %q", got)

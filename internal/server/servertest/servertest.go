@@ -5,6 +5,7 @@ package servertest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/finspace"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/openfinspace/openfinspace/internal/server"
 )
@@ -72,4 +75,41 @@ func Finspace(srv *server.Server, opts ...func(*finspace.Options)) *finspace.Cli
 		f(&o)
 	}
 	return finspace.New(o)
+}
+
+// WantS3Error reports a test error unless err is an S3 error with HTTP
+// status and (unless code is "") error code code.
+func WantS3Error(t testing.TB, what string, err error, code string, status int) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error, want %s (%d)", what, code, status)
+		return
+	}
+	var ae smithy.APIError
+	var re interface{ HTTPStatusCode() int }
+	gotCode, gotStatus := "", 0
+	if errors.As(err, &ae) {
+		gotCode = ae.ErrorCode()
+	}
+	if errors.As(err, &re) {
+		gotStatus = re.HTTPStatusCode()
+	}
+	if (code != "" && gotCode != code) || gotStatus != status {
+		t.Errorf("%s: error %s (%d) %v, want %s (%d)", what, gotCode, gotStatus, err, code, status)
+	}
+}
+
+// S3Body reads a whole object with c, failing the test on an error.
+func S3Body(t testing.TB, c *s3.Client, in *s3.GetObjectInput) string {
+	t.Helper()
+	out, err := c.GetObject(context.Background(), in)
+	if err != nil {
+		t.Fatalf("GetObject %s/%s: %v", aws.ToString(in.Bucket), aws.ToString(in.Key), err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
