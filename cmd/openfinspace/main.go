@@ -182,7 +182,7 @@ export AWS_ENDPOINT_URL=%s
 #   aws configure set aws_access_key_id %s --profile openfinspace
 #   aws configure set aws_secret_access_key %s --profile openfinspace
 #   aws configure set region %s --profile openfinspace
-#   aws --profile openfinspace --endpoint-url %s finspace list-kx-environments
+#   aws --profile openfinspace --endpoint-url %s finspace list-environments
 `, c.dataDir, akid, secret, *region, *region, url, akid, secret, *region, url)
 	return 0
 }
