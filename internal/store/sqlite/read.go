@@ -320,7 +320,7 @@ func (t *rtx) List(ctx context.Context, q store.Query) ([]*store.Record, error) 
 	if q.Limit > 0 {
 		out = make([]*store.Record, 0, min(q.Limit, 1000))
 	}
-	for i := 1; ; i++ {
+	for i := 1; q.Limit == 0 || len(out) < q.Limit; i++ {
 		rec, err := t.next(rows)
 		if err == io.EOF {
 			return out, nil
@@ -335,6 +335,7 @@ func (t *rtx) List(ctx context.Context, q store.Query) ([]*store.Record, error) 
 			}
 		}
 	}
+	return out, nil
 }
 
 // next reads one row of recordColumns.
