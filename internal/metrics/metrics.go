@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,21 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// series remembers the instruments of each (service, operation,
+	// status): WithLabelValues hashes and looks up its labels on every
+	// call. The key space is bounded by the operation tables and the few
+	// statuses each operation answers.
+	series sync.Map // seriesKey → *seriesInstruments
+}
+
+type seriesKey struct {
+	service, operation string
+	status             int
+}
+
+type seriesInstruments struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // New registers the request metrics and the Go runtime collectors.
@@ -43,8 +59,17 @@ func (m *Metrics) Observe(service, operation string, status int, elapsed time.Du
 	if operation == "" {
 		operation = "unknown"
 	}
-	m.requests.WithLabelValues(service, operation, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(service, operation).Observe(elapsed.Seconds())
+	k := seriesKey{service, operation, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &seriesInstruments{
+			requests: m.requests.WithLabelValues(service, operation, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(service, operation),
+		})
+	}
+	in := v.(*seriesInstruments)
+	in.requests.Inc()
+	in.latency.Observe(elapsed.Seconds())
 }
 
 // Handler serves the Prometheus text format.

@@ -181,6 +181,9 @@ func normalizePath(p string) string {
 	if p == "" {
 		return "/"
 	}
+	if alreadyNormal(p) {
+		return p
+	}
 	segs := strings.Split(p, "/")
 	out := segs[:0]
 	for _, s := range segs {
@@ -204,6 +207,21 @@ func normalizePath(p string) string {
 		b.WriteByte('/')
 	}
 	return b.String()
+}
+
+// alreadyNormal reports whether normalizePath would return p unchanged
+// because there is nothing to remove: p is absolute and has no empty, "."
+// or ".." segment (a trailing slash aside).
+func alreadyNormal(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(p, "//")
 }
 
 // canonicalHeaders writes "name:value\n" for every signed header.

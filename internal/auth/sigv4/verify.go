@@ -356,6 +356,9 @@ func checkScopeDate(s *signed) error {
 }
 
 func checkSkew(s *signed, now time.Time, skew time.Duration) error {
+	if d := now.Sub(s.time); d <= skew && d >= -skew {
+		return nil
+	}
 	var window string
 	if skew%time.Minute == 0 {
 		window = strconv.FormatInt(int64(skew/time.Minute), 10) + " min."

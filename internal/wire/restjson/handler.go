@@ -104,6 +104,9 @@ func (h *Handler) Init() {
 
 type requestIDKey struct{}
 
+// requestIDHeader is the canonical form of x-amzn-RequestId.
+var requestIDHeader = http.CanonicalHeaderKey("x-amzn-RequestId")
+
 // RequestID returns the request id of ctx, if any.
 func RequestID(ctx context.Context) string {
 	s, _ := ctx.Value(requestIDKey{}).(string)
@@ -122,7 +125,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := newRequestID()
 	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
 	r = r.WithContext(ctx)
-	w.Header().Set("x-amzn-RequestId", rid)
+	// Set, without canonicalizing "x-amzn-RequestId" on every request.
+	w.Header()[requestIDHeader] = []string{rid}
 
 	svcName, ok := "", false
 	if h.Scope != nil {

@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,6 +63,57 @@ func TestDateParsersMatchTimeParse(t *testing.T) {
 	for _, d := range []string{"20261201", "2026120", "202612011", "20260230", "20240229", "2026120x"} {
 		if got, want := validScopeDate(d), referenceScopeDate(d); got != want {
 			t.Errorf("validScopeDate(%q) = %v, time.Parse says %v", d, got, want)
+		}
+	}
+}
+
+// referenceNormalizePath is normalizePath without its fast path.
+func referenceNormalizePath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	segs := strings.Split(p, "/")
+	out := segs[:0]
+	for _, s := range segs {
+		switch s {
+		case "", ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+		}
+	}
+	var b strings.Builder
+	if p[0] == '/' {
+		b.WriteByte('/')
+	}
+	b.WriteString(strings.Join(out, "/"))
+	if p[len(p)-1] == '/' && len(out) > 0 {
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// TestNormalizePathFastPath: the fast path for paths with nothing to
+// remove gives what the full normalization gives.
+func TestNormalizePathFastPath(t *testing.T) {
+	cases := []string{"", "/", "//", "/a", "/a/", "/a//b", "/./a", "/a/.", "/a/..", "/..", "a/b", "/a/b/c/",
+		"/tags/arn%3Aaws%3Afinspace", "/a/.b/..c/...", "/a/./", "./a", "/a/b/../../..", "/%2E%2E/x"}
+	r := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "/./a%"
+	for range 100000 {
+		n := r.IntN(10)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, p := range cases {
+		if got, want := normalizePath(p), referenceNormalizePath(p); got != want {
+			t.Fatalf("normalizePath(%q) = %q, want %q", p, got, want)
 		}
 	}
 }
