@@ -458,22 +458,28 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 	return env.Status != Deleted, nil
 }
 
-// GetTx reads environment id of region inside tx.
-func GetTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, error) {
-	env, _, err := getTx(ctx, tx, region, id)
-	return env, err
+// ReadTx reads environment id of region inside tx through the service's
+// decoded-document cache. The environment is shared: read it, never change
+// it.
+func (s *Service) ReadTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, error) {
+	rec, err := getRecordTx(ctx, tx, region, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.cached(rec)
 }
 
-// ListAllTx returns every environment of region (for callers that need "the
-// only environment"); limit caps the result.
-func ListAllTx(ctx context.Context, tx store.Tx, region string, limit int) ([]*Environment, error) {
+// ListReadTx returns every environment of region inside tx (for callers
+// that need "the only environment"), at most limit, through the cache:
+// shared values, to be read only.
+func (s *Service) ListReadTx(ctx context.Context, tx store.Tx, region string, limit int) ([]*Environment, error) {
 	recs, err := tx.List(ctx, store.Query{Kind: Kind, Parent: region, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*Environment, 0, len(recs))
 	for _, rec := range recs {
-		env, err := decode(rec)
+		env, err := s.cached(rec)
 		if err != nil {
 			return nil, err
 		}

@@ -59,7 +59,7 @@ func (s *Service) ResolveActor(ctx context.Context, c auth.Caller) (*Actor, erro
 		p := c.Principal
 		switch p.Kind {
 		case auth.FinSpaceUser:
-			env, err = activeEnvironmentTx(ctx, tx, c.Region, p.EnvironmentID)
+			env, err = s.activeEnvironmentTx(ctx, tx, c.Region, p.EnvironmentID)
 			if err != nil {
 				return err
 			}
@@ -68,7 +68,7 @@ func (s *Service) ResolveActor(ctx context.Context, c auth.Caller) (*Actor, erro
 				return fault.Deniedf("The user of these credentials no longer exists.")
 			}
 		case auth.Root, auth.AssumedRole:
-			env, err = onlyEnvironmentTx(ctx, tx, c.Region)
+			env, err = s.onlyEnvironmentTx(ctx, tx, c.Region)
 			if err != nil {
 				return err
 			}
@@ -115,8 +115,10 @@ func (s *Service) actorTx(ctx context.Context, tx store.Tx, env *environment.Env
 	return a, nil
 }
 
-func activeEnvironmentTx(ctx context.Context, tx store.Tx, region, id string) (*environment.Environment, error) {
-	env, err := environment.GetTx(ctx, tx, region, id)
+// activeEnvironmentTx returns environment id if it is CREATED (a shared
+// value: read only).
+func (s *Service) activeEnvironmentTx(ctx context.Context, tx store.Tx, region, id string) (*environment.Environment, error) {
+	env, err := s.envs.ReadTx(ctx, tx, region, id)
 	if fault.KindOf(err) == fault.NotFound {
 		return nil, fault.Deniedf("The environment %s does not exist in %s.", id, region)
 	}
@@ -129,8 +131,10 @@ func activeEnvironmentTx(ctx context.Context, tx store.Tx, region, id string) (*
 	return env, nil
 }
 
-func onlyEnvironmentTx(ctx context.Context, tx store.Tx, region string) (*environment.Environment, error) {
-	envs, err := environment.ListAllTx(ctx, tx, region, maxEnvironmentScan)
+// onlyEnvironmentTx returns the region's only CREATED environment (a
+// shared value: read only).
+func (s *Service) onlyEnvironmentTx(ctx context.Context, tx store.Tx, region string) (*environment.Environment, error) {
+	envs, err := s.envs.ListReadTx(ctx, tx, region, maxEnvironmentScan)
 	if err != nil {
 		return nil, err
 	}

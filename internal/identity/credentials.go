@@ -21,7 +21,7 @@ import (
 func (s *Service) ProgrammaticCredentials(ctx context.Context, c auth.Caller, envID string, minutes int64) (*auth.Credential, error) {
 	var cred *auth.Credential
 	err := s.db.Update(ctx, func(tx store.Tx) error {
-		env, err := activeEnvironmentTx(ctx, tx, c.Region, envID)
+		env, err := s.activeEnvironmentTx(ctx, tx, c.Region, envID)
 		if err != nil {
 			return err
 		}

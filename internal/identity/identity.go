@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
+	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/store"
 )
@@ -102,13 +103,21 @@ type Group struct {
 type Service struct {
 	db      store.Store
 	creds   *credstore.Store
+	envs    Environments
 	account string
 	Now     func() time.Time
 }
 
 // New returns the identity service.
-func New(db store.Store, creds *credstore.Store, account string) *Service {
-	return &Service{db: db, creds: creds, account: account, Now: time.Now}
+func New(db store.Store, creds *credstore.Store, envs Environments, account string) *Service {
+	return &Service{db: db, creds: creds, envs: envs, account: account, Now: time.Now}
+}
+
+// Environments reads environments inside a transaction
+// (*environment.Service); what it returns is shared and read only.
+type Environments interface {
+	ReadTx(ctx context.Context, tx store.Tx, region, id string) (*environment.Environment, error)
+	ListReadTx(ctx context.Context, tx store.Tx, region string, limit int) ([]*environment.Environment, error)
 }
 
 func sortKey(t time.Time, id string) string {

@@ -35,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	keys, _ := keyring.LoadOrCreate(filepath.Join(dir, "k"))
-	svc := New(db, credstore.New(db, keys), "000000000000")
+	svc := New(db, credstore.New(db, keys), environment.New(db, nil, "000000000000", func() string { return "" }), "000000000000")
 	env := &environment.Environment{ID: "envaaaaaaaaaaaaaaaaaaa", Region: "us-east-1", Status: environment.Created,
 		CreatedAt: time.Now(), Superuser: &environment.Superuser{EmailAddress: "boss@example.com", FirstName: "B", LastName: "Oss"}}
 	err = db.Update(ctx, func(tx store.Tx) error {

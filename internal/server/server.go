@@ -134,7 +134,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	tags.Register("environment", envs.Exists)
 
 	s.temp = credstore.New(s.db, keys)
-	ident := identity.New(ops, s.temp, s.cfg.AccountID)
+	ident := identity.New(ops, s.temp, envs, s.cfg.AccountID)
 	if s.cfg.Clock != nil {
 		s.temp.Now, ident.Now = s.cfg.Clock, s.cfg.Clock
 	}
