@@ -252,11 +252,8 @@ func getRecordTx(ctx context.Context, tx store.Tx, region, id string) (*store.Re
 func (s *Service) Get(ctx context.Context, region, id string) (*Environment, error) {
 	var env *Environment
 	err := s.db.View(ctx, func(tx store.Tx) error {
-		rec, err := getRecordTx(ctx, tx, region, id)
-		if err != nil {
-			return err
-		}
-		env, err = s.cached(rec)
+		var err error
+		env, err = s.ReadTx(ctx, tx, region, id)
 		return err
 	})
 	if err != nil {
@@ -278,14 +275,11 @@ func (s *Service) List(ctx context.Context, region string, after *store.Cursor, 
 			last := recs[limit-1]
 			page.Next = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
 		}
-		for _, rec := range recs {
-			env, err := s.cached(rec)
-			if err != nil {
-				return err
-			}
+		shared, err := s.cachedAll(recs)
+		for _, env := range shared {
 			page.Items = append(page.Items, env.Clone())
 		}
-		return nil
+		return err
 	})
 	return page, err
 }
@@ -441,18 +435,11 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 	if len(a.Resource) != 1 {
 		return false, nil
 	}
-	rec, err := tx.Get(ctx, Kind, a.Resource[0])
-	if errors.Is(err, store.ErrNotFound) {
+	env, err := s.ReadTx(ctx, tx, a.Region, a.Resource[0])
+	switch {
+	case fault.KindOf(err) == fault.NotFound:
 		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if rec.Parent != a.Region {
-		return false, nil
-	}
-	env, err := s.cached(rec)
-	if err != nil {
+	case err != nil:
 		return false, err
 	}
 	return env.Status != Deleted, nil
@@ -477,6 +464,11 @@ func (s *Service) ListReadTx(ctx context.Context, tx store.Tx, region string, li
 	if err != nil {
 		return nil, err
 	}
+	return s.cachedAll(recs)
+}
+
+// cachedAll is cached for each of recs.
+func (s *Service) cachedAll(recs []*store.Record) ([]*Environment, error) {
 	out := make([]*Environment, 0, len(recs))
 	for _, rec := range recs {
 		env, err := s.cached(rec)

@@ -105,15 +105,7 @@ func (s *Service) List(ctx context.Context, region, arn string) (map[string]stri
 		if err := s.resolve(ctx, tx, region, arn); err != nil {
 			return err
 		}
-		rec, err := tx.Get(ctx, Kind, arn)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			tags = map[string]string{}
-			return nil
-		case err != nil:
-			return err
-		}
-		shared, err := s.docs.Get(rec)
+		shared, err := readTx(ctx, tx, arn, s.docs.Get)
 		tags = maps.Clone(shared)
 		return err
 	})
@@ -147,7 +139,14 @@ func (s *Service) Untag(ctx context.Context, region, arn string, keys []string) 
 	})
 }
 
+// getTx reads arn's tags inside tx, decoded afresh (the caller may change
+// them).
 func getTx(ctx context.Context, tx store.Tx, arn string) (map[string]string, error) {
+	return readTx(ctx, tx, arn, func(rec *store.Record) (map[string]string, error) { return decodeTags(rec.Data) })
+}
+
+// readTx reads arn's tags with decode; no record means no tags.
+func readTx(ctx context.Context, tx store.Tx, arn string, decode func(*store.Record) (map[string]string, error)) (map[string]string, error) {
 	rec, err := tx.Get(ctx, Kind, arn)
 	if errors.Is(err, store.ErrNotFound) {
 		return map[string]string{}, nil
@@ -155,7 +154,7 @@ func getTx(ctx context.Context, tx store.Tx, arn string) (map[string]string, err
 	if err != nil {
 		return nil, err
 	}
-	return decodeTags(rec.Data)
+	return decode(rec)
 }
 
 // PutTx merges add into arn's tags inside tx (used when a resource is

@@ -117,14 +117,10 @@ func federationOut(f *environment.Federation) *finspace.FederationParameters {
 // environmentOut is the wire form of env, which the caller owns (the
 // environment service hands out copies): its members point into env.
 func environmentOut(env *environment.Environment) *finspace.Environment {
-	enums := &struct {
-		status finspace.EnvironmentStatus
-		mode   finspace.FederationMode
-	}{finspace.EnvironmentStatus(env.Status), finspace.FederationMode(env.FederationMode)}
 	return &finspace.Environment{
 		Name: apiutil.Ref(&env.Name), EnvironmentId: apiutil.Ref(&env.ID), AwsAccountId: apiutil.Ref(&env.Account),
-		Status: apiutil.Ref(&enums.status), EnvironmentUrl: apiutil.Ref(&env.URL), Description: apiutil.Ref(&env.Description),
+		Status: apiutil.Ptr(finspace.EnvironmentStatus(env.Status)), EnvironmentUrl: apiutil.Ref(&env.URL), Description: apiutil.Ref(&env.Description),
 		EnvironmentArn: apiutil.Ref(&env.ARN), KmsKeyId: apiutil.Ref(&env.KmsKeyID),
-		FederationMode: apiutil.Ref(&enums.mode), FederationParameters: federationOut(env.Federation),
+		FederationMode: apiutil.Ptr(finspace.FederationMode(env.FederationMode)), FederationParameters: federationOut(env.Federation),
 	}
 }

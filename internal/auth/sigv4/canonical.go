@@ -184,6 +184,11 @@ func normalizePath(p string) string {
 	if alreadyNormal(p) {
 		return p
 	}
+	return removeDotSegments(p)
+}
+
+// removeDotSegments is normalizePath without the fast path.
+func removeDotSegments(p string) string {
 	segs := strings.Split(p, "/")
 	out := segs[:0]
 	for _, s := range segs {

@@ -2,7 +2,6 @@ package sigv4
 
 import (
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 )
@@ -67,35 +66,6 @@ func TestDateParsersMatchTimeParse(t *testing.T) {
 	}
 }
 
-// referenceNormalizePath is normalizePath without its fast path.
-func referenceNormalizePath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	segs := strings.Split(p, "/")
-	out := segs[:0]
-	for _, s := range segs {
-		switch s {
-		case "", ".":
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	var b strings.Builder
-	if p[0] == '/' {
-		b.WriteByte('/')
-	}
-	b.WriteString(strings.Join(out, "/"))
-	if p[len(p)-1] == '/' && len(out) > 0 {
-		b.WriteByte('/')
-	}
-	return b.String()
-}
-
 // TestNormalizePathFastPath: the fast path for paths with nothing to
 // remove gives what the full normalization gives.
 func TestNormalizePathFastPath(t *testing.T) {
@@ -111,9 +81,15 @@ func TestNormalizePathFastPath(t *testing.T) {
 		}
 		cases = append(cases, string(b))
 	}
+	if got := normalizePath(""); got != "/" {
+		t.Errorf(`normalizePath("") = %q, want "/"`, got)
+	}
 	for _, p := range cases {
-		if got, want := normalizePath(p), referenceNormalizePath(p); got != want {
-			t.Fatalf("normalizePath(%q) = %q, want %q", p, got, want)
+		if p == "" {
+			continue
+		}
+		if got, want := normalizePath(p), removeDotSegments(p); got != want {
+			t.Fatalf("normalizePath(%q) = %q, removeDotSegments gives %q", p, got, want)
 		}
 	}
 }
