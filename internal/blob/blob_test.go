@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/blob/blobtest"
@@ -37,6 +38,7 @@ func embedded(t testing.TB) (*blob.S3Store, *s3gw.Gateway, string) {
 		AccountID:   "000000000000",
 		Credentials: creds,
 		Verifier:    &sigv4.Verifier{Credentials: creds},
+		Authz:       &authz.Authorizer{},
 		Logger:      testLogger(),
 	})
 	if err != nil {

@@ -35,6 +35,11 @@ func (fakeAuth) Authenticate(context.Context, *http.Request, []byte) (auth.Calle
 	return auth.Caller{Principal: auth.Principal{Kind: auth.Root, ARN: "arn:aws:iam::000000000000:root"}, Region: "us-east-1"}, nil
 }
 
+// allowAll is a test double: every caller may call every operation.
+type allowAll struct{}
+
+func (allowAll) Authorize(context.Context, auth.Caller, string, string) error { return nil }
+
 type fixture struct {
 	client *sdk.Client
 	calls  atomic.Int32
@@ -75,6 +80,7 @@ func newFixture(t *testing.T, fail func(ctx context.Context, f *fixture, n int32
 		Services:    map[string]*restjson.Service{finspace.SigningName: {SigningName: finspace.SigningName, Operations: finspace.Operations, Lookup: h.Lookup}},
 		Scope:       func(*http.Request) (string, bool) { return finspace.SigningName, true },
 		Auth:        fakeAuth{},
+		Authz:       allowAll{},
 		Idempotency: f.tokens,
 	}
 	handler.Init()

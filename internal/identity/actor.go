@@ -89,6 +89,33 @@ func (s *Service) ResolveActor(ctx context.Context, c auth.Caller) (*Actor, erro
 	return a, err
 }
 
+// Live reports whether p, a FinSpace user's programmatic credentials,
+// may still act in region: its environment is CREATED there and its user
+// exists and is enabled. The authorization model (package authz) asks on
+// every request those credentials sign, on every API, so that disabling
+// the user or deleting the environment cuts them off at once.
+func (s *Service) Live(ctx context.Context, p auth.Principal, region string) error {
+	if p.Kind != auth.FinSpaceUser {
+		return nil
+	}
+	return s.db.View(ctx, func(tx store.Tx) error {
+		env, err := s.activeEnvironmentTx(ctx, tx, region, p.EnvironmentID)
+		if err != nil {
+			return err
+		}
+		u, _, err := userTx(ctx, tx, env.ID, p.UserID)
+		switch {
+		case fault.KindOf(err) == fault.NotFound:
+			return fault.Deniedf("The user of these credentials no longer exists.")
+		case err != nil:
+			return err
+		case u.Status != StatusEnabled:
+			return fault.Deniedf("User %s is disabled.", u.ID)
+		}
+		return nil
+	})
+}
+
 func (s *Service) actorTx(ctx context.Context, tx store.Tx, env *environment.Environment, region string, u *User) (*Actor, error) {
 	if u.Status != StatusEnabled {
 		return nil, fault.Deniedf("User %s is disabled.", u.ID)

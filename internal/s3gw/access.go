@@ -7,11 +7,16 @@ import (
 	"strings"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/fault"
 )
 
-// Who may do what on the main port's S3 endpoint:
+// Who may do what on the main port's S3 endpoint (the S3 rows of the
+// server's authorization model, package authz; Config.Authz decides the
+// kind-level access and the liveness of FinSpace users' credentials, this
+// file the resource rules of "own" access):
 //
 //   - root and STS assumed-role sessions (the account's administrators):
 //     everything;
@@ -113,9 +118,33 @@ func credentialOf(r *http.Request) (akid, region string, rerr *requestError) {
 // authorize answers the client and returns false when p may not make
 // request r, signed for region.
 func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, p auth.Principal, region string) bool {
-	switch p.Kind {
-	case auth.Root, auth.AssumedRole:
+	if p.Kind == auth.FinSpaceUser && verifiableWithoutBody(r) {
+		// Report a bad signature as such, before anything else.
+		res, ok := g.verify(w, r)
+		if !ok {
+			return false
+		}
+		p, region = res.Principal, res.Region
+	}
+	// The server's one model (package authz) decides how far the kind of
+	// principal reaches, and whether a FinSpace user's credentials are
+	// still live (user enabled, environment CREATED); the resource rules
+	// of "own" access follow here.
+	access, err := g.cfg.Authz.Decide(r.Context(), auth.Caller{Principal: p, Region: region}, authz.S3, "")
+	if err != nil {
+		if fault.KindOf(err) != fault.Denied {
+			g.log.Error("s3: authorizing a request", "error", err)
+			writeError(w, r, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+			return false
+		}
+		g.log.Debug("s3: denied", "arn", p.ARN, "method", r.Method, "target", target(r), "reason", err.Error())
+		writeError(w, r, http.StatusForbidden, "AccessDenied", "Access Denied")
+		return false
+	}
+	if access == authz.Full {
 		return true
+	}
+	switch p.Kind {
 	case auth.ScopedRead:
 		return g.authorizeScoped(w, r)
 	case auth.FinSpaceUser:
@@ -167,13 +196,6 @@ func verifiableWithoutBody(r *http.Request) bool {
 // authorizeEnvironment lets a FinSpace user use its environment's working
 // bucket only.
 func (g *Gateway) authorizeEnvironment(w http.ResponseWriter, r *http.Request, p auth.Principal, region string) bool {
-	if verifiableWithoutBody(r) {
-		res, ok := g.verify(w, r)
-		if !ok {
-			return false
-		}
-		p, region = res.Principal, res.Region
-	}
 	why := "no environment"
 	if p.Account != "" && p.EnvironmentID != "" {
 		bucket := blob.WorkingLocationBucket(p.Account, region, p.EnvironmentID)

@@ -77,6 +77,7 @@ import (
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 )
 
@@ -106,7 +107,9 @@ type Config struct {
 	// Verifier authenticates scoped read requests before they are
 	// authorized; its Credentials should be the same chain.
 	Verifier *sigv4.Verifier
-	Logger   *slog.Logger
+	// Authz is the server's authorization model (required).
+	Authz  *authz.Authorizer
+	Logger *slog.Logger
 	// MaxConnections bounds concurrent connections and requests in the
 	// gateway process (default 1024).
 	MaxConnections int
@@ -161,8 +164,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.ObjectsDir == "" {
 		return nil, errors.New("s3gw: ObjectsDir is required")
 	}
-	if cfg.Credentials == nil || cfg.Verifier == nil {
-		return nil, errors.New("s3gw: Credentials and Verifier are required")
+	if cfg.Credentials == nil || cfg.Verifier == nil || cfg.Authz == nil {
+		return nil, errors.New("s3gw: Credentials, Verifier and Authz are required")
 	}
 	if cfg.AccountID == "" {
 		return nil, errors.New("s3gw: AccountID is required")

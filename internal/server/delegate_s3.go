@@ -25,6 +25,7 @@ func (s *Server) addS3(out map[string]http.Handler) error {
 			AccountID:   s.cfg.AccountID,
 			Credentials: s.verifier.Credentials,
 			Verifier:    s.verifier,
+			Authz:       s.authz,
 			Logger:      s.log,
 		})
 		if err != nil {

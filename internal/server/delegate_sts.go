@@ -14,6 +14,7 @@ func (s *Server) addSTS(out map[string]http.Handler) error {
 		Account:     s.cfg.AccountID,
 		Verifier:    s.verifier,
 		Credentials: s.temp,
+		Authz:       s.authz,
 		Observer:    s.metrics,
 		Logger:      s.log,
 	}

@@ -26,6 +26,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/finspace"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -35,6 +36,8 @@ import (
 	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/server"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
+	fd "github.com/openfinspace/openfinspace/internal/testclient/finspacedata"
+	"github.com/openfinspace/openfinspace/internal/wire/finspacedata"
 )
 
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -282,12 +285,12 @@ func TestS3TemporaryCredentials(t *testing.T) {
 	mustPut(t, sc, "shared", "from-session.txt", "session")
 	mustCreateBucket(t, sc, "session-bucket")
 	// A FinSpace user's programmatic credentials.
-	user := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
-		ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u1", EnvironmentID: "env1", UserID: "u1"}, time.Hour, nil)
+	live := liveUser(t, srv, servertest.Region)
+	user := issueFor(t, srv, dir, live, time.Hour, nil)
 	uc := s3For(srv, credsOf(user))
 	// The user works in its environment's working bucket only (see
 	// tests/s3 TestEnvironmentIsolation for the whole rule).
-	work := blob.WorkingLocationBucket("000000000000", "us-east-1", "env1")
+	work := blob.WorkingLocationBucket("000000000000", "us-east-1", live.EnvironmentID)
 	mustCreateBucket(t, sc, work)
 	mustPut(t, uc, work, "from-user.txt", "user")
 	if got := servertest.S3Body(t, root, &s3.GetObjectInput{Bucket: aws.String(work), Key: aws.String("from-user.txt")}); got != "user" {
@@ -315,9 +318,7 @@ func TestS3TemporaryCredentials(t *testing.T) {
 	noToken := s3For(srv, credentials.NewStaticCredentialsProvider(user.AccessKeyID, user.SecretAccessKey, ""))
 	_, err = noToken.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
 	servertest.WantS3Error(t, "missing session token", err, "InvalidToken", 400)
-	old := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
-		ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u2", EnvironmentID: "env1", UserID: "u2"},
-		time.Minute, func() time.Time { return time.Now().Add(-2 * time.Minute) })
+	old := issueFor(t, srv, dir, live, time.Minute, func() time.Time { return time.Now().Add(-2 * time.Minute) })
 	_, err = s3For(srv, credsOf(old)).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
 	servertest.WantS3Error(t, "expired credential", err, "ExpiredToken", 400)
 	_, err = s3For(srv, credentials.NewStaticCredentialsProvider("AKIAUNKNOWNUNKNOWN00", "secret", "")).
@@ -788,7 +789,8 @@ func TestS3WorkingLocationFlow(t *testing.T) {
 	dir := t.TempDir()
 	srv := servertest.Start(t, func(c *server.Config) { c.DataDir = dir })
 	ctx := context.Background()
-	const env = "5lcklyegnrzyxd2aa6qk72"
+	live := liveUser(t, srv, "us-west-2")
+	env := live.EnvironmentID
 	bucket, prefix, err := blob.WorkingLocation(ctx, srv.Blobs(), "000000000000", "us-west-2", env, blob.LocationIngestion)
 	if err != nil {
 		t.Fatal(err)
@@ -796,8 +798,7 @@ func TestS3WorkingLocationFlow(t *testing.T) {
 	if bucket != "finspace-us-west-2-000000000000-"+env || prefix != "ingestion/" {
 		t.Errorf("location %s/%s", bucket, prefix)
 	}
-	user := issueFor(t, srv, dir, auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
-		ARN: "arn:aws:finspace:us-west-2:000000000000:user/" + env + "/u1", EnvironmentID: env, UserID: "u1"}, time.Hour, nil)
+	user := issueFor(t, srv, dir, live, time.Hour, nil)
 	uc := s3For(srv, credsOf(user), func(o *s3.Options) { o.Region = "us-west-2" })
 	const csv = "sym,date,px\nAAPL,2024-01-02,185.6\n"
 	key := prefix + "upload-1/prices.csv"
@@ -830,4 +831,30 @@ func TestS3WorkingLocationFlow(t *testing.T) {
 		&s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); got != csv {
 		t.Errorf("scoped read of the location = %q", got)
 	}
+}
+
+// liveUser creates a CREATED environment in region and returns the
+// principal of its superuser: credentials issued for it pass the
+// authorization model's liveness check (forged principals of environments
+// that do not exist are refused, see TestRevocation).
+func liveUser(t *testing.T, srv *server.Server, region string) auth.Principal {
+	t.Helper()
+	ctx := context.Background()
+	fs := servertest.Finspace(srv, func(o *finspace.Options) { o.Region = region })
+	env := createdEnvironment(t, fs, "live-"+region)
+	root := srv.Root()
+	c := fd.New(srv.URL(), region, fd.StaticCredentials(root.AccessKeyID, root.SecretAccessKey, ""))
+	out, err := c.ListUsers(ctx, &finspacedata.ListUsersRequest{MaxResults: aws.Int32(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range out.Users {
+		if u.Type != nil && *u.Type == "SUPER_USER" {
+			id := aws.ToString(u.UserId)
+			return auth.Principal{Kind: auth.FinSpaceUser, Account: "000000000000",
+				ARN: "arn:aws:finspace:" + region + ":000000000000:user/" + id, EnvironmentID: env, UserID: id}
+		}
+	}
+	t.Fatal("no superuser")
+	return auth.Principal{}
 }

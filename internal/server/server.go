@@ -17,6 +17,7 @@ import (
 	apifinspace "github.com/openfinspace/openfinspace/internal/api/finspace"
 	apifinspacedata "github.com/openfinspace/openfinspace/internal/api/finspacedata"
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/blob"
@@ -70,8 +71,10 @@ type Server struct {
 	// temp issues and finds temporary credentials (STS sessions, FinSpace
 	// users' programmatic credentials, scoped S3 read keys).
 	temp *credstore.Store
-	// verifier checks SigV4 for every API and delegate.
+	// verifier checks SigV4 for every API and delegate; authz decides who
+	// may call what, for every API and delegate.
 	verifier *sigv4.Verifier
+	authz    *authz.Authorizer
 	// blobs is the object store; s3gw the embedded S3 endpoint (nil when
 	// objects live in an external S3 service).
 	blobs *blob.S3Store
@@ -152,6 +155,8 @@ func (s *Server) build(keys *keyring.Keyring) error {
 			ARN: "arn:aws:iam::" + s.cfg.AccountID + ":root"},
 	}}, s.temp}
 	s.verifier = &sigv4.Verifier{Credentials: creds, Now: s.cfg.Clock}
+	// One authorization model for every API on the port (package authz).
+	s.authz = &authz.Authorizer{Live: ident.Live}
 	delegates, err := s.delegates()
 	if err != nil {
 		return err
@@ -167,6 +172,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 			return svc, ok
 		},
 		Auth:        &authenticator{v: s.verifier},
+		Authz:       s.authz,
 		Idempotency: tokens,
 		Observer:    s.metrics,
 		Logger:      s.log,

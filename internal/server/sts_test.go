@@ -267,9 +267,8 @@ func TestSTSTrustRuleForOtherPrincipals(t *testing.T) {
 	ctx := context.Background()
 	cs := sideStore(t, srv, dir, nil)
 
-	user, err := cs.Issue(ctx, credstore.IssueInput{TTL: time.Hour, Group: "user/env1/u1", Principal: auth.Principal{
-		Kind: auth.FinSpaceUser, Account: stsAccount, ARN: "arn:aws:finspace:us-east-1:000000000000:user/env1/u1",
-		EnvironmentID: "env1", UserID: "u1"}})
+	live := liveUser(t, srv, servertest.Region)
+	user, err := cs.Issue(ctx, credstore.IssueInput{TTL: time.Hour, Group: "user/" + live.EnvironmentID + "/" + live.UserID, Principal: live})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +284,7 @@ func TestSTSTrustRuleForOtherPrincipals(t *testing.T) {
 		userID  string
 		wantARN string
 	}{
-		{"FinSpace user", user, "u1", "arn:aws:finspace:us-east-1:000000000000:user/env1/u1"},
+		{"FinSpace user", user, live.UserID, live.ARN},
 		{"scoped read", scoped, scoped.AccessKeyID, "arn:aws:sts::000000000000:federated-user/scoped-read"},
 	} {
 		c := stsClient(srv, credsOf(tc.cred))

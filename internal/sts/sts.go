@@ -66,7 +66,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
 	"io"
 	"log/slog"
 	"mime"
@@ -78,6 +77,8 @@ import (
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
+	"github.com/openfinspace/openfinspace/internal/fault"
+	"github.com/openfinspace/openfinspace/internal/wire/restjson"
 )
 
 const (
@@ -118,13 +119,20 @@ type Observer interface {
 	Observe(service, operation string, status int, elapsed time.Duration)
 }
 
-// Handler is the STS endpoint. Account, Verifier and Credentials are
-// required; the zero values of the other fields are usable.
+// Authorizer decides whether a caller may call an action (implemented by
+// *authz.Authorizer); a refusal is a fault.Denied error.
+type Authorizer interface {
+	Authorize(ctx context.Context, caller auth.Caller, service, operation string) error
+}
+
+// Handler is the STS endpoint. Account, Verifier, Credentials and Authz
+// are required; the zero values of the other fields are usable.
 type Handler struct {
 	// Account is this server's AWS account id.
 	Account     string
 	Verifier    Verifier
 	Credentials Issuer
+	Authz       Authorizer
 	Observer    Observer
 	Logger      *slog.Logger
 }
@@ -196,8 +204,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rid string) stri
 			Message: fmt.Sprintf("The request body is larger than the limit of %d bytes.", MaxBodyBytes)})
 		return ""
 	}
-	if h.Verifier == nil || h.Credentials == nil {
-		h.fail(ctx, w, rid, "", errors.New("sts: Handler needs a Verifier and Credentials"))
+	if h.Verifier == nil || h.Credentials == nil || h.Authz == nil {
+		h.fail(ctx, w, rid, "", errors.New("sts: Handler needs a Verifier, Credentials and Authz"))
 		return ""
 	}
 	res, err := h.Verifier.Verify(ctx, r, body)
@@ -240,6 +248,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rid string) stri
 		h.refuse(ctx, w, rid, &Error{Status: http.StatusBadRequest, Code: "InvalidAction",
 			Message: fmt.Sprintf("Could not find operation %s for version %s", quote(action), quote(v))})
 		return action
+	}
+	// As AWS does: the input is validated before the caller is authorized.
+	if action == "AssumeRole" {
+		if _, verr := parseAssumeRole(params); verr != nil {
+			h.refuse(ctx, w, rid, verr)
+			return action
+		}
+	}
+	if stsActions[action] {
+		caller := auth.Caller{Principal: res.Principal, AccessKeyID: res.AccessKeyID, Region: res.Region, RequestID: rid}
+		if err := h.Authz.Authorize(ctx, caller, SigningName, action); err != nil {
+			if fault.KindOf(err) != fault.Denied {
+				h.fail(ctx, w, rid, action, err)
+				return action
+			}
+			h.refuse(ctx, w, rid, &Error{Status: http.StatusForbidden, Code: "AccessDenied", Message: err.Error()})
+			return action
+		}
 	}
 	req := &request{id: rid, params: params, res: res}
 	var resp any

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/sts"
@@ -105,6 +106,7 @@ type env struct {
 func newEnv(p auth.Principal) *env {
 	e := &env{v: &fakeVerifier{principal: p}, iss: &fakeIssuer{now: time.Now()}, obs: &fakeObserver{}, log: &bytes.Buffer{}}
 	e.h = &sts.Handler{Account: account, Verifier: e.v, Credentials: e.iss, Observer: e.obs,
+		Authz:  &authz.Authorizer{Live: func(context.Context, auth.Principal, string) error { return nil }},
 		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	return e
 }

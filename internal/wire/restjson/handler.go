@@ -67,6 +67,12 @@ func IdempotencyKey(ctx context.Context) string {
 	return k
 }
 
+// Authorizer decides whether an authenticated caller may call an
+// operation (see package authz); a refusal is a fault.Denied error.
+type Authorizer interface {
+	Authorize(ctx context.Context, caller auth.Caller, service, operation string) error
+}
+
 // Observer receives one call per finished API request (metrics).
 type Observer interface {
 	Observe(service, operation string, status int, elapsed time.Duration)
@@ -79,8 +85,10 @@ type Handler struct {
 	// Delegates serve other signing names (s3, sts) with their own protocol.
 	Delegates map[string]http.Handler
 	// Scope returns the signing name of a request without verifying it.
-	Scope       func(r *http.Request) (service string, ok bool)
-	Auth        Authenticator
+	Scope func(r *http.Request) (service string, ok bool)
+	Auth  Authenticator
+	// Authz is required: without it every request is refused.
+	Authz       Authorizer
 	Idempotency Idempotency // optional
 	Observer    Observer    // optional
 	Logger      *slog.Logger
@@ -200,6 +208,18 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 		}
 		h.writeError(w, r, nil, &APIError{Status: 404, Code: "UnknownOperationException", Message: msg}, false)
 		return ""
+	}
+
+	// Authorization precedes binding, validation and everything the
+	// operation does: a caller that may not call the operation learns
+	// nothing about its input or whether it is implemented.
+	if h.Authz == nil {
+		h.writeError(w, r, op, fault.Deniedf("This server has no authorization policy."), false)
+		return opName
+	}
+	if err := h.Authz.Authorize(ctx, caller, svc.SigningName, op.Name); err != nil {
+		h.writeError(w, r, op, err, fault.KindOf(err) == fault.Internal)
+		return opName
 	}
 
 	in, err := Bind(op, Params{Path: labels, Query: r.URL.Query(), Header: r.Header}, body)
