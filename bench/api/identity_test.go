@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,23 @@ func TestGetUserScenarios(t *testing.T) {
 		if _, err := sc.once(context.Background()); err != nil {
 			t.Errorf("%s: %v", sc.name, err)
 		}
+	}
+}
+
+// BenchmarkGetUserHandler measures the server's own CPU per GetUser (the
+// handler called in process on a pre-signed request, no network, no
+// client): the cost of authentication, the authorization model (with the
+// liveness check of a FinSpace user's credentials) and the operation.
+func BenchmarkGetUserHandler(b *testing.B) {
+	f := newFixture(b)
+	root, temporary := f.getUserScenarios(b)
+	for _, sc := range []*scenario{root, temporary} {
+		b.Run(strings.ReplaceAll(sc.name, " ", "_"), func(b *testing.B) {
+			req, err := sc.next(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			serveInProcess(b, f.srv.Handler(), req)
+		})
 	}
 }
