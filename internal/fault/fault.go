@@ -8,6 +8,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // Kind classifies an error for the wire layer.
@@ -46,11 +47,18 @@ type Error struct {
 	Err error
 }
 
-func (e *Error) Error() string {
+// Error is the client-safe message alone, so that %v, %s or a wrapping
+// fmt.Errorf can never carry the cause to a client. The cause is reached
+// with errors.Unwrap, and logged through LogValue.
+func (e *Error) Error() string { return e.Message }
+
+// LogValue shows the cause in logs (log/slog calls it for an error attribute
+// of this type); it is never sent to a client.
+func (e *Error) LogValue() slog.Value {
 	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
+		return slog.StringValue(e.Message + ": " + e.Err.Error())
 	}
-	return e.Message
+	return slog.StringValue(e.Message)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
