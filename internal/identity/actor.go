@@ -103,14 +103,19 @@ func (s *Service) Live(ctx context.Context, p auth.Principal, region string) err
 		if err != nil {
 			return err
 		}
-		u, _, err := userTx(ctx, tx, env.ID, p.UserID)
-		switch {
-		case fault.KindOf(err) == fault.NotFound:
+		rec, err := tx.Get(ctx, KindUser, p.UserID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && rec.Parent != env.ID {
 			return fault.Deniedf("The user of these credentials no longer exists.")
-		case err != nil:
+		}
+		if err != nil {
 			return err
-		case u.Status != StatusEnabled:
-			return fault.Deniedf("User %s is disabled.", u.ID)
+		}
+		st, err := s.states.Get(rec)
+		if err != nil {
+			return err
+		}
+		if st.Status != StatusEnabled {
+			return fault.Deniedf("User %s is disabled.", p.UserID)
 		}
 		return nil
 	})

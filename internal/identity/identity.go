@@ -106,11 +106,23 @@ type Service struct {
 	envs    Environments
 	account string
 	Now     func() time.Time
+	// states caches users' status for Live, which runs on every request a
+	// FinSpace user's credentials sign.
+	states *store.Decoded[userState]
+}
+
+// userState is the part of a user document Live reads (immutable).
+type userState struct {
+	Status string `json:"status"`
 }
 
 // New returns the identity service.
 func New(db store.Store, creds *credstore.Store, envs Environments, account string) *Service {
-	return &Service{db: db, creds: creds, envs: envs, account: account, Now: time.Now}
+	return &Service{db: db, creds: creds, envs: envs, account: account, Now: time.Now,
+		states: &store.Decoded[userState]{Decode: func(data []byte) (userState, error) {
+			var st userState
+			return st, json.Unmarshal(data, &st)
+		}}}
 }
 
 // Environments reads environments inside a transaction
