@@ -302,9 +302,12 @@ var _ restjson.Input = (*DeleteKxClusterRequest)(nil)
 
 // BindParams sets the members of DeleteKxClusterRequest bound to the URI and query string.
 func (in *DeleteKxClusterRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -344,9 +347,12 @@ var _ restjson.Input = (*DeleteKxDatabaseRequest)(nil)
 
 // BindParams sets the members of DeleteKxDatabaseRequest bound to the URI and query string.
 func (in *DeleteKxDatabaseRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -369,10 +375,13 @@ var _ restjson.Input = (*DeleteKxDataviewRequest)(nil)
 
 // BindParams sets the members of DeleteKxDataviewRequest bound to the URI and query string.
 func (in *DeleteKxDataviewRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	in.DataviewName = p.PathString("dataviewName")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -395,8 +404,11 @@ var _ restjson.Input = (*DeleteKxEnvironmentRequest)(nil)
 
 // BindParams sets the members of DeleteKxEnvironmentRequest bound to the URI and query string.
 func (in *DeleteKxEnvironmentRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.EnvironmentId = p.PathString("environmentId")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -419,9 +431,12 @@ var _ restjson.Input = (*DeleteKxScalingGroupRequest)(nil)
 
 // BindParams sets the members of DeleteKxScalingGroupRequest bound to the URI and query string.
 func (in *DeleteKxScalingGroupRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ScalingGroupName = p.PathString("scalingGroupName")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -444,9 +459,12 @@ var _ restjson.Input = (*DeleteKxUserRequest)(nil)
 
 // BindParams sets the members of DeleteKxUserRequest bound to the URI and query string.
 func (in *DeleteKxUserRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.UserName = p.PathString("userName")
 	in.EnvironmentId = p.PathString("environmentId")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -469,9 +487,12 @@ var _ restjson.Input = (*DeleteKxVolumeRequest)(nil)
 
 // BindParams sets the members of DeleteKxVolumeRequest bound to the URI and query string.
 func (in *DeleteKxVolumeRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.VolumeName = p.PathString("volumeName")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -542,9 +563,14 @@ var _ restjson.Input = (*GetKxConnectionStringRequest)(nil)
 
 // BindParams sets the members of GetKxConnectionStringRequest bound to the URI and query string.
 func (in *GetKxConnectionStringRequest) BindParams(p restjson.Params) error {
-	in.UserArn = p.QueryString("userArn")
+	var err error
+	if in.UserArn, err = p.QueryString("userArn"); err != nil {
+		return err
+	}
 	in.EnvironmentId = p.PathString("environmentId")
-	in.ClusterName = p.QueryString("clusterName")
+	if in.ClusterName, err = p.QueryString("clusterName"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -656,7 +682,9 @@ var _ restjson.Input = (*ListEnvironmentsRequest)(nil)
 // BindParams sets the members of ListEnvironmentsRequest bound to the URI and query string.
 func (in *ListEnvironmentsRequest) BindParams(p restjson.Params) error {
 	var err error
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -677,7 +705,9 @@ func (in *ListKxChangesetsRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -698,7 +728,9 @@ func (in *ListKxClusterNodesRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -718,11 +750,15 @@ var _ restjson.Input = (*ListKxClustersRequest)(nil)
 func (in *ListKxClustersRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
-	in.ClusterType = (*KxClusterType)(p.QueryString("clusterType"))
+	if in.ClusterType, err = restjson.QueryEnum[KxClusterType](p, "clusterType"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -739,7 +775,9 @@ var _ restjson.Input = (*ListKxDatabasesRequest)(nil)
 func (in *ListKxDatabasesRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -760,7 +798,9 @@ func (in *ListKxDataviewsRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -779,7 +819,9 @@ var _ restjson.Input = (*ListKxEnvironmentsRequest)(nil)
 // BindParams sets the members of ListKxEnvironmentsRequest bound to the URI and query string.
 func (in *ListKxEnvironmentsRequest) BindParams(p restjson.Params) error {
 	var err error
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -802,7 +844,9 @@ func (in *ListKxScalingGroupsRequest) BindParams(p restjson.Params) error {
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -819,7 +863,9 @@ var _ restjson.Input = (*ListKxUsersRequest)(nil)
 func (in *ListKxUsersRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -842,8 +888,12 @@ func (in *ListKxVolumesRequest) BindParams(p restjson.Params) error {
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
-	in.NextToken = p.QueryString("nextToken")
-	in.VolumeType = (*KxVolumeType)(p.QueryString("volumeType"))
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
+	if in.VolumeType, err = restjson.QueryEnum[KxVolumeType](p, "volumeType"); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -180,7 +180,10 @@ var _ restjson.Input = (*DeleteDatasetRequest)(nil)
 
 // BindParams sets the members of DeleteDatasetRequest bound to the URI and query string.
 func (in *DeleteDatasetRequest) BindParams(p restjson.Params) error {
-	in.ClientToken = p.QueryString("clientToken")
+	var err error
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	in.DatasetId = p.PathString("datasetId")
 	return nil
 }
@@ -204,8 +207,11 @@ var _ restjson.Input = (*DeletePermissionGroupRequest)(nil)
 
 // BindParams sets the members of DeletePermissionGroupRequest bound to the URI and query string.
 func (in *DeletePermissionGroupRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.PermissionGroupId = p.PathString("permissionGroupId")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -251,9 +257,12 @@ var _ restjson.Input = (*DisassociateUserFromPermissionGroupRequest)(nil)
 
 // BindParams sets the members of DisassociateUserFromPermissionGroupRequest bound to the URI and query string.
 func (in *DisassociateUserFromPermissionGroupRequest) BindParams(p restjson.Params) error {
+	var err error
 	in.PermissionGroupId = p.PathString("permissionGroupId")
 	in.UserId = p.PathString("userId")
-	in.ClientToken = p.QueryString("clientToken")
+	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -385,7 +394,9 @@ func (in *GetProgrammaticAccessCredentialsRequest) BindParams(p restjson.Params)
 	if in.DurationInMinutes, err = p.QueryInt64("durationInMinutes"); err != nil {
 		return err
 	}
-	in.EnvironmentId = p.QueryString("environmentId")
+	if in.EnvironmentId, err = p.QueryString("environmentId"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -432,7 +443,9 @@ func (in *ListChangesetsRequest) BindParams(p restjson.Params) error {
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -449,7 +462,9 @@ var _ restjson.Input = (*ListDataViewsRequest)(nil)
 func (in *ListDataViewsRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.DatasetId = p.PathString("datasetId")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -468,7 +483,9 @@ var _ restjson.Input = (*ListDatasetsRequest)(nil)
 // BindParams sets the members of ListDatasetsRequest bound to the URI and query string.
 func (in *ListDatasetsRequest) BindParams(p restjson.Params) error {
 	var err error
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -487,7 +504,9 @@ var _ restjson.Input = (*ListPermissionGroupsRequest)(nil)
 // BindParams sets the members of ListPermissionGroupsRequest bound to the URI and query string.
 func (in *ListPermissionGroupsRequest) BindParams(p restjson.Params) error {
 	var err error
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -507,7 +526,9 @@ var _ restjson.Input = (*ListPermissionGroupsByUserRequest)(nil)
 func (in *ListPermissionGroupsByUserRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.UserId = p.PathString("userId")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -526,7 +547,9 @@ var _ restjson.Input = (*ListUsersRequest)(nil)
 // BindParams sets the members of ListUsersRequest bound to the URI and query string.
 func (in *ListUsersRequest) BindParams(p restjson.Params) error {
 	var err error
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}
@@ -546,7 +569,9 @@ var _ restjson.Input = (*ListUsersByPermissionGroupRequest)(nil)
 func (in *ListUsersByPermissionGroupRequest) BindParams(p restjson.Params) error {
 	var err error
 	in.PermissionGroupId = p.PathString("permissionGroupId")
-	in.NextToken = p.QueryString("nextToken")
+	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
+		return err
+	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
 		return err
 	}

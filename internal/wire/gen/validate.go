@@ -144,10 +144,12 @@ func (g *gen) emitInput(f *goFile, op *operation) error {
 		f.p("")
 	} else {
 		f.p("func (in *%s) BindParams(p restjson.Params) error {", goName)
+		// Every single-valued query member can fail (a repeated
+		// parameter); labels and list members cannot.
 		needErr := false
 		for _, mem := range params {
 			t := g.m.Shapes[mem.Shape]
-			if t.Type == "integer" || t.Type == "long" || t.Type == "boolean" {
+			if mem.Location == "querystring" && t.Type != "list" {
 				needErr = true
 			}
 		}
@@ -158,16 +160,17 @@ func (g *gen) emitInput(f *goFile, op *operation) error {
 			field := "in." + exportName(mem.Name)
 			t := g.m.Shapes[mem.Shape]
 			wire := strconv.Quote(mem.WireName())
-			getter := "p.QueryString"
-			if mem.Location == "uri" {
-				getter = "p.PathString"
-			}
 			switch t.Type {
 			case "string":
-				if len(t.Enum) > 0 {
-					f.p("%s = (*%s)(%s(%s))", field, g.typeNames[t.Name], getter, wire)
-				} else {
-					f.p("%s = %s(%s)", field, getter, wire)
+				switch {
+				case mem.Location == "uri" && len(t.Enum) > 0:
+					f.p("%s = (*%s)(p.PathString(%s))", field, g.typeNames[t.Name], wire)
+				case mem.Location == "uri":
+					f.p("%s = p.PathString(%s)", field, wire)
+				case len(t.Enum) > 0:
+					f.p("if %s, err = restjson.QueryEnum[%s](p, %s); err != nil { return err }", field, g.typeNames[t.Name], wire)
+				default:
+					f.p("if %s, err = p.QueryString(%s); err != nil { return err }", field, wire)
 				}
 			case "integer", "long", "boolean":
 				fn := map[string]string{"integer": "QueryInt32", "long": "QueryInt64", "boolean": "QueryBool"}[t.Type]

@@ -2,7 +2,6 @@ package restjson_test
 
 import (
 	"errors"
-	"net/url"
 	"testing"
 
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
@@ -22,10 +21,18 @@ func FuzzBind(f *testing.F) {
 	f.Add(uint8(20), "x", "durationInMinutes=99999999999999999999", []byte(`{"capacityConfiguration":{"nodeCount":"3"}}`))
 	f.Add(uint8(40), "x", "", []byte(`{"databases":[{"cacheConfigurations":[{"dbPaths":[1]}]}]}`))
 	f.Add(uint8(60), "x", "autoUpdate=maybe", []byte(`null`))
+	f.Add(uint8(1), "x", "nextToken=a&nextToken=b&maxResults=%zz", []byte(nil))
 	f.Add(uint8(70), "x", "", []byte(`{"formatParams":{"a":null},"schemaDefinition":{"tabularSchemaConfig":{"columns":[{}]}}}`))
 	f.Fuzz(func(t *testing.T, opIndex uint8, label, rawQuery string, body []byte) {
 		op := allOps[int(opIndex)%len(allOps)]
-		q, _ := url.ParseQuery(rawQuery)
+		q, err := restjson.ParseQuery(rawQuery)
+		if err != nil {
+			var ve *restjson.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("ParseQuery(%q): error %T %v is not a validation error", rawQuery, err, err)
+			}
+			return
+		}
 		labels := map[string]string{}
 		for _, name := range []string{"environmentId", "databaseName", "clusterName", "changesetId", "resourceArn",
 			"userName", "nodeId", "dataviewName", "scalingGroupName", "volumeName", "datasetId", "dataviewId",

@@ -9,9 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +95,9 @@ type Handler struct {
 	// MaxBodyBytes caps request bodies (default 16 MiB: the largest model
 	// member, a SAML metadata document, is 10 000 000 characters).
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time to receive a request body (default 30 s),
+	// so a client trickling a body cannot hold its connection (see body.go).
+	BodyTimeout time.Duration
 }
 
 // Init compiles the routers; call once before serving.
@@ -104,6 +107,9 @@ func (h *Handler) Init() {
 	}
 	if h.MaxBodyBytes == 0 {
 		h.MaxBodyBytes = 16 << 20
+	}
+	if h.BodyTimeout == 0 {
+		h.BodyTimeout = DefaultBodyTimeout
 	}
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
@@ -173,23 +179,15 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 		}
 	}()
 
-	var body []byte
-	var err error
-	if r.ContentLength != 0 { // 0: net/http's Body is http.NoBody
-		body, err = io.ReadAll(io.LimitReader(r.Body, h.MaxBodyBytes+1))
-	}
+	body, err := h.readBody(w, r)
 	if err != nil {
-		h.writeError(w, r, nil, &APIError{Status: 400, Code: "ValidationException", Message: "The request body could not be read."}, false)
-		return ""
-	}
-	if int64(len(body)) > h.MaxBodyBytes {
-		h.writeError(w, r, nil, &APIError{Status: 400, Code: "ValidationException",
-			Message: fmt.Sprintf("The request body is larger than the limit of %d bytes.", h.MaxBodyBytes)}, false)
+		h.writeError(w, r, nil, err, false)
 		return ""
 	}
 	// Route before authenticating only to name the operation in metrics;
 	// an authentication failure still answers first.
-	op, labels, pathMatched := svc.router.Match(r.Method, escapedPath(r))
+	path := escapedPath(r)
+	op, labels, pathMatched := svc.router.Match(r.Method, path)
 	if op != nil {
 		opName = op.Name
 	}
@@ -202,6 +200,10 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 	ctx = auth.WithCaller(ctx, caller)
 
 	if op == nil {
+		if bad, label, problem := svc.router.Explain(r.Method, path); bad != nil {
+			h.writeError(w, r, bad, LabelError(label, problem), false)
+			return bad.Name
+		}
 		msg := fmt.Sprintf("No operation of %s matches %s %s.", svc.SigningName, r.Method, r.URL.EscapedPath())
 		if pathMatched {
 			msg = fmt.Sprintf("Method %s is not allowed on %s.", r.Method, r.URL.EscapedPath())
@@ -222,7 +224,12 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 		return opName
 	}
 
-	in, err := Bind(op, Params{Path: labels, Query: r.URL.Query(), Header: r.Header}, body)
+	query, err := ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		h.writeError(w, r, op, err, false)
+		return opName
+	}
+	in, err := Bind(op, Params{Path: labels, Query: query, Header: r.Header}, body)
 	if err == nil {
 		err = in.Validate()
 	}
@@ -242,7 +249,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 	if tok, ok := in.(Idempotent); ok && h.Idempotency != nil {
 		if t := tok.IdempotencyToken(); t != nil && *t != "" {
 			idemKey = svc.SigningName + "|" + op.Name + "|" + caller.Principal.ARN + "|" + caller.Region + "|" + *t
-			hash, herr := inputHash(op, in, r)
+			hash, herr := inputHash(op, in, r, query)
 			if herr != nil {
 				h.writeError(w, r, op, herr, true)
 				return opName
@@ -365,7 +372,7 @@ func jsonTypeName(te *json.UnmarshalTypeError) string {
 // inputHash fingerprints a request for idempotency: the operation, its URI
 // labels and query (bar the token) and the body members as the server
 // understood them (so whitespace and member order do not matter).
-func inputHash(op *Operation, in Input, r *http.Request) (string, error) {
+func inputHash(op *Operation, in Input, r *http.Request, query url.Values) (string, error) {
 	tok := in.(Idempotent)
 	saved := tok.IdempotencyToken()
 	tok.SetIdempotencyToken(nil)
@@ -374,17 +381,17 @@ func inputHash(op *Operation, in Input, r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	q := r.URL.Query()
-	q.Del(op.IdempotencyToken)
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
+	keys := make([]string, 0, len(query))
+	for k := range query {
+		if k != op.IdempotencyToken {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%s\n%s\n", op.Name, r.URL.EscapedPath())
 	for _, k := range keys {
-		fmt.Fprintf(sum, "%s=%q\n", k, q[k])
+		fmt.Fprintf(sum, "%s=%q\n", k, query[k])
 	}
 	sum.Write(body)
 	return hex.EncodeToString(sum.Sum(nil)), nil
@@ -458,6 +465,9 @@ func (s *StatusWriter) Write(b []byte) (int, error) {
 	}
 	return s.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (body deadlines).
+func (s *StatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func opNameOf(op *Operation) string {
 	if op == nil {

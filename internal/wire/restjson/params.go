@@ -14,17 +14,35 @@ func (p Params) PathString(name string) *string {
 	return &v
 }
 
-// QueryString returns the first value of query parameter name, nil if absent.
-func (p Params) QueryString(name string) *string {
+// QueryString returns the value of the single-valued query parameter name,
+// nil if absent. A parameter given more than once is a validation error:
+// the model binds it to one member, and picking one of the values silently
+// would let the signed request mean something else than the server read.
+func (p Params) QueryString(name string) (*string, error) {
 	vs, ok := p.Query[name]
 	if !ok || len(vs) == 0 {
-		return nil
+		return nil, nil
+	}
+	if len(vs) > 1 {
+		return nil, &ValidationError{Violations: []Violation{{Member: name,
+			Constraint: "Member must be given at most once (the query string repeats it " + strconv.Itoa(len(vs)) + " times)"}}}
 	}
 	v := vs[0]
-	return &v
+	return &v, nil
 }
 
-// QueryStrings returns every value of a repeated query parameter, nil if absent.
+// QueryEnum is QueryString for a member of an enum type.
+func QueryEnum[T ~string](p Params, name string) (*T, error) {
+	s, err := p.QueryString(name)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	v := T(*s)
+	return &v, nil
+}
+
+// QueryStrings returns every value of a repeated (list) query parameter,
+// nil if absent.
 func (p Params) QueryStrings(name string) []string {
 	vs, ok := p.Query[name]
 	if !ok {
@@ -37,9 +55,9 @@ func (p Params) QueryStrings(name string) []string {
 
 // QueryInt32 parses query parameter name as a 32-bit integer.
 func (p Params) QueryInt32(name string) (*int32, error) {
-	s := p.QueryString(name)
-	if s == nil {
-		return nil, nil
+	s, err := p.QueryString(name)
+	if s == nil || err != nil {
+		return nil, err
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(*s), 10, 32)
 	if err != nil {
@@ -51,9 +69,9 @@ func (p Params) QueryInt32(name string) (*int32, error) {
 
 // QueryInt64 parses query parameter name as a 64-bit integer.
 func (p Params) QueryInt64(name string) (*int64, error) {
-	s := p.QueryString(name)
-	if s == nil {
-		return nil, nil
+	s, err := p.QueryString(name)
+	if s == nil || err != nil {
+		return nil, err
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(*s), 10, 64)
 	if err != nil {
@@ -64,9 +82,9 @@ func (p Params) QueryInt64(name string) (*int64, error) {
 
 // QueryBool parses query parameter name as a boolean.
 func (p Params) QueryBool(name string) (*bool, error) {
-	s := p.QueryString(name)
-	if s == nil {
-		return nil, nil
+	s, err := p.QueryString(name)
+	if s == nil || err != nil {
+		return nil, err
 	}
 	b, err := strconv.ParseBool(*s)
 	if err != nil {

@@ -38,7 +38,6 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", "/user/u1", "GetUser", map[string]string{"userId": "u1"}},
 		{"POST", "/user/u1/disable", "DisableUser", map[string]string{"userId": "u1"}},
 		{"GET", "/user", "ListUsers", nil},
-		{"GET", "/user/", "ListUsers", nil},
 		{"GET", "/credentials/programmatic", "GetCreds", nil}, // literal wins over label
 		{"GET", "/credentials/other", "GetByLabel", map[string]string{"id": "other"}},
 		{"GET", "/user/a%20b", "GetUser", map[string]string{"userId": "a b"}},
@@ -61,7 +60,12 @@ func TestRouterMatch(t *testing.T) {
 	for _, tc := range []struct {
 		method, path string
 		pathMatched  bool
-	}{{"GET", "/nope", false}, {"DELETE", "/user/u1", true}, {"GET", "/user/u1/disable/x", false}, {"GET", "/user/%ZZ", false}} {
+	}{
+		{"GET", "/nope", false}, {"DELETE", "/user/u1", true}, {"GET", "/user/u1/disable/x", false}, {"GET", "/user/%ZZ", false},
+		// Trailing slashes and empty segments are segments: never dropped.
+		{"GET", "/user/", false}, {"GET", "/user//disable", false}, {"POST", "/user/u1/disable/", false},
+		{"GET", "//user", false}, {"GET", "/credentials/programmatic/", false}, {"POST", "/user//disable", false},
+	} {
 		op, _, pm := r.Match(tc.method, tc.path)
 		if op != nil || pm != tc.pathMatched {
 			t.Errorf("%s %s: matched %v pathMatched %v, want none/%v", tc.method, tc.path, op, pm, tc.pathMatched)
