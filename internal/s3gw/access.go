@@ -66,7 +66,7 @@ func credentialOf(r *http.Request) (akid, region string, rerr *requestError) {
 		"The authorization header is malformed; the Credential is mal-formed."}
 	authz := r.Header.Values("Authorization")
 	_, rawQuery, _ := strings.Cut(target(r), "?")
-	presigned, creds := false, []string{}
+	presigned, presignedV4, creds := false, false, []string{}
 	for pair := range strings.SplitSeq(rawQuery, "&") {
 		k, v, _ := strings.Cut(pair, "=")
 		if dk, err := url.QueryUnescape(k); err == nil {
@@ -76,6 +76,7 @@ func credentialOf(r *http.Request) (akid, region string, rerr *requestError) {
 			continue
 		}
 		presigned = true
+		presignedV4 = presignedV4 || strings.HasPrefix(k, "X-Amz-")
 		if k == "X-Amz-Credential" {
 			if dv, err := url.QueryUnescape(v); err == nil {
 				v = dv
@@ -105,11 +106,17 @@ func credentialOf(r *http.Request) (akid, region string, rerr *requestError) {
 	case len(creds) > 1:
 		return "", "", &requestError{http.StatusBadRequest, "AuthorizationQueryParametersError",
 			"Query-string authentication parameter X-Amz-Credential appears more than once."}
+	case presignedV4:
+		return "", "", &requestError{http.StatusBadRequest, "AuthorizationQueryParametersError", msgQueryRequires}
 	default:
 		return "", "", malformed
 	}
 	parts := strings.Split(cred, "/")
 	if len(parts) != 5 || parts[0] == "" {
+		if len(authz) == 0 {
+			return "", "", &requestError{http.StatusBadRequest, "AuthorizationQueryParametersError",
+				`Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`}
+		}
 		return "", "", malformed
 	}
 	return parts[0], parts[2], nil

@@ -561,6 +561,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The authorization header is malformed; the region '%.40s' is not a valid region name.", region))
 		return
 	}
+	// Every principal: presigned URLs, keys, bucket names, part order
+	// (reject.go).
+	if g.reject(w, r) {
+		return
+	}
 	cred, err := g.cfg.Credentials.LookupAccessKey(ctx, akid)
 	switch {
 	case err == nil:
