@@ -1,0 +1,676 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/fault"
+	"github.com/openfinspace/openfinspace/internal/store"
+)
+
+// Config configures an Engine.
+type Config struct {
+	Store store.Store
+	// Owner names this process in leases (default: random).
+	Owner string
+	// Exclusive says no other process uses the store (SQLite): a starting
+	// engine takes over every lease at once instead of waiting for them
+	// to expire.
+	Exclusive bool
+	// Poll is how often each kind looks for due jobs when nothing woke it
+	// (default 200 ms). Enqueue in this process wakes it at once (Wake).
+	Poll time.Duration
+	// Now is the clock (default time.Now); timers use the time package, so
+	// tests run the engine under testing/synctest.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Engine claims and runs jobs of its kinds.
+type Engine struct {
+	cfg   Config
+	kinds map[string]*kindRunner
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	started bool
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type kindRunner struct {
+	e    *Engine
+	k    *Kind
+	wake chan struct{}
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc // local runs by job id
+}
+
+// New returns an engine for kinds; Start runs it.
+func New(cfg Config, kinds ...*Kind) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("jobs: Config.Store is required")
+	}
+	if cfg.Owner == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		cfg.Owner = "engine-" + hex.EncodeToString(b[:])
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, kinds: map[string]*kindRunner{}, log: cfg.Logger}
+	for _, k := range kinds {
+		if err := e.add(k); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *Engine) add(k *Kind) error {
+	if k.Name == "" || k.Handler == nil {
+		return errors.New("jobs: a Kind needs a Name and a Handler")
+	}
+	if _, dup := e.kinds[k.Name]; dup {
+		return fmt.Errorf("jobs: kind %s registered twice", k.Name)
+	}
+	if k.Workers <= 0 {
+		k.Workers = 4
+	}
+	if k.MaxAttempts <= 0 {
+		k.MaxAttempts = 5
+	}
+	if k.Backoff == nil {
+		k.Backoff = DefaultBackoff
+	}
+	if k.Lease <= 0 {
+		k.Lease = 30 * time.Second
+	}
+	e.kinds[k.Name] = &kindRunner{e: e, k: k, wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{}}
+	return nil
+}
+
+// DefaultBackoff is 1 s · 2^(attempt-1), at most 5 minutes.
+func DefaultBackoff(attempt int) time.Duration {
+	d := time.Second
+	for i := 1; i < attempt && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Minute)
+}
+
+// Kind returns the configuration of a registered kind (nil if unknown),
+// for CancelTx.
+func (e *Engine) Kind(name string) *Kind {
+	if r := e.kinds[name]; r != nil {
+		return r.k
+	}
+	return nil
+}
+
+// Owner is the name this engine's leases carry.
+func (e *Engine) Owner() string { return e.cfg.Owner }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.cfg.Now() }
+
+// Start runs the engine until Stop. Jobs left by a previous run resume in
+// due order under the pool bounds.
+func (e *Engine) Start(ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return
+	}
+	e.started = true
+	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
+	for _, r := range e.kinds {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			r.loop(ctx)
+		}()
+	}
+}
+
+// Stop cancels running work and waits for it; unfinished jobs stay in the
+// store and resume at the next Start (or in another process once their
+// leases lapse).
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	stop := e.stop
+	e.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	e.wg.Wait()
+}
+
+// Wake asks the kind's dispatcher to look for due jobs now (after a
+// transaction that enqueued one commits).
+func (e *Engine) Wake(kind string) {
+	if r := e.kinds[kind]; r != nil {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Enqueue inserts a job in its own transaction and wakes its kind.
+func (e *Engine) Enqueue(ctx context.Context, s Spec) error {
+	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error { return EnqueueTx(ctx, tx, e.cfg.Now(), s) })
+	if err == nil {
+		e.Wake(s.Kind)
+	}
+	return err
+}
+
+// Cancel cancels job id and stops its run at once if it runs here.
+func (e *Engine) Cancel(ctx context.Context, id string) error {
+	var kind string
+	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		j, err := GetTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		kind = j.Kind
+		return CancelTx(ctx, tx, e.cfg.Now(), e.Kind(j.Kind), id)
+	})
+	if err == nil {
+		e.Cancelled(kind, id)
+	}
+	return err
+}
+
+// Cancelled stops a local run of job id after a transaction that called
+// CancelTx committed (other processes notice at their next renewal).
+func (e *Engine) Cancelled(kind, id string) {
+	if r := e.kinds[kind]; r != nil {
+		r.mu.Lock()
+		cancel := r.running[id]
+		r.mu.Unlock()
+		if cancel != nil {
+			cancel(ErrCancelled)
+		}
+	}
+}
+
+// Get reads a job.
+func (e *Engine) Get(ctx context.Context, id string) (*Job, error) {
+	var j *Job
+	err := e.cfg.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		j, err = GetTx(ctx, tx, id)
+		return err
+	})
+	return j, err
+}
+
+// loop is one kind's dispatcher: claim what the pools allow, run it, and
+// wait for a wake-up, a finished run or the poll interval.
+func (r *kindRunner) loop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	finished := make(chan struct{}, r.k.Workers)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-finished:
+		case <-timer.C:
+		}
+		r.mu.Lock()
+		free := r.k.Workers - len(r.running)
+		r.mu.Unlock()
+		if free > 0 {
+			claimed, err := r.claim(ctx, free, first)
+			if err != nil && ctx.Err() == nil {
+				r.e.log.Error("jobs: claiming", "kind", r.k.Name, "error", err)
+			}
+			if err == nil {
+				first = false
+			}
+			for _, j := range claimed {
+				rctx, cancel := context.WithCancelCause(ctx)
+				r.mu.Lock()
+				r.running[j.ID] = cancel
+				r.mu.Unlock()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r.run(rctx, j)
+					cancel(nil)
+					r.mu.Lock()
+					delete(r.running, j.ID)
+					r.mu.Unlock()
+					finished <- struct{}{}
+				}()
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(r.e.cfg.Poll)
+	}
+}
+
+// scanLimit bounds the jobs one claim looks at: the running ones of the
+// kind (in every process) plus the first waiting ones in due order.
+const scanLimit = 1000
+
+// claim leases up to n due jobs in one transaction. takeOver (the first
+// claim of an exclusive engine) treats every lease as lapsed.
+func (r *kindRunner) claim(ctx context.Context, n int, takeOver bool) ([]*Job, error) {
+	e := r.e
+	takeOver = takeOver && e.cfg.Exclusive
+	var claimed []*Job
+	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		claimed = claimed[:0]
+		now := e.cfg.Now()
+		recs, err := tx.List(ctx, store.Query{Kind: RecordKind, Parent: r.k.Name, PendingOnly: true, Limit: scanLimit})
+		if err != nil {
+			return err
+		}
+		slotCache := map[string]*slotState{}
+		for _, rec := range recs {
+			if len(claimed) == n {
+				break
+			}
+			j, err := decode(rec)
+			if err != nil {
+				return err
+			}
+			if j.Due.After(now) {
+				break // SortKey is the due time: the rest are later
+			}
+			if j.State == Running && r.holds(j, now, takeOver) {
+				continue
+			}
+			if j.Key != "" && r.k.PerKey > 0 {
+				ss, err := r.slotFor(ctx, tx, j, slotCache, now, takeOver)
+				if err != nil {
+					return err
+				}
+				if !ss.admit(j.ID, r.k.PerKey) {
+					continue // the key is full: wait, in order
+				}
+			}
+			j.State, j.LeaseOwner, j.LeaseUntil = Running, e.cfg.Owner, now.Add(r.k.Lease)
+			j.Attempt++
+			if j.MaxAttempts == 0 {
+				j.MaxAttempts = r.k.MaxAttempts
+			}
+			nrec, err := record(j)
+			if err != nil {
+				return err
+			}
+			if err := tx.Update(ctx, nrec); err != nil {
+				return err
+			}
+			j.version = nrec.Version
+			claimed = append(claimed, j)
+		}
+		for _, ss := range slotCache {
+			if err := ss.save(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrVersion) {
+		// Another process claimed first; look again at the next round.
+		return nil, nil
+	}
+	return claimed, err
+}
+
+// slotState is a key's slot record during one claim.
+type slotState struct {
+	rec     *store.Record
+	s       slots
+	live    int
+	changed bool
+}
+
+// slotFor reads (once per claim) the slot record of j's key and counts the
+// jobs in it that still run under a live lease, pruning the others.
+func (r *kindRunner) slotFor(ctx context.Context, tx store.Tx, j *Job, cache map[string]*slotState, now time.Time, takeOver bool) (*slotState, error) {
+	id := slotID(j.Kind, j.Key)
+	if ss := cache[id]; ss != nil {
+		return ss, nil
+	}
+	ss := &slotState{}
+	rec, err := tx.Get(ctx, SlotKind, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		ss.rec = &store.Record{Kind: SlotKind, ID: id, Parent: j.Kind, SortKey: id}
+	case err != nil:
+		return nil, err
+	default:
+		ss.rec = rec
+		if err := json.Unmarshal(rec.Data, &ss.s); err != nil {
+			return nil, err
+		}
+	}
+	kept := ss.s.Jobs[:0]
+	for _, other := range ss.s.Jobs {
+		oj, err := GetTx(ctx, tx, other)
+		if errors.Is(err, store.ErrNotFound) {
+			ss.changed = true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if oj.ID == j.ID || oj.State != Running || !r.holds(oj, now, takeOver) {
+			ss.changed = true
+			continue
+		}
+		kept = append(kept, other)
+	}
+	ss.s.Jobs, ss.live = kept, len(kept)
+	cache[id] = ss
+	return ss, nil
+}
+
+// holds reports whether a running job is still held: by a local run, or
+// by another process's live lease (unless an exclusive start takes every
+// lease over). A lease of this engine's owner without a local run is
+// stale (left by an earlier Start in this process).
+func (r *kindRunner) holds(j *Job, now time.Time, takeOver bool) bool {
+	r.mu.Lock()
+	_, local := r.running[j.ID]
+	r.mu.Unlock()
+	if local {
+		return true
+	}
+	return j.LeaseOwner != r.e.cfg.Owner && j.LeaseUntil.After(now) && !takeOver
+}
+
+func (ss *slotState) admit(id string, limit int) bool {
+	if ss.live >= limit {
+		return false
+	}
+	ss.s.Jobs = append(ss.s.Jobs, id)
+	ss.live++
+	ss.changed = true
+	return true
+}
+
+// save writes the slot record when the claim changed it. Writing it also
+// when two processes claim under the same key makes one of them fail the
+// version check, so the bound holds across processes.
+func (ss *slotState) save(ctx context.Context, tx store.Tx) error {
+	if !ss.changed {
+		return nil
+	}
+	data, err := json.Marshal(ss.s)
+	if err != nil {
+		return err
+	}
+	ss.rec.Data = data
+	if ss.rec.Version == 0 {
+		if len(ss.s.Jobs) == 0 {
+			return nil
+		}
+		return tx.Insert(ctx, ss.rec)
+	}
+	if len(ss.s.Jobs) == 0 {
+		return tx.Delete(ctx, SlotKind, ss.rec.ID)
+	}
+	return tx.Update(ctx, ss.rec)
+}
+
+// Run is one attempt of a job, as its handler sees it.
+type Run struct {
+	// Job is a copy of the job as claimed.
+	Job Job
+
+	mu       sync.Mutex
+	progress json.RawMessage
+	dirty    bool
+}
+
+// Args decodes the job's arguments into v.
+func (r *Run) Args(v any) error {
+	if len(r.Job.Args) == 0 {
+		return nil
+	}
+	return json.Unmarshal(r.Job.Args, v)
+}
+
+// Report records the job's progress; it is written with the next lease
+// renewal and with the job's outcome.
+func (r *Run) Report(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.progress, r.dirty = b, true
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Run) takeProgress() (json.RawMessage, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, d := r.progress, r.dirty
+	r.dirty = false
+	return p, d
+}
+
+// run does one attempt of j, renewing its lease, then commits the outcome.
+func (r *kindRunner) run(ctx context.Context, j *Job) {
+	e := r.e
+	run := &Run{Job: *j}
+	cancel := r.cancelOf(j.ID)
+	var (
+		verMu   sync.Mutex
+		version = j.version
+	)
+	renewDone := make(chan struct{})
+	renewStop := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		t := time.NewTicker(r.k.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewStop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			verMu.Lock()
+			v, cause, err := r.renew(ctx, j.ID, version, run)
+			if err == nil && cause == nil {
+				version = v
+			}
+			verMu.Unlock()
+			switch {
+			case cause != nil:
+				cancel(cause)
+				return
+			case err != nil && ctx.Err() == nil:
+				e.log.Warn("jobs: renewing a lease", "kind", r.k.Name, "job", j.ID, "error", err)
+			}
+		}
+	}()
+
+	res, runErr := r.safeRun(ctx, run)
+	close(renewStop)
+	<-renewDone
+	if ctx.Err() != nil {
+		// Cancelled or taken over: someone else owns the outcome. Or the
+		// engine is stopping: the job stays running under a lease that
+		// lapses (or that the next exclusive start takes over), and runs
+		// again.
+		return
+	}
+	verMu.Lock()
+	defer verMu.Unlock()
+	if err := r.finish(context.WithoutCancel(ctx), j, version, run, res, runErr); err != nil {
+		e.log.Error("jobs: recording the outcome", "kind", r.k.Name, "job", j.ID, "error", err)
+	}
+}
+
+func (r *kindRunner) cancelOf(id string) context.CancelCauseFunc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running[id]
+}
+
+// safeRun calls the handler, turning a panic into a permanent failure.
+func (r *kindRunner) safeRun(ctx context.Context, run *Run) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.e.log.Error("jobs: handler panicked", "kind", r.k.Name, "job", run.Job.ID, "panic", fmt.Sprint(p))
+			res, err = Result{}, Permanent(fmt.Errorf("the job's handler failed: %v", p))
+		}
+	}()
+	return r.k.Handler.Run(ctx, run)
+}
+
+// renew extends the lease of job id held at version, writing progress. It
+// returns the new version, or a cause when the run must stop.
+func (r *kindRunner) renew(ctx context.Context, id string, version int64, run *Run) (int64, error, error) {
+	e := r.e
+	var cause error
+	var newVersion int64
+	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		cause = nil
+		j, err := GetTx(ctx, tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			cause = ErrLeaseLost
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case j.State == Cancelled:
+			cause = ErrCancelled
+			return nil
+		case j.version != version || j.State != Running || j.LeaseOwner != e.cfg.Owner:
+			cause = ErrLeaseLost
+			return nil
+		}
+		j.LeaseUntil = e.cfg.Now().Add(r.k.Lease)
+		if p, dirty := run.takeProgress(); dirty {
+			j.Progress = p
+		}
+		rec, err := record(j)
+		if err != nil {
+			return err
+		}
+		if err := tx.Update(ctx, rec); err != nil {
+			return err
+		}
+		newVersion = rec.Version
+		return nil
+	})
+	if errors.Is(err, store.ErrVersion) {
+		return 0, ErrLeaseLost, nil
+	}
+	return newVersion, cause, err
+}
+
+// finish records the outcome of an attempt, if the lease is still held.
+func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, run *Run, res Result, runErr error) error {
+	e := r.e
+	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		j, err := GetTx(ctx, tx, claimed.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if j.version != version || j.State != Running || j.LeaseOwner != e.cfg.Owner {
+			return nil // cancelled or taken over: not ours to record
+		}
+		now := e.cfg.Now()
+		if p, dirty := run.takeProgress(); dirty {
+			j.Progress = p
+		}
+		j.LeaseOwner, j.LeaseUntil = "", time.Time{}
+		var perm permanent
+		switch {
+		case runErr == nil:
+			if res.Commit != nil {
+				if err := res.Commit(ctx, tx); err != nil {
+					return err
+				}
+			}
+			j.Error = ""
+			if res.Again > 0 {
+				j.State, j.Due, j.Attempt = Queued, now.Add(res.Again), 0
+			} else {
+				j.State, j.Finished = Done, now
+			}
+		case errors.As(runErr, &perm) || j.Attempt >= j.MaxAttempts:
+			j.State, j.Finished, j.Error = Failed, now, clientText(runErr)
+			if r.k.OnFailed != nil {
+				if err := r.k.OnFailed(ctx, tx, j, runErr); err != nil {
+					return err
+				}
+			}
+		default:
+			j.State, j.Due, j.Error = Queued, now.Add(r.k.Backoff(j.Attempt)), clientText(runErr)
+			e.log.Warn("jobs: attempt failed; retrying", "kind", r.k.Name, "job", j.ID, "attempt", j.Attempt, "error", runErr)
+		}
+		if err := releaseTx(ctx, tx, j); err != nil {
+			return err
+		}
+		rec, err := record(j)
+		if err != nil {
+			return err
+		}
+		return tx.Update(ctx, rec)
+	})
+	if errors.Is(err, store.ErrVersion) {
+		return nil // changed under us (cancelled, taken over)
+	}
+	return err
+}
+
+// clientText is an error's client-safe text: a fault's message, or a
+// generic one (the cause is logged, not stored where a client reads it).
+func clientText(err error) string {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	var p permanent
+	if errors.As(err, &p) {
+		if errors.As(p.err, &fe) {
+			return fe.Message
+		}
+	}
+	return "internal error"
+}

@@ -1,0 +1,326 @@
+// Package jobs runs long work — ingesting a changeset, materializing a
+// data view, copying a database, starting a cluster, and the few steps of
+// an environment's lifecycle — durably, on any store.Store, from one or
+// several server processes.
+//
+// # Protocol
+//
+// A job is a record in the store (kind "job"). Its schedule and its
+// recovery live there, not in memory:
+//
+//   - Enqueue inserts a queued job with a due time, in the caller's own
+//     transaction, so a resource and the job that drives it appear
+//     together or not at all.
+//   - A process claims due jobs in a short transaction: it sets the job's
+//     state to running with a lease (owner, expiry) under the store's
+//     optimistic version check, so two processes racing for one job cannot
+//     both win.
+//   - The work runs outside any transaction (Handler.Run). While it runs,
+//     the process renews the lease (and writes the job's progress) every
+//     third of the lease; a renewal that finds the job changed under it —
+//     cancelled, or claimed by another process after the lease lapsed —
+//     cancels the work's context.
+//   - The result is committed in one transaction with a version check: the
+//     domain's Commit function and the job's new state together. A process
+//     whose lease was lost commits nothing.
+//   - A failed attempt is retried after a backoff; after MaxAttempts (or a
+//     Permanent error) the job fails terminally and the kind's OnFailed
+//     hook records the failure in the same transaction (e.g. status FAILED
+//     with errorInfo) — never an endless retry loop.
+//   - A job whose process died is claimed again once its lease expires. On
+//     an exclusive store (SQLite: one process at a time), a starting
+//     engine takes over every lease at once.
+//
+// Pools are bounded twice: Workers jobs of a kind at a time in one
+// process, and PerKey jobs of a kind at a time per concurrency key across
+// all processes (e.g. ten changesets per environment). A job over a bound
+// waits, in due order (FIFO), and its resource stays PENDING. The per-key
+// bound is kept by a slot record per key, updated with the claim under the
+// same version check, so it holds across processes. After a restart, jobs
+// resume in due order under the same bounds, not all at once.
+//
+// # River
+//
+// A River-on-PostgreSQL implementation would fit behind the same surface:
+// Enqueue maps to river's InsertTx in the caller's pgx transaction (the
+// store's PostgreSQL transaction would expose its pgx.Tx), a Kind to a
+// river worker with its queue's MaxWorkers as Workers, MaxAttempts and the
+// backoff to river's retry policy, OnFailed to an error handler that runs
+// on the last attempt, Cancel to JobCancelTx, Progress to river's output
+// or metadata. Two things River lacks would stay here: the per-key bound
+// across processes (River's concurrency limits per partition key are a Pro
+// feature) and the Commit-with-the-job's-state transaction. Keeping this
+// engine on store.Store lets SQLite and PostgreSQL deployments share one
+// implementation and one contract suite (package jobs' tests), which is
+// why it was chosen over River.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/store"
+)
+
+// Record kinds.
+const (
+	RecordKind = "job"     // ID job id, Parent job kind, SortKey due time
+	SlotKind   = "jobslot" // ID "<kind>/<key>": the jobs running under a key
+)
+
+// State is a job's place in its life.
+type State string
+
+const (
+	Queued    State = "queued"
+	Running   State = "running"
+	Done      State = "done"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+)
+
+// Terminal reports whether s is a final state.
+func (s State) Terminal() bool { return s == Done || s == Failed || s == Cancelled }
+
+// Job is one unit of work, as stored.
+type Job struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Key is the concurrency key (e.g. an environment id); "" for none.
+	Key  string          `json:"key,omitempty"`
+	Args json.RawMessage `json:"args,omitempty"`
+
+	State State     `json:"state"`
+	Due   time.Time `json:"due"`
+	// Attempt counts the attempts made, the running one included.
+	Attempt     int       `json:"attempt"`
+	MaxAttempts int       `json:"maxAttempts"`
+	LeaseOwner  string    `json:"leaseOwner,omitempty"`
+	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`
+	// Progress is what the handler last reported (Run.Report).
+	Progress json.RawMessage `json:"progress,omitempty"`
+	// Error is the last attempt's error (client-safe text).
+	Error    string    `json:"error,omitempty"`
+	Created  time.Time `json:"created"`
+	Finished time.Time `json:"finished,omitzero"`
+
+	version int64
+}
+
+// Spec describes a job to enqueue.
+type Spec struct {
+	// ID identifies the job (unique among jobs); a domain usually derives
+	// it from its resource, e.g. "changeset/<id>".
+	ID   string
+	Kind string
+	Key  string
+	// Args is marshalled to JSON.
+	Args any
+	// Due is when the job may start (zero: now).
+	Due time.Time
+	// MaxAttempts overrides the kind's (0: the kind's).
+	MaxAttempts int
+}
+
+// Result is what a successful Run returns.
+type Result struct {
+	// Commit, if set, runs in the transaction that records the job's
+	// outcome, after the engine checked the lease is still held: the
+	// domain's state change and the job's commit together or not at all.
+	Commit func(ctx context.Context, tx store.Tx) error
+	// Again, if positive, reschedules the job after this delay (its next
+	// step) instead of finishing it; the attempt count starts over.
+	Again time.Duration
+}
+
+// Handler does the work of one kind of job.
+type Handler interface {
+	// Run does one attempt outside any transaction. ctx is cancelled when
+	// the job is cancelled, its lease is lost or the engine stops; Run
+	// should then return promptly (its result is discarded). An error
+	// retries the job after a backoff; Permanent(err) fails it at once.
+	Run(ctx context.Context, r *Run) (Result, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, r *Run) (Result, error)
+
+func (f HandlerFunc) Run(ctx context.Context, r *Run) (Result, error) { return f(ctx, r) }
+
+// Kind configures one kind of job.
+type Kind struct {
+	Name    string
+	Handler Handler
+	// Workers bounds the jobs of this kind running at once in one process
+	// (default 4).
+	Workers int
+	// PerKey bounds the jobs of this kind running at once per
+	// concurrency key, across processes (0: no bound).
+	PerKey int
+	// MaxAttempts is the default number of attempts (default 5).
+	MaxAttempts int
+	// Backoff is the pause before attempt n+1 after n failed (default
+	// 1 s · 2^(n-1), at most 5 min).
+	Backoff func(attempt int) time.Duration
+	// Lease is how long a claim lasts without renewal (default 30 s).
+	Lease time.Duration
+	// OnFailed records a terminal failure in the transaction that marks
+	// the job failed (e.g. the resource's status FAILED with errorInfo).
+	OnFailed func(ctx context.Context, tx store.Tx, j *Job, cause error) error
+	// OnCancelled, if set, runs in the transaction that cancels the job.
+	OnCancelled func(ctx context.Context, tx store.Tx, j *Job) error
+}
+
+// permanent marks an error that must not be retried.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent wraps err so that the job fails at once, without retries.
+func Permanent(err error) error { return permanent{err} }
+
+// ErrLeaseLost is the cause of a run's context when another process took
+// the job over (or it was deleted).
+var ErrLeaseLost = errors.New("jobs: the job's lease was lost")
+
+// ErrCancelled is the cause of a run's context when the job was cancelled.
+var ErrCancelled = errors.New("jobs: the job was cancelled")
+
+// retention is how long finished jobs stay readable.
+const retention = 24 * time.Hour
+
+// dueKey orders jobs by due time (fixed width, so bytewise order is time
+// order).
+func dueKey(t time.Time) string { return fmt.Sprintf("%016d", t.UnixMilli()) }
+
+func decode(rec *store.Record) (*Job, error) {
+	var j Job
+	if err := json.Unmarshal(rec.Data, &j); err != nil {
+		return nil, fmt.Errorf("jobs: decoding job %s: %w", rec.ID, err)
+	}
+	j.version = rec.Version
+	return &j, nil
+}
+
+// record builds the store record of j (version from j).
+func record(j *Job) (*store.Record, error) {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	rec := &store.Record{Kind: RecordKind, ID: j.ID, Parent: j.Kind, SortKey: dueKey(j.Due),
+		Pending: !j.State.Terminal(), Version: j.version, Data: data}
+	if j.State.Terminal() {
+		rec.ExpiresAt = j.Finished.Add(retention)
+	}
+	return rec, nil
+}
+
+// EnqueueTx inserts a queued job in tx. It returns store.ErrExists when a
+// job with the same ID exists (finished jobs are kept for a day).
+func EnqueueTx(ctx context.Context, tx store.Tx, now time.Time, s Spec) error {
+	if s.ID == "" || s.Kind == "" {
+		return errors.New("jobs: a job needs an ID and a Kind")
+	}
+	var args json.RawMessage
+	if s.Args != nil {
+		b, err := json.Marshal(s.Args)
+		if err != nil {
+			return fmt.Errorf("jobs: encoding the arguments of %s: %w", s.ID, err)
+		}
+		args = b
+	}
+	due := s.Due
+	if due.IsZero() {
+		due = now
+	}
+	j := &Job{ID: s.ID, Kind: s.Kind, Key: s.Key, Args: args, State: Queued, Due: due,
+		MaxAttempts: s.MaxAttempts, Created: now}
+	rec, err := record(j)
+	if err != nil {
+		return err
+	}
+	return tx.Insert(ctx, rec)
+}
+
+// GetTx reads a job.
+func GetTx(ctx context.Context, tx store.Tx, id string) (*Job, error) {
+	rec, err := tx.Get(ctx, RecordKind, id)
+	if err != nil {
+		return nil, err
+	}
+	return decode(rec)
+}
+
+// slots is the document of a SlotKind record: the ids of the jobs
+// claimed under one key (some may have finished or lost their lease; a
+// claim prunes them).
+type slots struct {
+	Jobs []string `json:"jobs"`
+}
+
+func slotID(kind, key string) string { return kind + "/" + key }
+
+// releaseTx removes job j from its key's slot record.
+func releaseTx(ctx context.Context, tx store.Tx, j *Job) error {
+	if j.Key == "" {
+		return nil
+	}
+	rec, err := tx.Get(ctx, SlotKind, slotID(j.Kind, j.Key))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var s slots
+	if err := json.Unmarshal(rec.Data, &s); err != nil {
+		return err
+	}
+	kept := s.Jobs[:0]
+	for _, id := range s.Jobs {
+		if id != j.ID {
+			kept = append(kept, id)
+		}
+	}
+	if len(kept) == 0 {
+		return tx.Delete(ctx, SlotKind, rec.ID)
+	}
+	s.Jobs = kept
+	if rec.Data, err = json.Marshal(s); err != nil {
+		return err
+	}
+	return tx.Update(ctx, rec)
+}
+
+// CancelTx cancels job id in tx (a no-op for a finished job; ErrNotFound
+// for an unknown one). A run of it in any process sees the cancellation
+// at its next lease renewal (Engine.Cancel also stops a local run at
+// once).
+func CancelTx(ctx context.Context, tx store.Tx, now time.Time, k *Kind, id string) error {
+	j, err := GetTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if j.State.Terminal() {
+		return nil
+	}
+	j.State, j.Finished, j.LeaseOwner, j.LeaseUntil = Cancelled, now, "", time.Time{}
+	if k != nil && k.OnCancelled != nil {
+		if err := k.OnCancelled(ctx, tx, j); err != nil {
+			return err
+		}
+	}
+	if err := releaseTx(ctx, tx, j); err != nil {
+		return err
+	}
+	rec, err := record(j)
+	if err != nil {
+		return err
+	}
+	return tx.Update(ctx, rec)
+}
