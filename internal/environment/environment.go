@@ -14,6 +14,7 @@ import (
 
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/ids"
+	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/store"
 	"github.com/openfinspace/openfinspace/internal/tagging"
@@ -63,7 +64,7 @@ type Environment struct {
 	DataBundles    []string    `json:"dataBundles,omitempty"`
 	CreatedAt      time.Time   `json:"createdAt"`
 	UpdatedAt      time.Time   `json:"updatedAt"`
-	// NextStepAt is when the reconciler takes the next step.
+	// NextStepAt is when the lifecycle job takes the next step.
 	NextStepAt time.Time `json:"nextStepAt"`
 }
 
@@ -83,13 +84,19 @@ type UpdateInput struct {
 	Federation                        *Federation
 }
 
-// Enqueuer schedules reconcile steps (lifecycle.Runner).
-type Enqueuer interface{ Enqueue(kind, id string) }
+// JobKind is the job kind of environments' lifecycles (package jobs): one
+// job per phase ("environment/<id>/create", ".../delete") takes one
+// status step per run, StepDelay apart.
+const JobKind = "environment"
+
+// Jobs wakes the job engine after a transaction enqueued a job
+// (*jobs.Engine).
+type Jobs interface{ Wake(kind string) }
 
 // Service implements the environment operations.
 type Service struct {
 	db      store.Store
-	runner  Enqueuer
+	jobs    Jobs
 	account string
 	baseURL func() string
 	// StepDelay is the pause between lifecycle steps (CREATE_REQUESTED →
@@ -110,8 +117,8 @@ type CreatedHook func(ctx context.Context, tx store.Tx, env *Environment) error
 
 // New returns the environment service. baseURL returns this server's public
 // URL (known once it listens), used for environmentUrl.
-func New(db store.Store, runner Enqueuer, account string, baseURL func() string) *Service {
-	return &Service{db: db, runner: runner, account: account, baseURL: baseURL,
+func New(db store.Store, jobs Jobs, account string, baseURL func() string) *Service {
+	return &Service{db: db, jobs: jobs, account: account, baseURL: baseURL,
 		StepDelay: 400 * time.Millisecond, Now: time.Now,
 		docs: &store.Decoded[*Environment]{Decode: decodeData}}
 }
@@ -166,13 +173,41 @@ func (s *Service) Create(ctx context.Context, region string, in CreateInput) (*E
 		if err := tx.Insert(ctx, rec); err != nil {
 			return err
 		}
-		return tagging.PutTx(ctx, tx, env.ARN, in.Tags)
+		if err := tagging.PutTx(ctx, tx, env.ARN, in.Tags); err != nil {
+			return err
+		}
+		return enqueuePhaseTx(ctx, tx, env, now)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.runner.Enqueue(Kind, id)
+	s.jobs.Wake(JobKind)
 	return env, nil
+}
+
+// phaseJob is the id of the job driving env's current phase.
+func phaseJob(env *Environment) string {
+	if env.Status.deleting() {
+		return "environment/" + env.ID + "/delete"
+	}
+	return "environment/" + env.ID + "/create"
+}
+
+// enqueuePhaseTx schedules the first step of env's current phase at
+// env.NextStepAt (a no-op if its job exists).
+func enqueuePhaseTx(ctx context.Context, tx store.Tx, env *Environment, now time.Time) error {
+	err := jobs.EnqueueTx(ctx, tx, now, jobs.Spec{ID: phaseJob(env), Kind: JobKind,
+		Args: stepArgs{Region: env.Region, ID: env.ID}, Due: env.NextStepAt})
+	if errors.Is(err, store.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// stepArgs are the arguments of a lifecycle job.
+type stepArgs struct {
+	Region string `json:"region"`
+	ID     string `json:"id"`
 }
 
 func record(env *Environment) (*store.Record, error) {
@@ -348,86 +383,141 @@ func (s *Service) Delete(ctx context.Context, region, id string) error {
 			return err
 		}
 		next.Version = rec.Version
-		return tx.Update(ctx, next)
+		if err := tx.Update(ctx, next); err != nil {
+			return err
+		}
+		// The creation phase ends here: its job (if still queued or
+		// running) is cancelled; a run of it commits nothing now.
+		if err := jobs.CancelTx(ctx, tx, now, nil, "environment/"+env.ID+"/create"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return enqueuePhaseTx(ctx, tx, env, now)
 	})
 	if err != nil {
 		return err
 	}
-	s.runner.Enqueue(Kind, id)
+	s.jobs.Wake(JobKind)
 	return nil
 }
 
-// Reconcile implements lifecycle.Reconciler: one status step per call,
-// each after StepDelay. Steps are idempotent; the record's version guards
-// against a concurrent API write.
-func (s *Service) Reconcile(ctx context.Context, id string) (time.Duration, bool, error) {
-	var next time.Duration
-	var done bool
-	err := s.db.Update(ctx, func(tx store.Tx) error {
-		next, done = 0, false
-		rec, err := tx.Get(ctx, Kind, id)
-		if errors.Is(err, store.ErrNotFound) {
-			done = true
-			return nil
+// JobKind is the job kind that drives environments' lifecycles; the
+// server registers it with its job engine.
+func (s *Service) JobKind() *jobs.Kind {
+	return &jobs.Kind{Name: JobKind, Workers: 8, Lease: 30 * time.Second, MaxAttempts: 10,
+		Handler: jobs.HandlerFunc(s.runStep)}
+}
+
+// runStep is one lifecycle step: nothing to do outside a transaction, so
+// the step is the run's commit, and the next step is scheduled StepDelay
+// later until the status is terminal.
+func (s *Service) runStep(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
+	var args stepArgs
+	if err := r.Args(&args); err != nil {
+		return jobs.Result{}, jobs.Permanent(err)
+	}
+	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
+		again, err := s.stepTx(ctx, tx, args.ID)
+		if again {
+			r.Again(s.StepDelay)
 		}
-		if err != nil {
-			return err
-		}
-		env, err := decode(rec)
-		if err != nil {
-			return err
-		}
-		if env.Status.terminal() {
-			done = true
-			if rec.Pending {
-				rec.Pending = false
-				return tx.Update(ctx, rec)
-			}
-			return nil
-		}
-		now := s.Now().UTC()
-		if wait := env.NextStepAt.Sub(now); wait > 0 {
-			next = wait
-			return nil
-		}
-		var to Status
-		switch env.Status {
-		case CreateRequested:
-			to = Creating
-		case Creating:
-			to = Created
-			for _, hook := range s.OnCreated {
-				if err := hook(ctx, tx, env); err != nil {
-					return fmt.Errorf("environment %s: creation hook: %w", id, err)
-				}
-			}
-		case DeleteRequested:
-			to = Deleting
-		case Deleting:
-			to = Deleted
-			if err := tagging.DeleteTx(ctx, tx, env.ARN); err != nil {
+		return err
+	}}, nil
+}
+
+// Resume schedules the lifecycle of every environment still in flight
+// that has no job (records written before the job engine existed).
+func (s *Service) Resume(ctx context.Context) error {
+	var after *store.Cursor
+	for {
+		var n int
+		err := s.db.Update(ctx, func(tx store.Tx) error {
+			recs, err := tx.List(ctx, store.Query{Kind: Kind, AnyParent: true, PendingOnly: true, After: after, Limit: 200})
+			if err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("environment %s: no step from status %s", id, env.Status)
-		}
-		if err := env.moveTo(to); err != nil {
-			return err
-		}
-		env.UpdatedAt, env.NextStepAt = now, now.Add(s.StepDelay)
-		updated, err := record(env)
+			n = len(recs)
+			now := s.Now().UTC()
+			for _, rec := range recs {
+				env, err := decode(rec)
+				if err != nil {
+					return err
+				}
+				if !env.Status.terminal() {
+					if err := enqueuePhaseTx(ctx, tx, env, now); err != nil {
+						return err
+					}
+				}
+				after = &store.Cursor{SortKey: rec.SortKey, ID: rec.ID}
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		updated.Version = rec.Version
-		if err := tx.Update(ctx, updated); err != nil {
-			return err
+		if n < 200 {
+			s.jobs.Wake(JobKind)
+			return nil
 		}
-		done = env.Status.terminal()
-		next = s.StepDelay
-		return nil
-	})
-	return next, done, err
+	}
+}
+
+// stepTx takes one status step of environment id in tx and reports
+// whether another follows. Steps are idempotent: a status already terminal
+// (or an environment gone) takes none.
+func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (again bool, err error) {
+	rec, err := tx.Get(ctx, Kind, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	env, err := decode(rec)
+	if err != nil {
+		return false, err
+	}
+	if env.Status.terminal() {
+		if rec.Pending {
+			rec.Pending = false
+			return false, tx.Update(ctx, rec)
+		}
+		return false, nil
+	}
+	now := s.Now().UTC()
+	var to Status
+	switch env.Status {
+	case CreateRequested:
+		to = Creating
+	case Creating:
+		to = Created
+		for _, hook := range s.OnCreated {
+			if err := hook(ctx, tx, env); err != nil {
+				return false, fmt.Errorf("environment %s: creation hook: %w", id, err)
+			}
+		}
+	case DeleteRequested:
+		to = Deleting
+	case Deleting:
+		to = Deleted
+		if err := tagging.DeleteTx(ctx, tx, env.ARN); err != nil {
+			return false, err
+		}
+	default:
+		return false, fmt.Errorf("environment %s: no step from status %s", id, env.Status)
+	}
+	if err := env.moveTo(to); err != nil {
+		return false, err
+	}
+	env.UpdatedAt, env.NextStepAt = now, now.Add(s.StepDelay)
+	updated, err := record(env)
+	if err != nil {
+		return false, err
+	}
+	updated.Version = rec.Version
+	if err := tx.Update(ctx, updated); err != nil {
+		return false, err
+	}
+	return !env.Status.terminal(), nil
 }
 
 // Exists is the tagging resolver of "environment/<id>" ARNs.

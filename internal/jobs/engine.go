@@ -82,6 +82,16 @@ func New(cfg Config, kinds ...*Kind) (*Engine, error) {
 	return e, nil
 }
 
+// Register adds a kind; call before Start.
+func (e *Engine) Register(k *Kind) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("jobs: Register after Start")
+	}
+	return e.add(k)
+}
+
 func (e *Engine) add(k *Kind) error {
 	if k.Name == "" || k.Handler == nil {
 		return errors.New("jobs: a Kind needs a Name and a Handler")
@@ -452,6 +462,7 @@ type Run struct {
 	mu       sync.Mutex
 	progress json.RawMessage
 	dirty    bool
+	again    time.Duration
 }
 
 // Args decodes the job's arguments into v.
@@ -473,6 +484,21 @@ func (r *Run) Report(v any) error {
 	r.progress, r.dirty = b, true
 	r.mu.Unlock()
 	return nil
+}
+
+// Again reschedules the job after d instead of finishing it, like
+// Result.Again; a Commit function calls it when whether another step
+// follows depends on what it found in the transaction.
+func (r *Run) Again(d time.Duration) {
+	r.mu.Lock()
+	r.again = d
+	r.mu.Unlock()
+}
+
+func (r *Run) againAfter() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.again
 }
 
 func (r *Run) takeProgress() (json.RawMessage, bool) {
@@ -628,8 +654,8 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 				}
 			}
 			j.Error = ""
-			if res.Again > 0 {
-				j.State, j.Due, j.Attempt = Queued, now.Add(res.Again), 0
+			if again := max(res.Again, run.againAfter()); again > 0 {
+				j.State, j.Due, j.Attempt = Queued, now.Add(again), 0
 			} else {
 				j.State, j.Finished = Done, now
 			}

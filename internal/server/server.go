@@ -1,5 +1,5 @@
 // Package server assembles openfinspace from one Config: store, keyring,
-// lifecycle runner, domain services, API adapters and the HTTP handler.
+// job engine, domain services, API adapters and the HTTP handler.
 // Nothing is global, so a test can run several servers in one process.
 package server
 
@@ -24,8 +24,8 @@ import (
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/identity"
+	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/keyring"
-	"github.com/openfinspace/openfinspace/internal/lifecycle"
 	"github.com/openfinspace/openfinspace/internal/metrics"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/s3gw"
@@ -61,7 +61,8 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	db       store.Store
-	runner   *lifecycle.Runner
+	jobs     *jobs.Engine
+	envs     *environment.Service
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	http     *http.Server
@@ -121,7 +122,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("opening metadata store: %w", err)
 	}
 	s.db = db
-	s.runner = lifecycle.New(db, log)
+	// SQLite admits one process: a starting engine takes over every lease
+	// its predecessor left.
+	_, exclusive := s.db.(*sqlite.Store)
+	s.jobs, err = jobs.New(jobs.Config{Store: db, Exclusive: exclusive, Now: cfg.Clock, Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, s.build(keys)
 }
 
@@ -131,9 +139,15 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	// request took effect (see package idempotency).
 	ops := tokens.Bind(s.db)
 	tags := tagging.New(ops, s.cfg.AccountID)
-	envs := environment.New(ops, s.runner, s.cfg.AccountID, s.PublicURL)
+	envs := environment.New(ops, s.jobs, s.cfg.AccountID, s.PublicURL)
 	envs.StepDelay = s.cfg.LifecycleStep
-	s.runner.Register(environment.Kind, envs)
+	if s.cfg.Clock != nil {
+		envs.Now = s.cfg.Clock
+	}
+	if err := s.jobs.Register(envs.JobKind()); err != nil {
+		return err
+	}
+	s.envs = envs
 	tags.Register("environment", envs.Exists)
 
 	s.temp = credstore.New(s.db, keys)
@@ -236,10 +250,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.PublicURL == "" {
 		s.cfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	if err := s.runner.Start(ctx); err != nil {
+	if err := s.envs.Resume(ctx); err != nil {
 		ln.Close()
 		return fmt.Errorf("resuming lifecycles: %w", err)
 	}
+	s.jobs.Start(ctx)
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopJan = cancel
 	go s.janitor(jctx)
@@ -286,7 +301,7 @@ func (s *Server) Store() store.Store { return s.db }
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Shutdown stops accepting requests, waits for in-flight ones, stops the
-// lifecycle runner and closes the store.
+// job engine and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
@@ -295,7 +310,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopJan != nil {
 		s.stopJan()
 	}
-	s.runner.Stop()
+	s.jobs.Stop()
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		errs = append(errs, s.closers[i](ctx))
 	}
