@@ -33,10 +33,11 @@ import (
 //     skew ahead is not yet valid (versitygw accepts future-dated URLs);
 //     expired session credentials are refused;
 //   - object keys: valid UTF-8 without NUL (400 InvalidURI), at most 1024
-//     bytes (400 KeyTooLongError), no "." or ".." segment (the filesystem
-//     would resolve them: a/../b is b), no segment longer than the
-//     filesystem's 255-byte names (400 KeyTooLongError), nothing in the
-//     backend's reserved names (400 InvalidArgument, see reservedSegment);
+//     bytes (400 KeyTooLongError), no "." or ".." segment (403
+//     AccessDenied: the filesystem would resolve them, a/../b is b), no
+//     segment longer than the filesystem's 255-byte names (400
+//     KeyTooLongError), nothing in the backend's reserved names (400
+//     InvalidArgument, see reservedSegment);
 //     the same for x-amz-copy-source, the keys of a DeleteObjects body and
 //     listing prefixes;
 //   - CreateBucket: S3's general purpose bucket naming rules
@@ -186,7 +187,7 @@ func keyProblemLazy(key string, sidecar func() (bool, error)) (*requestError, er
 	for seg := range strings.SplitSeq(key, "/") {
 		switch {
 		case seg == "." || seg == "..":
-			return badRequest("InvalidArgument", "Object keys with a \".\" or \"..\" path segment are not supported by this server."), nil
+			return dotSegmentDenied("Object keys"), nil
 		case len(seg) > maxNameBytes:
 			return badRequest("KeyTooLongError", fmt.Sprintf(
 				"Your key is too long: each /-separated part of a key may be at most %d bytes on this server.", maxNameBytes)), nil
@@ -206,6 +207,16 @@ func keyProblemLazy(key string, sidecar func() (bool, error)) (*requestError, er
 		}
 	}
 	return nil, nil
+}
+
+// dotSegmentDenied refuses a "." or ".." segment, which the filesystem
+// would resolve (a/../b is b, so one key would name another): 403
+// AccessDenied, the answer FinSpace users and scoped read credentials
+// already got for them from their authorization, now for every principal.
+// (S3 itself takes such keys literally; no S3 error code fits exactly.)
+func dotSegmentDenied(what string) *requestError {
+	return &requestError{http.StatusForbidden, "AccessDenied",
+		"Access Denied: " + what + " with a \".\" or \"..\" path segment are not supported by this server."}
 }
 
 func reservedKey(name string) *requestError {
@@ -241,7 +252,7 @@ func prefixProblem(prefix string) *requestError {
 		case reservedSegment(seg):
 			return reservedKey(metaTmpDir)
 		case seg == "." || seg == "..":
-			return badRequest("InvalidArgument", "Prefixes with a \".\" or \"..\" path segment are not supported by this server.")
+			return dotSegmentDenied("Prefixes")
 		}
 	}
 	return nil

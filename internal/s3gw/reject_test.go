@@ -54,14 +54,14 @@ func TestKeyProblem(t *testing.T) {
 		{key: strings.Repeat("k", 1025), code: "KeyTooLongError"},
 		{key: seg(256), code: "KeyTooLongError"},
 		{key: "a/" + seg(256) + "/b", code: "KeyTooLongError"},
-		{key: ".", code: "InvalidArgument"},
-		{key: "..", code: "InvalidArgument"},
-		{key: "./x", code: "InvalidArgument"},
-		{key: "a/./b", code: "InvalidArgument"},
-		{key: "a/../b", code: "InvalidArgument"},
-		{key: "x/../.sgwtmp/multipart", code: "InvalidArgument"},
-		{key: "a/..", code: "InvalidArgument"},
-		{key: "../", code: "InvalidArgument"},
+		{key: ".", code: "AccessDenied"},
+		{key: "..", code: "AccessDenied"},
+		{key: "./x", code: "AccessDenied"},
+		{key: "a/./b", code: "AccessDenied"},
+		{key: "a/../b", code: "AccessDenied"},
+		{key: "x/../.sgwtmp/multipart", code: "AccessDenied"},
+		{key: "a/..", code: "AccessDenied"},
+		{key: "../", code: "AccessDenied"},
 		{key: ".sgwtmp", code: "InvalidArgument"},
 		{key: ".sgwtmp/", code: "InvalidArgument"},
 		{key: ".sgwtmp/multipart", code: "InvalidArgument"},
@@ -78,7 +78,8 @@ func TestKeyProblem(t *testing.T) {
 		if codeOf(e) != c.code {
 			t.Errorf("keyProblem(%.60q, sidecar %v) = %v, want %q", c.key, c.sidecar, e, c.code)
 		}
-		if e != nil && e.status != http.StatusBadRequest {
+		if want := http.StatusBadRequest; e != nil && e.code == "AccessDenied" && e.status != http.StatusForbidden ||
+			e != nil && e.code != "AccessDenied" && e.status != want {
 			t.Errorf("keyProblem(%.60q): status %d", c.key, e.status)
 		}
 	}
@@ -121,7 +122,7 @@ func TestPrefixProblem(t *testing.T) {
 	for p, code := range map[string]string{
 		"": "", "data/": "", ".sgw": "", ".sgwtmpx/": "", "a//": "", "meta/": "",
 		".sgwtmp": "InvalidArgument", ".sgwtmp/": "InvalidArgument", ".sgwtmp/multipart/": "InvalidArgument",
-		"a/.sgwtmp/": "InvalidArgument", "./": "InvalidArgument", "a/../": "InvalidArgument",
+		"a/.sgwtmp/": "InvalidArgument", "./": "AccessDenied", "a/../": "AccessDenied",
 	} {
 		if got := codeOf(prefixProblem(p)); got != code {
 			t.Errorf("prefixProblem(%q) = %q, want %q", p, got, code)
@@ -374,12 +375,12 @@ func TestRejectRequests(t *testing.T) {
 		{name: "PUT object", r: signed("PUT", "/bkt/data/x.csv", []byte("body"))},
 		{name: "NUL", r: signed("PUT", "/bkt/a%00b", []byte("x")), status: 400, code: "InvalidURI"},
 		{name: "invalid UTF-8", r: signed("GET", "/bkt/%FF", nil), status: 400, code: "InvalidURI"},
-		{name: "dot segment", r: signed("GET", "/bkt/a/%2E%2E/b", nil), status: 400, code: "InvalidArgument"},
+		{name: "dot segment", r: signed("GET", "/bkt/a/%2E%2E/b", nil), status: 403, code: "AccessDenied"},
 		{name: "HEAD of a reserved key", r: signed("HEAD", "/bkt/.sgwtmp/multipart", nil), status: 400, code: "InvalidArgument"},
 		{name: "escaped reserved key", r: signed("DELETE", "/bkt/%2Esgwtmp%2Fmultipart", nil), status: 400, code: "InvalidArgument"},
 		{name: "copy from a reserved key", r: signed("PUT", "/bkt/copy", nil, "X-Amz-Copy-Source", "bkt/.sgwtmp/multipart/a/b/1"), status: 400, code: "InvalidArgument"},
 		{name: "copy from an escaped reserved key", r: signed("PUT", "/bkt/copy", nil, "X-Amz-Copy-Source", "/bkt/%2Esgwtmp/x?versionId=v"), status: 400, code: "InvalidArgument"},
-		{name: "copy from a dot segment", r: signed("PUT", "/bkt/copy", nil, "X-Amz-Copy-Source", "bkt/x/../y"), status: 400, code: "InvalidArgument"},
+		{name: "copy from a dot segment", r: signed("PUT", "/bkt/copy", nil, "X-Amz-Copy-Source", "bkt/x/../y"), status: 403, code: "AccessDenied"},
 		{name: "copy", r: signed("PUT", "/bkt/copy", nil, "X-Amz-Copy-Source", "bkt/data/x.csv")},
 		{name: "two copy sources", r: signed("PUT", "/bkt/copy", nil, "X-Amz-Copy-Source", "bkt/a", "X-Amz-Copy-Source", "bkt/b"), status: 400, code: "InvalidArgument"},
 		{name: "list", r: signed("GET", "/bkt?list-type=2&prefix=data%2F", nil)},
