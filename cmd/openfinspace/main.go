@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -27,13 +28,14 @@ var version = "dev"
 const usage = `usage: openfinspace <command> [flags]
 
 commands:
-  serve        start the server (flags: --addr, --data-dir, --account-id, --log-level)
+  serve        start the server (flags: --addr, --data-dir, --account-id, --log-level, --max-connections)
   credentials  print the root credentials and a ready-to-paste client setup
   version      print the version
 
 environment: OPENFINSPACE_ADDR, OPENFINSPACE_DATA_DIR, OPENFINSPACE_ACCOUNT_ID,
 OPENFINSPACE_ACCESS_KEY_ID, OPENFINSPACE_SECRET_ACCESS_KEY, OPENFINSPACE_PUBLIC_URL,
-OPENFINSPACE_LOG_LEVEL, OPENFINSPACE_LIFECYCLE_STEP (pause between status steps, default 400ms)
+OPENFINSPACE_LOG_LEVEL, OPENFINSPACE_LIFECYCLE_STEP (pause between status steps, default 400ms),
+OPENFINSPACE_MAX_CONNECTIONS (open client connections; default min(8192, file limit/2), -1: no cap)
 `
 
 func main() {
@@ -100,7 +102,14 @@ func serve(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := commonFlags(fs)
+	maxConns := fs.String("max-connections", env("OPENFINSPACE_MAX_CONNECTIONS", "0"),
+		"cap on open client connections; above it clients get a 503 (0: min(8192, file limit/2); -1: no cap)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	maxConnections, err := strconv.Atoi(*maxConns)
+	if err != nil || maxConnections < -1 {
+		fmt.Fprintf(stderr, "openfinspace: bad --max-connections / OPENFINSPACE_MAX_CONNECTIONS %q (want a count, 0 for the default or -1 for no cap)\n", *maxConns)
 		return 2
 	}
 	var level slog.Level
@@ -120,10 +129,15 @@ func serve(args []string, stderr io.Writer) int {
 		step = d
 	}
 
+	if err := prepareDataDir(c.dataDir, log); err != nil {
+		log.Error("starting openfinspace", "error", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.New(ctx, server.Config{
 		Addr: c.addr, DataDir: c.dataDir, AccountID: c.accountID, PublicURL: c.publicURL, LifecycleStep: step,
+		MaxConnections:      maxConnections,
 		RootAccessKeyID:     os.Getenv("OPENFINSPACE_ACCESS_KEY_ID"),
 		RootSecretAccessKey: os.Getenv("OPENFINSPACE_SECRET_ACCESS_KEY"),
 		Logger:              log,
@@ -160,6 +174,10 @@ func printCredentials(args []string, stdout, stderr io.Writer) int {
 	}
 	akid, secret := os.Getenv("OPENFINSPACE_ACCESS_KEY_ID"), os.Getenv("OPENFINSPACE_SECRET_ACCESS_KEY")
 	if akid == "" || secret == "" {
+		if err := prepareDataDir(c.dataDir, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+			fmt.Fprintln(stderr, "openfinspace:", err)
+			return 1
+		}
 		rc, err := server.LoadOrCreateRootCredentials(c.dataDir)
 		if err != nil {
 			fmt.Fprintln(stderr, "openfinspace:", err)

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/metrics"
+	"github.com/openfinspace/openfinspace/internal/netguard"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/s3gw"
 	"github.com/openfinspace/openfinspace/internal/store"
@@ -54,6 +56,14 @@ type Config struct {
 	// Clock overrides the time used for credential expiry and signature
 	// checks (tests only); nil means time.Now.
 	Clock func() time.Time
+	// MaxConnections caps open client connections (0: min(8192,
+	// RLIMIT_NOFILE/2), see netguard.DefaultMaxConns; < 0: no cap). Above
+	// it a connection gets a 503 ServiceUnavailableException and is closed.
+	MaxConnections int
+	// ReadHeaderTimeout bounds reading a request's headers, in total from
+	// its first byte (default 10 s); IdleTimeout closes keep-alive
+	// connections idle that long (default 60 s).
+	ReadHeaderTimeout, IdleTimeout time.Duration
 }
 
 // Server is one running openfinspace instance.
@@ -246,7 +256,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.listener = ln
+	// Connection cap, slow-client eviction, and AWS envelopes for the
+	// errors net/http writes itself (package netguard).
+	guard := netguard.Listen(ln, netguard.Config{MaxConns: s.cfg.MaxConnections, Logger: s.log,
+		Renderer: restjson.NewRejectionRenderer(map[string][]*restjson.Operation{
+			finspace.SigningName: finspace.Operations, finspacedata.SigningName: finspacedata.Operations})})
+	s.listener = guard
 	if s.cfg.PublicURL == "" {
 		s.cfg.PublicURL = "http://" + ln.Addr().String()
 	}
@@ -258,15 +273,33 @@ func (s *Server) Start(ctx context.Context) error {
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopJan = cancel
 	go s.janitor(jctx)
-	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.http = &http.Server{Handler: s.handler,
+		ReadHeaderTimeout: cmp.Or(s.cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		IdleTimeout:       cmp.Or(s.cfg.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ConnState:         guard.ConnState,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(guard); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "error", err)
 		}
 	}()
-	s.log.Info("openfinspace listening", "url", s.cfg.PublicURL, "data_dir", s.cfg.DataDir)
+	s.log.Info("openfinspace listening", "url", s.cfg.PublicURL, "data_dir", s.cfg.DataDir, "max_connections", guard.MaxConns())
 	return nil
 }
+
+// Connection defaults (see Config). ReadHeaderTimeout was 30 s: SDKs and
+// the CLI write a request's headers in one go, so 10 s is still ample on
+// a slow link, and it is how long a client that stops in its headers holds
+// a connection below the cap. IdleTimeout was unset: idle keep-alive
+// connections stayed open for ever. The header cap (net/http's default is
+// 1 MiB) bounds the memory a connection can make the server hold; SigV4
+// requests use a few KiB.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	MaxHeaderBytes           = 64 << 10
+)
 
 // janitor removes expired records (idempotency tokens, temporary credentials).
 func (s *Server) janitor(ctx context.Context) {
