@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,7 +97,12 @@ func (c *childIAM) accountIdentity() vgwauth.Account {
 
 // DeriveSigningKey implements vgwauth.SigningKeyProvider.
 func (c *childIAM) DeriveSigningKey(access, sessionToken, date, region, service string) ([]byte, vgwauth.Account, error) {
-	req := keyRequest{Access: access, Token: sessionToken, Date: date, Region: region, Service: service}
+	// The arguments may alias the router's request buffers (fiber/fasthttp
+	// strings), which the next request overwrites: a cache key made of them
+	// would change under the map, and a later request's key would find
+	// another credential's signing key (SignatureDoesNotMatch).
+	req := keyRequest{Access: strings.Clone(access), Token: strings.Clone(sessionToken), Date: strings.Clone(date),
+		Region: strings.Clone(region), Service: strings.Clone(service)}
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.cache[req]
