@@ -151,7 +151,15 @@ func (c *child) setup(in *childInit) (string, error) {
 
 	var ms meta.MetadataStorer = meta.XattrMeta{}
 	mode := "xattr"
-	opts := posix.PosixOpts{CopyObjectThreshold: 5 << 30} // S3's 5 GiB CopyObject limit
+	opts := posix.PosixOpts{
+		CopyObjectThreshold: 5 << 30, // S3's 5 GiB CopyObject limit
+		// The backend's own copy buffer, 1 MiB by default, is held by every
+		// upload and every ranged download for as long as its client
+		// takes, and buys nothing here: uploads are copied by the file's
+		// ReadFrom (32 KiB pieces) whatever its size, and ranged bodies
+		// are read past it by largeWriteBody's larger buffer.
+		IOBufferSize: 32 << 10,
+	}
 	opts.SetNewDirPerm(fs.FileMode(0o750))
 	opts.SetNewFilePerm(fs.FileMode(0o640))
 	if err := (meta.XattrMeta{}).Test(in.Root); err != nil {
@@ -239,6 +247,7 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 		s3api.WithOnListen(func() { once.Do(func() { close(ready) }) }),
 	}
 	if withToken {
+		opts = append(opts, s3api.WithMiddleware("/", closeAfterChunkedBody))
 		opts = append(opts, s3api.WithMiddleware("/", func(ctx fiber.Ctx) error {
 			if subtle.ConstantTimeCompare([]byte(ctx.Get(tokenHeader)), token) != 1 {
 				ctx.Status(403)
@@ -280,6 +289,21 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 		c.servers["direct "+addr] = s
 	}
 	return s, nil
+}
+
+// closeAfterChunkedBody closes the connection after a request whose body
+// has no length (Transfer-Encoding: chunked). versitygw drains what a
+// handler left of a Content-Length body (middlewares.DrainRequestBody) but
+// not of a chunked one, and fasthttp would read the rest of such a body as
+// the next request on the connection: whatever answers such a request,
+// and whenever, the connection is not used again. (The main port refuses
+// chunked bodies except aws-chunked uploads, and sends those with
+// Connection: close already.)
+func closeAfterChunkedBody(ctx fiber.Ctx) error {
+	if ctx.Request().Header.ContentLength() == -1 {
+		ctx.Response().Header.SetConnectionClose()
+	}
+	return ctx.Next()
 }
 
 // signingAccessKey returns the access key whose signature versitygw will

@@ -46,12 +46,21 @@
 //
 // # Downloads
 //
-// Object bodies cross the Unix socket in large writes (child_body.go) and
-// the reverse proxy copies them to the client with 1 MiB buffers. A splice
+// Object bodies cross the Unix socket by sendfile(2) or in large writes
+// (child_body.go) and the reverse proxy copies them to the client with
+// 256 KiB buffers (a bounded set, see limits.go). A splice
 // fast path (the Unix connection handed to the client's TCPConn.ReadFrom)
 // was measured and dropped: on the reference machine it used 40% more CPU
 // in this process than the two copies and downloaded 8% slower (see
 // bench/s3/README.md).
+//
+// # Hostile clients
+//
+// Clients that stop reading their responses or sending their bodies are
+// dropped after Limits.IdleTimeout, at most Limits.MaxRequests requests
+// are forwarded at once (then 503 SlowDown), and a request body without a
+// length never reaches a reused gateway connection: see limits.go and
+// guard.go.
 package s3gw
 
 import (
@@ -61,7 +70,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,8 +118,11 @@ type Config struct {
 	// Authz is the server's authorization model (required).
 	Authz  *authz.Authorizer
 	Logger *slog.Logger
+	// Limits bound what the main port's clients may hold (see limits.go).
+	Limits Limits
 	// MaxConnections bounds concurrent connections and requests in the
-	// gateway process (default 1024).
+	// gateway process (default: enough for Limits.MaxRequests and the blob
+	// store; a smaller value lowers Limits.MaxRequests to fit).
 	MaxConnections int
 	// Executable is the program started as the gateway process (default
 	// os.Executable()); it must link this package.
@@ -129,7 +140,11 @@ type Gateway struct {
 	cfg   Config
 	log   *slog.Logger
 	token string
-	pool  *bufferPool
+	pool  *boundedBuffers
+	// limits is cfg.Limits with defaults; admit counts the requests
+	// forwarded at the moment.
+	limits Limits
+	admit  *admission
 
 	mu     sync.Mutex
 	closed bool
@@ -176,8 +191,14 @@ func New(cfg Config) (*Gateway, error) {
 	if !validRegion(cfg.Region) {
 		return nil, fmt.Errorf("s3gw: invalid region %q", cfg.Region)
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.MaxConnections <= 0 {
-		cfg.MaxConnections = 1024
+		cfg.MaxConnections = childConcurrency(cfg.Limits.MaxRequests)
+	} else if fit := cfg.MaxConnections - blobConns - childConnSlack; fit < cfg.Limits.MaxRequests {
+		if fit < 1 {
+			return nil, fmt.Errorf("s3gw: MaxConnections must be more than %d", blobConns+childConnSlack)
+		}
+		cfg.Limits.MaxRequests = fit
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -218,7 +239,9 @@ func New(cfg Config) (*Gateway, error) {
 	if _, err := rand.Read(tok[:]); err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, log: cfg.Logger, token: hex.EncodeToString(tok[:]), pool: newBufferPool(1 << 20)}, nil
+	return &Gateway{cfg: cfg, log: cfg.Logger, token: hex.EncodeToString(tok[:]),
+		pool:   newBoundedBuffers(proxyLargeBuffer, proxySmallBuffer, proxyMaxLarge),
+		limits: cfg.Limits, admit: &admission{max: int64(cfg.Limits.MaxRequests)}}, nil
 }
 
 // Region is the region the blob store signs for.
@@ -469,28 +492,25 @@ func (g *Gateway) newRoute(sock string) *route {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		},
+		// Below the router's connection limit (fasthttp answers plain
+		// text beyond it); requests beyond wait for a connection.
+		MaxConnsPerHost:     g.cfg.MaxConnections - childConnSlack,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     60 * time.Second,
 		DisableCompression:  true,
-		WriteBufferSize:     1 << 20,
-		ReadBufferSize:      1 << 20,
+		// The default 4 KiB buffers: response bodies are read straight
+		// into the proxy's copy buffer (bufio passes reads larger than
+		// itself through), and request bodies go out in io.Copy's 32 KiB
+		// pieces once the head is written, whatever these sizes. Larger
+		// ones only cost memory on every connection.
 	}
 	rp := &httputil.ReverseProxy{
-		Rewrite:    g.rewrite,
-		Transport:  tr,
-		BufferPool: g.pool,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if r.Context().Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
-				// The client stopped sending (or went away) before the end
-				// of its body; the gateway discarded the partial upload.
-				writeError(w, r, http.StatusBadRequest, "IncompleteBody",
-					"You did not provide the number of bytes specified by the Content-Length HTTP header.")
-				return
-			}
-			g.log.Warn("s3 gateway request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-			writeError(w, r, http.StatusServiceUnavailable, "ServiceUnavailable", "The S3 gateway is not available; please retry.")
-		},
+		Rewrite:        g.rewrite,
+		Transport:      tr,
+		BufferPool:     g.pool,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   g.proxyError,
 	}
 	return &route{transport: tr, proxy: rp}
 }
@@ -521,6 +541,13 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		akid = "-"
 	}
 	pr.Out.Header.Set(accessKeyHeader, akid)
+	if pr.In.ContentLength < 0 {
+		// A body of unknown length (an aws-chunked upload sent with
+		// Transfer-Encoding: chunked): if the gateway answers before
+		// reading all of it, the rest must not be read as the next
+		// request on this connection. Use it once.
+		pr.Out.Close = true
+	}
 	signed := signedHeaders(pr.In)
 	if !slices.Contains(signed, "expect") {
 		// This server already answered 100-continue; the gateway must not
@@ -550,6 +577,9 @@ func signedHeaders(r *http.Request) []string {
 
 // ServeHTTP serves a request signed for "s3" on the main port.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	gw, r := g.guard(w, r) // deadlines on the body and the response (guard.go)
+	defer gw.finish()
+	w = gw
 	ctx := r.Context()
 	akid, region, rerr := credentialOf(r)
 	if rerr != nil {
@@ -586,7 +616,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "ServiceUnavailable", "The S3 gateway is not available; please retry.")
 		return
 	}
-	rt.proxy.ServeHTTP(w, r)
+	g.forward(rt, w, r)
 }
 
 // authorizeScoped verifies a scoped read credential's request and checks
@@ -638,27 +668,6 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	p.release()
 	return err
-}
-
-// bufferPool recycles the proxy's copy buffers.
-type bufferPool struct {
-	size int
-	p    sync.Pool
-}
-
-func newBufferPool(size int) *bufferPool {
-	bp := &bufferPool{size: size}
-	bp.p.New = func() any { b := make([]byte, size); return &b }
-	return bp
-}
-
-func (bp *bufferPool) Get() []byte { return *(bp.p.Get().(*[]byte)) }
-
-func (bp *bufferPool) Put(b []byte) {
-	if cap(b) >= bp.size {
-		b = b[:bp.size]
-		bp.p.Put(&b)
-	}
 }
 
 // logWriter turns the gateway process's output into log records, a line

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
@@ -19,6 +20,10 @@ func (s *Server) addS3(out map[string]http.Handler) error {
 		return err
 	}
 	if bc.EmbeddedEndpoint {
+		limits, err := s3gw.LimitsFromEnv(os.Getenv) // OPENFINSPACE_S3_MAX_REQUESTS, OPENFINSPACE_S3_IDLE_TIMEOUT
+		if err != nil {
+			return err
+		}
 		gw, err := s3gw.New(s3gw.Config{
 			ObjectsDir:  filepath.Join(s.cfg.DataDir, "objects"),
 			MetaDir:     filepath.Join(s.cfg.DataDir, "objects-meta"),
@@ -27,6 +32,7 @@ func (s *Server) addS3(out map[string]http.Handler) error {
 			Verifier:    s.verifier,
 			Authz:       s.authz,
 			Logger:      s.log,
+			Limits:      limits,
 		})
 		if err != nil {
 			return err
