@@ -10,7 +10,9 @@
 //	OPENFINSPACE_BENCH=1 go test -run TestS3Throughput -v -timeout 30m ./bench/s3/
 //
 // OPENFINSPACE_BENCH_S3_MIB sets the object size (default 1024 MiB) and
-// OPENFINSPACE_BENCH_RUNS the repetitions (default 2; the best run counts).
+// OPENFINSPACE_BENCH_RUNS the repetitions (default 3). The direct and
+// main-port runs are interleaved and the report gives medians: of each
+// path's runs, and of the per-run ratios main port / direct.
 // Everything stays on 127.0.0.1 and in temporary directories.
 package s3
 
@@ -23,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,6 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/s3gw"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
@@ -55,7 +59,7 @@ func TestS3Throughput(t *testing.T) {
 		t.Skip("set OPENFINSPACE_BENCH=1 to run the S3 throughput benchmark")
 	}
 	mib := envInt("OPENFINSPACE_BENCH_S3_MIB", 1024)
-	runs := envInt("OPENFINSPACE_BENCH_RUNS", 2)
+	runs := envInt("OPENFINSPACE_BENCH_RUNS", 3)
 	size := int64(mib) << 20
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -74,7 +78,7 @@ func TestS3Throughput(t *testing.T) {
 	creds := auth.Chain{auth.Static{rc.AccessKeyID: rc}}
 	addr := freeAddr(t)
 	gw, err := s3gw.New(s3gw.Config{ObjectsDir: filepath.Join(dir, "direct", "objects"), AccountID: "000000000000",
-		Credentials: creds, Verifier: &sigv4.Verifier{Credentials: creds}, DirectAddr: addr, Logger: slog.New(slog.DiscardHandler)})
+		Credentials: creds, Verifier: &sigv4.Verifier{Credentials: creds}, Authz: &authz.Authorizer{}, DirectAddr: addr, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +88,9 @@ func TestS3Throughput(t *testing.T) {
 	}
 	direct := target{"direct gateway", "http://" + addr, rc.AccessKeyID, rc.SecretAccessKey}
 
-	type result struct{ put, get float64 } // MiB/s
-	results := map[string]result{}
-	best := func(key string, put, get float64) {
-		r := results[key]
-		r.put, r.get = max(r.put, put), max(r.get, get)
-		results[key] = r
-	}
+	// Every sample, in the order measured.
+	samples := map[string][]sample{}
+	add := func(key string, put, get float64) { samples[key] = append(samples[key], sample{put, get}) }
 
 	// The disk's ceiling: cp of the file.
 	for range runs {
@@ -102,11 +102,13 @@ func TestS3Throughput(t *testing.T) {
 		if out, err := exec.Command("sync").CombinedOutput(); err != nil {
 			t.Fatalf("sync: %v %s", err, out)
 		}
-		best("cp (disk copy)", float64(mib)/time.Since(start).Seconds(), 0)
+		add("cp (disk copy)", float64(mib)/time.Since(start).Seconds(), 0)
 		os.Remove(dst)
 	}
 
 	cli, _ := exec.LookPath("aws")
+	clients := map[string]*s3.Client{}
+	buckets := map[string]string{}
 	for _, tg := range []target{direct, main} {
 		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(tg.endpoint), UsePathStyle: true,
 			Credentials: credentials.NewStaticCredentialsProvider(tg.akid, tg.secret, "")})
@@ -114,35 +116,89 @@ func TestS3Throughput(t *testing.T) {
 		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 			t.Fatal(err)
 		}
-		for i := range runs {
-			// aws-sdk-go-v2 upload and download managers.
-			put, get := sdkTransfer(t, c, bucket, src, filepath.Join(dir, "sdk.out"), size)
-			best("Go SDK manager, "+tg.name, put, get)
+		clients[tg.name], buckets[tg.name] = c, bucket
+	}
+	// Interleaved: direct, main, direct, main, ... so that both paths see
+	// the same (drifting) machine; each main-port run is compared with the
+	// direct run just before it.
+	for i := range runs {
+		for _, tg := range []target{direct, main} {
+			put, get := sdkTransfer(t, clients[tg.name], buckets[tg.name], src, filepath.Join(dir, "sdk.out"), size)
+			add("Go SDK manager, "+tg.name, put, get)
 			t.Logf("run %d %s Go SDK: PUT %.0f MiB/s, GET %.0f MiB/s", i+1, tg.name, put, get)
-			if cli != "" {
-				put, get := cliTransfer(t, cli, tg, bucket, src, filepath.Join(dir, "cli.out"), mib)
-				best("AWS CLI, "+tg.name, put, get)
-				t.Logf("run %d %s AWS CLI: PUT %.0f MiB/s, GET %.0f MiB/s", i+1, tg.name, put, get)
-			}
+		}
+		if cli == "" {
+			continue
+		}
+		for _, tg := range []target{direct, main} {
+			put, get := cliTransfer(t, cli, tg, buckets[tg.name], src, filepath.Join(dir, "cli.out"), mib)
+			add("AWS CLI, "+tg.name, put, get)
+			t.Logf("run %d %s AWS CLI: PUT %.0f MiB/s, GET %.0f MiB/s", i+1, tg.name, put, get)
 		}
 	}
+	t.Log(report(mib, runs, samples))
+}
 
+// sample is one run's throughput in MiB/s.
+type sample struct{ put, get float64 }
+
+// report prints the median of each path's runs, every run, and the median
+// of the per-run ratios main port / direct (run i of the main port against
+// run i of the direct path, measured just before it).
+func report(mib, runs int, samples map[string][]sample) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%d MiB object, best of %d runs (MiB/s):\n", mib, runs)
-	fmt.Fprintf(&b, "%-34s %8s %8s\n", "path", "PUT", "GET")
+	fmt.Fprintf(&b, "\n%d MiB object, %d interleaved runs, median (all runs) in MiB/s:\n", mib, runs)
+	fmt.Fprintf(&b, "%-32s %6s %-22s %6s %s\n", "path", "PUT", "", "GET", "")
 	for _, k := range []string{"cp (disk copy)", "Go SDK manager, direct gateway", "Go SDK manager, main port",
 		"AWS CLI, direct gateway", "AWS CLI, main port"} {
-		if r, ok := results[k]; ok {
-			fmt.Fprintf(&b, "%-34s %8.0f %8.0f\n", k, r.put, r.get)
+		ss, ok := samples[k]
+		if !ok {
+			continue
 		}
+		puts, gets := make([]float64, len(ss)), make([]float64, len(ss))
+		for i, s := range ss {
+			puts[i], gets[i] = s.put, s.get
+		}
+		if median(gets) == 0 { // cp: no GET
+			fmt.Fprintf(&b, "%-32s %6.0f %s\n", k, median(puts), list(puts))
+			continue
+		}
+		fmt.Fprintf(&b, "%-32s %6.0f %-22s %6.0f %s\n", k, median(puts), list(puts), median(gets), list(gets))
 	}
 	for _, tool := range []string{"Go SDK manager", "AWS CLI"} {
-		d, m := results[tool+", direct gateway"], results[tool+", main port"]
-		if d.put > 0 {
-			fmt.Fprintf(&b, "%s main port / direct: PUT %.0f%%, GET %.0f%%\n", tool, 100*m.put/d.put, 100*m.get/d.get)
+		d, m := samples[tool+", direct gateway"], samples[tool+", main port"]
+		n := min(len(d), len(m))
+		if n == 0 {
+			continue
 		}
+		pr, gr := make([]float64, n), make([]float64, n)
+		for i := range n {
+			pr[i], gr[i] = 100*m[i].put/d[i].put, 100*m[i].get/d[i].get
+		}
+		fmt.Fprintf(&b, "%s main port / direct, median of %d run pairs: PUT %.0f%% %s, GET %.0f%% %s\n",
+			tool, n, median(pr), list(pr), median(gr), list(gr))
 	}
-	t.Log(b.String())
+	return b.String()
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func list(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 func writeRandom(t *testing.T, path string, size int64) {
