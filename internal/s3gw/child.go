@@ -296,14 +296,56 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 // handler left of a Content-Length body (middlewares.DrainRequestBody) but
 // not of a chunked one, and fasthttp would read the rest of such a body as
 // the next request on the connection: whatever answers such a request,
-// and whenever, the connection is not used again. (The main port refuses
-// chunked bodies except aws-chunked uploads, and sends those with
-// Connection: close already.)
+// the connection is not used again. (The main port refuses chunked bodies
+// except aws-chunked uploads, and sends those with Connection: close.)
+//
+// What is left of the body is read first, within bounds, as versitygw
+// does for Content-Length bodies: closing a Unix socket with unread bytes
+// makes the parent's pending writes fail (EPIPE), and the parent would
+// then answer 503 instead of this response. fasthttp's chunked stream
+// reports io.EOF again once it has ended (v1.73, measured), so a body the
+// handler read to its end costs one read; the deadlines bound the rest.
 func closeAfterChunkedBody(ctx fiber.Ctx) error {
-	if ctx.Request().Header.ContentLength() == -1 {
-		ctx.Response().Header.SetConnectionClose()
+	if ctx.Request().Header.ContentLength() != -1 {
+		return ctx.Next()
 	}
+	ctx.Response().Header.SetConnectionClose()
+	defer drainChunkedBody(ctx)
 	return ctx.Next()
+}
+
+// Bounds of drainChunkedBody.
+const (
+	chunkedDrainMax   = 256 << 10
+	chunkedDrainIdle  = time.Second
+	chunkedDrainTotal = 5 * time.Second
+)
+
+func drainChunkedBody(ctx fiber.Ctx) {
+	stream := ctx.Request().BodyStream()
+	if stream == nil {
+		return
+	}
+	conn := ctx.RequestCtx().Conn()
+	end := time.Now().Add(chunkedDrainTotal)
+	buf := make([]byte, 16<<10)
+	for n := 0; n < chunkedDrainMax; {
+		if conn != nil {
+			dl := time.Now().Add(chunkedDrainIdle)
+			if dl.After(end) {
+				dl = end
+			}
+			_ = conn.SetReadDeadline(dl)
+		}
+		m, err := stream.Read(buf)
+		n += m
+		if err != nil {
+			break
+		}
+	}
+	if conn != nil {
+		_ = conn.SetReadDeadline(time.Time{})
+	}
 }
 
 // signingAccessKey returns the access key whose signature versitygw will
