@@ -131,6 +131,9 @@ func BenchmarkList(b *testing.B) {
 		{"end", store.Query{Kind: "k", Parent: "env-1", Limit: 100, After: &store.Cursor{SortKey: last.SortKey, ID: last.ID}}},
 		{"anyparent-start", store.Query{Kind: "k", AnyParent: true, Limit: 100}},
 		{"anyparent-end", store.Query{Kind: "k", AnyParent: true, Limit: 100, After: &store.Cursor{SortKey: last.SortKey, ID: last.ID}}},
+		{"reverse-start", store.Query{Kind: "k", Parent: "env-1", Limit: 100, Reverse: true}},
+		{"reverse-end", store.Query{Kind: "k", Parent: "env-1", Limit: 100, Reverse: true, After: &store.Cursor{SortKey: recs[100].SortKey, ID: recs[100].ID}}},
+		{"asof-middle", store.Query{Kind: "k", Parent: "env-1", Limit: 100, Reverse: true, SortKeyMax: &recs[5000].SortKey}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -173,5 +176,37 @@ func BenchmarkGetTwo(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCount counts the 10 000 records of a parent, and those at or
+// below a bound in the middle (an index-only range scan).
+func BenchmarkCount(b *testing.B) {
+	s := openTemp(b)
+	recs := seedBench(b, s, "k", 10000)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		q    store.Query
+		want int
+	}{
+		{"all", store.Query{Kind: "k", Parent: "env-1"}, 10000},
+		{"bounded", store.Query{Kind: "k", Parent: "env-1", SortKeyMax: &recs[4999].SortKey}, 5000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				err := s.View(ctx, func(tx store.Tx) error {
+					n, err := tx.Count(ctx, bc.q)
+					if err == nil && n != bc.want {
+						err = fmt.Errorf("count %d", n)
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

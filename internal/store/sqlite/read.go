@@ -300,18 +300,11 @@ func (t *rtx) List(ctx context.Context, q store.Query) ([]*store.Record, error) 
 	if err := t.check(ctx); err != nil {
 		return nil, err
 	}
-	if q.Limit < 0 {
-		return nil, fmt.Errorf("store/sqlite: negative limit %d", q.Limit)
+	if ok, err := store.CheckQuery(q); !ok {
+		return nil, err
 	}
 	query, args := listSQL(q)
-	named := make([]driver.NamedValue, len(args))
-	for i, a := range args {
-		if n, ok := a.(int); ok {
-			a = int64(n)
-		}
-		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
-	}
-	rows, err := t.rc.query(query, named)
+	rows, err := t.rc.query(query, namedArgs(args))
 	if err != nil {
 		return nil, dbErr(ctx, "list", err)
 	}
@@ -336,6 +329,40 @@ func (t *rtx) List(ctx context.Context, q store.Query) ([]*store.Record, error) 
 		}
 	}
 	return out, nil
+}
+
+func (t *rtx) Count(ctx context.Context, q store.Query) (int, error) {
+	if err := t.check(ctx); err != nil {
+		return 0, err
+	}
+	q.After, q.Limit = nil, 0
+	if ok, err := store.CheckQuery(q); !ok {
+		return 0, err
+	}
+	query, args := countSQL(q)
+	rows, err := t.rc.query(query, namedArgs(args))
+	if err != nil {
+		return 0, dbErr(ctx, "count", err)
+	}
+	defer rows.Close()
+	d := t.rc.dest[:1]
+	if err := rows.Next(d); err != nil {
+		return 0, dbErr(ctx, "count", err)
+	}
+	n, ok := d[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("store/sqlite: count has unexpected type %T", d[0])
+	}
+	clear(d)
+	return int(n), nil
+}
+
+func namedArgs(args []any) []driver.NamedValue {
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return named
 }
 
 // next reads one row of recordColumns.

@@ -461,31 +461,39 @@ func TestQueryPlans(t *testing.T) {
 }
 
 func checkPlans(t *testing.T, s *Store) {
-	after := &store.Cursor{SortKey: "01000", ID: "00999"}
-	for _, tc := range []struct {
-		q     store.Query
-		index string
-	}{
-		{store.Query{Kind: "a", Parent: "p1"}, "records_parent"},
-		{store.Query{Kind: "a", Parent: "p1", After: after, Limit: 100}, "records_parent"},
-		{store.Query{Kind: "a", AnyParent: true}, "records_sort"},
-		{store.Query{Kind: "a", AnyParent: true, After: after, Limit: 100}, "records_sort"},
-		{store.Query{Kind: "a", AnyParent: true, PendingOnly: true}, "records_pending"},
-		{store.Query{Kind: "a", AnyParent: true, PendingOnly: true, After: after, Limit: 100}, "records_pending"},
-		{store.Query{Kind: "a", Parent: "p1", PendingOnly: true}, "records_pending_parent"},
-		{store.Query{Kind: "a", Parent: "p1", PendingOnly: true, After: after, Limit: 100}, "records_pending_parent"},
-	} {
-		query, args := listSQL(tc.q)
-		plan := explain(t, s.w, query, args...)
-		t.Logf("%+v:\n  %s", tc.q, plan)
-		if !strings.Contains(plan, "USING INDEX "+tc.index+" (") {
-			t.Errorf("%+v: plan does not seek index %s:\n%s", tc.q, tc.index, plan)
+	// Every statement shape, with a cursor and a bound in the data's range.
+	for _, q := range queryShapes() {
+		q.Kind, q.Parent = "a", "p1"
+		if q.After != nil {
+			q.After = &store.Cursor{SortKey: map[string]string{"a": "00500", "z": "01500"}[q.After.SortKey], ID: "00999"}
 		}
-		if strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN") {
-			t.Errorf("%+v: plan scans or sorts:\n%s", tc.q, plan)
+		if q.SortKeyMax != nil {
+			bound := "01000"
+			q.SortKeyMax = &bound
 		}
-		if tc.q.After != nil && !strings.Contains(plan, "(sort_key,id)>(?,?)") {
-			t.Errorf("%+v: the cursor is not an index range constraint:\n%s", tc.q, plan)
+		for _, count := range []bool{false, true} {
+			query, args := listSQL(q)
+			if count {
+				query, args = countSQL(q)
+			}
+			index := indexFor(q)
+			plan := explain(t, s.w, query, args...)
+			name := fmt.Sprintf("%+v (count %v)", q, count)
+			t.Logf("%s:\n  %s", name, plan)
+			if !strings.Contains(plan, "INDEX "+index+" (kind=?") {
+				t.Errorf("%s: plan does not seek index %s:\n%s", name, index, plan)
+			}
+			if strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN") {
+				t.Errorf("%s: plan scans or sorts:\n%s", name, plan)
+			}
+			if !count && q.After != nil && !strings.Contains(plan, "(sort_key,id)>(?,?)") && !strings.Contains(plan, "(sort_key,id)<(?,?)") &&
+				!(q.Reverse && q.SortKeyMax != nil && q.After.SortKey > *q.SortKeyMax) {
+				t.Errorf("%s: the cursor is not an index range constraint:\n%s", name, plan)
+			}
+			if q.SortKeyMax != nil && !strings.Contains(plan, "sort_key<?") &&
+				!(!count && q.Reverse && q.After != nil && q.After.SortKey <= *q.SortKeyMax) {
+				t.Errorf("%s: the bound is not an index range constraint:\n%s", name, plan)
+			}
 		}
 	}
 

@@ -66,7 +66,7 @@ func checkRecord(rec *store.Record) error {
 	if rec.Kind == "" || rec.ID == "" {
 		return fmt.Errorf("store/sqlite: record needs a kind and an id (kind %q, id %q)", rec.Kind, rec.ID)
 	}
-	return nil
+	return store.CheckRecordKeys(rec)
 }
 
 // Expiry times are stored as unix milliseconds, 0 meaning never.
@@ -123,17 +123,40 @@ const (
 )
 
 // statements lists every statement text a transaction can run: the fixed
-// ones and each shape listSQL produces.
+// ones and each shape listSQL and countSQL produce.
 func statements(write bool) []string {
 	out := []string{sqlGet, sqlVersion}
 	if write {
 		out = append(out, sqlInsert, sqlUpdate, sqlDelete, sqlDeleteExpired)
 	}
+	seen := make(map[string]bool)
+	for _, q := range queryShapes() {
+		l, _ := listSQL(q)
+		c, _ := countSQL(q)
+		for _, text := range []string{l, c} {
+			if !seen[text] {
+				seen[text] = true
+				out = append(out, text)
+			}
+		}
+	}
+	return out
+}
+
+// queryShapes returns one query of every shape: each combination of the
+// options that change the statement text.
+func queryShapes() []store.Query {
+	var out []store.Query
+	bound := "m"
 	for _, anyParent := range []bool{false, true} {
 		for _, pending := range []bool{false, true} {
-			for _, after := range []*store.Cursor{nil, {}} {
-				q, _ := listSQL(store.Query{AnyParent: anyParent, PendingOnly: pending, After: after})
-				out = append(out, q)
+			for _, reverse := range []bool{false, true} {
+				for _, after := range []*store.Cursor{nil, {SortKey: "a"}, {SortKey: "z"}} {
+					for _, max := range []*string{nil, &bound} {
+						out = append(out, store.Query{AnyParent: anyParent, PendingOnly: pending,
+							Reverse: reverse, After: after, SortKeyMax: max})
+					}
+				}
 			}
 		}
 	}
@@ -314,20 +337,63 @@ func (t *tx) Delete(ctx context.Context, kind, id string) error {
 
 // listSQL builds the keyset query for q. Each shape is served by one index
 // whose leading columns are the equality filters followed by (sort_key, id),
-// so the row-value comparison is a range seek and ORDER BY needs no sort:
-// the cost of a page does not depend on how many rows precede it.
+// so the cursor and the bound are a range seek and ORDER BY needs no sort
+// (Reverse walks the same index backwards): the cost of a page does not
+// depend on how many rows precede it.
 //
 //	(kind, parent)           records_parent          (kind, parent, sort_key, id)
 //	(kind)                   records_sort            (kind, sort_key, id)
 //	(kind, parent) pending   records_pending_parent  partial WHERE pending = 1
 //	(kind) pending           records_pending         partial WHERE pending = 1
 //
-// "pending = 1" is written as a literal so the planner can match the partial
-// indexes.
+// "pending = 1" is written as a literal so that the partial indexes apply,
+// and INDEXED BY names the index: without statistics the planner picks
+// records_parent over records_pending_parent when a pending listing has both
+// a cursor and a bound, and then reads every non-pending row in the range.
 func listSQL(q store.Query) (string, []any) {
 	var b strings.Builder
 	args := make([]any, 0, 5)
-	b.WriteString(`SELECT ` + recordColumns + ` FROM records WHERE kind = ?`)
+	b.WriteString(`SELECT ` + recordColumns + ` FROM records INDEXED BY ` + indexFor(q) + ` WHERE `)
+	args = where(&b, args, q)
+	// No LIMIT: the caller stops reading after q.Limit rows (SQLite steps
+	// lazily along the index, so the cost is the same). A bound LIMIT ?
+	// made SQLite re-prepare the statement on every execution (its
+	// planner uses the value), about 16 µs per listing.
+	if q.Reverse {
+		b.WriteString(` ORDER BY sort_key DESC, id DESC`)
+	} else {
+		b.WriteString(` ORDER BY sort_key, id`)
+	}
+	return b.String(), args
+}
+
+// countSQL builds the query counting what listSQL selects without a cursor;
+// it reads only the listing's index (a covering index).
+func countSQL(q store.Query) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 3)
+	b.WriteString(`SELECT count(*) FROM records INDEXED BY ` + indexFor(q) + ` WHERE `)
+	q.After = nil
+	args = where(&b, args, q)
+	return b.String(), args
+}
+
+// indexFor names the index that serves q (see listSQL).
+func indexFor(q store.Query) string {
+	switch {
+	case q.AnyParent && q.PendingOnly:
+		return "records_pending"
+	case q.AnyParent:
+		return "records_sort"
+	case q.PendingOnly:
+		return "records_pending_parent"
+	}
+	return "records_parent"
+}
+
+// where writes the WHERE clause of q and appends its arguments.
+func where(b *strings.Builder, args []any, q store.Query) []any {
+	b.WriteString(`kind = ?`)
 	args = append(args, q.Kind)
 	if !q.AnyParent {
 		b.WriteString(` AND parent = ?`)
@@ -336,24 +402,37 @@ func listSQL(q store.Query) (string, []any) {
 	if q.PendingOnly {
 		b.WriteString(` AND pending = 1`)
 	}
-	if q.After != nil {
-		b.WriteString(` AND (sort_key, id) > (?, ?)`)
-		args = append(args, q.After.SortKey, q.After.ID)
+	after, bound := q.After, q.SortKeyMax
+	if q.Reverse && after != nil && bound != nil {
+		// Both are upper bounds; one implies the other, so keep the
+		// tighter one and the index seek has a single starting point.
+		if after.SortKey <= *bound {
+			bound = nil
+		} else {
+			after = nil
+		}
 	}
-	// No LIMIT: the caller stops reading after q.Limit rows (SQLite steps
-	// lazily along the index, so the cost is the same). A bound LIMIT ?
-	// made SQLite re-prepare the statement on every execution (its
-	// planner uses the value), about 16 µs per listing.
-	b.WriteString(` ORDER BY sort_key, id`)
-	return b.String(), args
+	if after != nil {
+		if q.Reverse {
+			b.WriteString(` AND (sort_key, id) < (?, ?)`)
+		} else {
+			b.WriteString(` AND (sort_key, id) > (?, ?)`)
+		}
+		args = append(args, after.SortKey, after.ID)
+	}
+	if bound != nil {
+		b.WriteString(` AND sort_key <= ?`)
+		args = append(args, *bound)
+	}
+	return args
 }
 
 func (t *tx) List(ctx context.Context, q store.Query) ([]*store.Record, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
-	if q.Limit < 0 {
-		return nil, fmt.Errorf("store/sqlite: negative limit %d", q.Limit)
+	if ok, err := store.CheckQuery(q); !ok {
+		return nil, err
 	}
 	query, args := listSQL(q)
 	rows, err := t.query(ctx, query, args...)
@@ -376,4 +455,20 @@ func (t *tx) List(ctx context.Context, q store.Query) ([]*store.Record, error) {
 		return nil, dbErr(ctx, "list", err)
 	}
 	return out, nil
+}
+
+func (t *tx) Count(ctx context.Context, q store.Query) (int, error) {
+	if err := t.check(ctx, false); err != nil {
+		return 0, err
+	}
+	q.After, q.Limit = nil, 0
+	if ok, err := store.CheckQuery(q); !ok {
+		return 0, err
+	}
+	query, args := countSQL(q)
+	var n int64
+	if err := t.queryRow(ctx, query, args...).Scan(&n); err != nil {
+		return 0, dbErr(ctx, "count", err)
+	}
+	return int(n), nil
 }
