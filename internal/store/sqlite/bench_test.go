@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/store/storetest"
 )
 
 // benchDoc is a typical small JSON document (~300 bytes).
@@ -209,4 +210,10 @@ func BenchmarkCount(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkStore runs the workloads shared with the PostgreSQL
+// implementation (storetest.Benchmarks), at the default synchronous=FULL.
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmarks(b, func(b *testing.B) store.Store { return openTemp(b) })
 }
