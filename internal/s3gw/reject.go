@@ -50,7 +50,7 @@ import (
 // (small XML documents, bounded by maxCheckedBody) and forwarded byte for
 // byte: the signature's payload hash covers them.
 
-// MetaTmpDir is versitygw's staging directory inside every bucket
+// metaTmpDir is versitygw's staging directory inside every bucket
 // (posix.MetaTmpDir): in-progress multipart uploads and, where there is no
 // O_TMPFILE, objects being written.
 const metaTmpDir = ".sgwtmp"
