@@ -28,14 +28,16 @@ var version = "dev"
 const usage = `usage: openfinspace <command> [flags]
 
 commands:
-  serve        start the server (flags: --addr, --data-dir, --account-id, --log-level, --max-connections)
+  serve        start the server (flags: --addr, --data-dir, --account-id, --log-level, --max-connections,
+               --database-url)
   credentials  print the root credentials and a ready-to-paste client setup
   version      print the version
 
 environment: OPENFINSPACE_ADDR, OPENFINSPACE_DATA_DIR, OPENFINSPACE_ACCOUNT_ID,
 OPENFINSPACE_ACCESS_KEY_ID, OPENFINSPACE_SECRET_ACCESS_KEY, OPENFINSPACE_PUBLIC_URL,
 OPENFINSPACE_LOG_LEVEL, OPENFINSPACE_LIFECYCLE_STEP (pause between status steps, default 400ms),
-OPENFINSPACE_MAX_CONNECTIONS (open client connections; default min(8192, file limit/2), -1: no cap)
+OPENFINSPACE_MAX_CONNECTIONS (open client connections; default min(8192, file limit/2), -1: no cap),
+OPENFINSPACE_DATABASE_URL (postgres://… for a PostgreSQL metadata store; default SQLite in the data dir)
 `
 
 func main() {
@@ -104,8 +106,15 @@ func serve(args []string, stderr io.Writer) int {
 	c := commonFlags(fs)
 	maxConns := fs.String("max-connections", env("OPENFINSPACE_MAX_CONNECTIONS", "0"),
 		"cap on open client connections; above it clients get a 503 (0: min(8192, file limit/2); -1: no cap)")
+	// The environment is read after parsing, not as the flag's default, so
+	// that -h never prints a password the URL may hold.
+	databaseURL := fs.String("database-url", "",
+		"PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…) for the metadata store (default $OPENFINSPACE_DATABASE_URL; empty: SQLite in the data dir)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *databaseURL == "" {
+		*databaseURL = os.Getenv("OPENFINSPACE_DATABASE_URL")
 	}
 	maxConnections, err := strconv.Atoi(*maxConns)
 	if err != nil || maxConnections < -1 {
@@ -136,7 +145,7 @@ func serve(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.New(ctx, server.Config{
-		Addr: c.addr, DataDir: c.dataDir, AccountID: c.accountID, PublicURL: c.publicURL, LifecycleStep: step,
+		Addr: c.addr, DataDir: c.dataDir, DatabaseURL: *databaseURL, AccountID: c.accountID, PublicURL: c.publicURL, LifecycleStep: step,
 		MaxConnections:      maxConnections,
 		RootAccessKeyID:     os.Getenv("OPENFINSPACE_ACCESS_KEY_ID"),
 		RootSecretAccessKey: os.Getenv("OPENFINSPACE_SECRET_ACCESS_KEY"),

@@ -32,6 +32,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/s3gw"
 	"github.com/openfinspace/openfinspace/internal/store"
+	storeopen "github.com/openfinspace/openfinspace/internal/store/open"
 	"github.com/openfinspace/openfinspace/internal/store/sqlite"
 	"github.com/openfinspace/openfinspace/internal/tagging"
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
@@ -45,6 +46,9 @@ type Config struct {
 	DataDir string
 	// AccountID is the AWS account id in ARNs (default 000000000000).
 	AccountID string
+	// DatabaseURL selects the metadata store: a postgres:// URL for
+	// PostgreSQL; empty for SQLite at <DataDir>/metadata.db.
+	DatabaseURL string
 	// Root credentials; generated and stored in DataDir when empty.
 	RootAccessKeyID, RootSecretAccessKey string
 	// PublicURL is how clients reach this server (environmentUrl); default
@@ -127,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "metadata.db"))
+	db, err := storeopen.Open(ctx, cfg.DatabaseURL, filepath.Join(cfg.DataDir, "metadata.db"))
 	if err != nil {
 		return nil, fmt.Errorf("opening metadata store: %w", err)
 	}
