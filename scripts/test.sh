@@ -69,6 +69,54 @@ if [ -z "${OPENFINSPACE_TEST_POSTGRES:-}" ]; then
   echo "PostgreSQL at 127.0.0.1:$pgport"
 fi
 
+# The store's PostgreSQL tests run against OPENFINSPACE_TEST_POSTGRES; unless
+# it is set, start a throwaway server (Debian's postgresql, installed when
+# missing) on a free loopback port, and remove it when this script exits.
+# Each test creates a schema of its own in it (internal/store/postgres/pgtest).
+pg_dir=""
+pg_bin=""
+pg_as() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+stop_postgres() {
+  if [ -n "$pg_dir" ]; then
+    pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+    pg_dir=""
+  fi
+}
+find_pg_bin() {
+  if command -v initdb >/dev/null; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+if [ -z "${OPENFINSPACE_TEST_POSTGRES:-}" ]; then
+  step "throwaway PostgreSQL"
+  pg_bin=$(find_pg_bin)
+  if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+    echo "installing Debian's postgresql"
+    apt_install postgresql
+    pg_bin=$(find_pg_bin)
+  fi
+  trap stop_postgres EXIT
+  trap 'exit 130' INT TERM
+  pg_dir=$(mktemp -d /tmp/openfinspace-pg.XXXXXX)
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$pg_dir"; fi
+  pg_as "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$pg_dir/initdb.log" 2>&1 ||
+    { cat "$pg_dir/initdb.log"; exit 1; }
+  pg_port=""
+  for _ in 1 2 3; do # a free port may be taken before the server binds it
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    if pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -t 60 start \
+        -o "-k $pg_dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" >/dev/null; then
+      pg_port=$port
+      break
+    fi
+  done
+  if [ -z "$pg_port" ]; then cat "$pg_dir/log"; echo "PostgreSQL did not start"; exit 1; fi
+  psql=$pg_bin/psql; [ -x "$psql" ] || psql=psql
+  "$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc 'CREATE DATABASE openfinspace'
+  export OPENFINSPACE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/openfinspace?sslmode=disable"
+  echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') at 127.0.0.1:$pg_port ($pg_dir)"
+fi
+
 step "go test -race -shuffle=on ./..."
 go test -race -shuffle=on -count=1 -timeout 20m ./...
 
