@@ -46,29 +46,6 @@ scripts/check-generated.sh
 # by internal/blob's test into $(go env GOPATH)/bin); locally it may skip.
 if [ -n "${CI:-}" ]; then export OPENFINSPACE_REQUIRE_MINIO=1; fi
 
-# A throwaway PostgreSQL for the store (and job engine) suites on
-# PostgreSQL; removed on exit. An OPENFINSPACE_TEST_POSTGRES already set
-# is used as it is.
-if [ -z "${OPENFINSPACE_TEST_POSTGRES:-}" ]; then
-  step "throwaway PostgreSQL"
-  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ]; then
-    apt_install postgresql
-    pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  fi
-  id postgres >/dev/null 2>&1 || as_root useradd --system --no-create-home postgres
-  pgdir=$(mktemp -d /tmp/ofs-pg.XXXXXX)
-  as_root chown postgres: "$pgdir"
-  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  as_root runuser -u postgres -- "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
-  as_root runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w start \
-    -o "-k $pgdir -p $pgport -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" >/dev/null
-  trap 'as_root runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$pgdir"' EXIT
-  psql -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'create database openfinspace' >/dev/null
-  export OPENFINSPACE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pgport/openfinspace?sslmode=disable"
-  echo "PostgreSQL at 127.0.0.1:$pgport"
-fi
-
 # The store's PostgreSQL tests run against OPENFINSPACE_TEST_POSTGRES; unless
 # it is set, start a throwaway server (Debian's postgresql, installed when
 # missing) on a free loopback port, and remove it when this script exits.
