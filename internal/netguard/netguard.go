@@ -36,7 +36,10 @@ type Config struct {
 	MaxConns int
 	// EvictAfter is how long a connection must have been waiting for a
 	// request (or its headers) before it may be evicted at the cap
-	// (default 1 s: a real client sends its headers in one go).
+	// (default 20 ms: a real client sends its headers in one go, within a
+	// millisecond on the same network; a longer wait lets a flood of fresh
+	// trickling connections keep every slot too young to evict, so that
+	// new well-behaved clients are refused for as long as the flood lasts).
 	EvictAfter time.Duration
 	// RetryAfter is the Retry-After of refusals (default 1 s).
 	RetryAfter time.Duration
@@ -99,7 +102,7 @@ func Listen(ln net.Listener, cfg Config) *Listener {
 		cfg.MaxConns = DefaultMaxConns()
 	}
 	if cfg.EvictAfter <= 0 {
-		cfg.EvictAfter = time.Second
+		cfg.EvictAfter = 20 * time.Millisecond
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Second
