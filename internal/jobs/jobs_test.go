@@ -7,6 +7,8 @@ import (
 
 	"github.com/openfinspace/openfinspace/internal/jobs/jobstest"
 	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/store/postgres"
+	"github.com/openfinspace/openfinspace/internal/store/postgres/pgtest"
 	"github.com/openfinspace/openfinspace/internal/store/sqlite"
 )
 
@@ -24,5 +26,23 @@ func TestContractSQLite(t *testing.T) {
 			out[i] = db
 		}
 		return out, true
+	})
+}
+
+// TestContractPostgres runs the suite on PostgreSQL with separate Stores
+// (pools) on one schema, as separate server processes would use it.
+func TestContractPostgres(t *testing.T) {
+	jobstest.Run(t, func(t *testing.T, n int) ([]store.Store, bool) {
+		u := pgtest.URL(t)
+		out := make([]store.Store, n)
+		for i := range out {
+			db, err := postgres.Open(context.Background(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			out[i] = db
+		}
+		return out, false
 	})
 }
