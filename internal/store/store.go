@@ -1,5 +1,6 @@
 // Package store is the durable metadata store: one interface, implemented by
-// SQLite (embedded default, package store/sqlite) and later PostgreSQL, and
+// SQLite (embedded default, package store/sqlite) and PostgreSQL (package
+// store/postgres; package store/open picks one from the configuration), and
 // checked by one conformance suite (package store/storetest).
 //
 // The store holds typed records as JSON documents. Domain packages own the

@@ -203,13 +203,24 @@ func (t *Table[T, P]) GetIn(ctx context.Context, tx Tx, parent, id string) (P, i
 	return v, rec.Version, err
 }
 
-// GetBy returns the value of parent whose unique key name is key.
+// GetBy returns the value of parent whose unique key name is key;
+// ErrNotFound when none holds it.
 func (t *Table[T, P]) GetBy(ctx context.Context, tx Tx, name, parent, key string) (P, int64, error) {
-	claim, err := tx.Get(ctx, t.claimKind(name), parent+"/"+key)
+	id, err := t.KeyOwner(ctx, tx, name, parent, key)
 	if err != nil {
-		return nil, 0, err // ErrNotFound: nobody holds key
+		return nil, 0, err
 	}
-	return t.GetIn(ctx, tx, parent, claim.SortKey)
+	return t.GetIn(ctx, tx, parent, id)
+}
+
+// KeyOwner returns the ID of the value of parent holding unique key name
+// = key, from its claim alone; ErrNotFound when none holds it.
+func (t *Table[T, P]) KeyOwner(ctx context.Context, tx Tx, name, parent, key string) (string, error) {
+	claim, err := tx.Get(ctx, t.claimKind(name), claimID(parent, key))
+	if err != nil {
+		return "", err
+	}
+	return claim.SortKey, nil
 }
 
 // Insert stores a new value and claims its unique keys; ErrExists when its

@@ -225,6 +225,7 @@ func (t *tx) Delete(ctx context.Context, kind, id string) error {
 // (backwards for Reverse) and LIMIT stops the scan at the page.
 func listSQL(q store.Query) (string, []any) {
 	var b strings.Builder
+	b.Grow(256) // one allocation for the statement text
 	args := make([]any, 0, 6)
 	b.WriteString(`SELECT ` + recordColumns + ` FROM records WHERE `)
 	args = where(&b, args, q)

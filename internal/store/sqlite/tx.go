@@ -352,6 +352,7 @@ func (t *tx) Delete(ctx context.Context, kind, id string) error {
 // a cursor and a bound, and then reads every non-pending row in the range.
 func listSQL(q store.Query) (string, []any) {
 	var b strings.Builder
+	b.Grow(256) // one allocation for the statement text
 	args := make([]any, 0, 5)
 	b.WriteString(`SELECT ` + recordColumns + ` FROM records INDEXED BY ` + indexFor(q) + ` WHERE `)
 	args = where(&b, args, q)
@@ -371,6 +372,7 @@ func listSQL(q store.Query) (string, []any) {
 // it reads only the listing's index (a covering index).
 func countSQL(q store.Query) (string, []any) {
 	var b strings.Builder
+	b.Grow(256) // one allocation for the statement text
 	args := make([]any, 0, 3)
 	b.WriteString(`SELECT count(*) FROM records INDEXED BY ` + indexFor(q) + ` WHERE `)
 	q.After = nil

@@ -22,10 +22,10 @@ type picker func(i int) store.Store
 func one(s store.Store) picker { return func(int) store.Store { return s } }
 
 // RunShared checks several Stores open at the same time on one database, as
-// several server processes sharing a PostgreSQL database are. open returns
-// a function opening another Store on a fresh, empty database; the suite
-// calls it several times per test and keeps every store open while it
-// runs; each store registers its own cleanup.
+// several server processes sharing a PostgreSQL database are. fresh creates
+// a new, empty database and returns a function opening another Store on it;
+// the suite opens three stores per test and keeps them all open while the
+// test runs; each store registers its own cleanup.
 func RunShared(t *testing.T, fresh func(t *testing.T) Reopen) {
 	tests := []struct {
 		name string
