@@ -103,11 +103,13 @@ func runChild() int {
 type child struct {
 	keys *rpcClient
 
-	mu      sync.Mutex
-	init    *childInit
-	be      *posix.Posix
-	iam     *childIAM
-	servers map[string]*childServer
+	mu   sync.Mutex
+	init *childInit
+	be   *posix.Posix
+	// directBe serves DirectAddr (benchmarks only), nil otherwise.
+	directBe *posix.Posix
+	iam      *childIAM
+	servers  map[string]*childServer
 }
 
 type childServer struct {
@@ -153,11 +155,13 @@ func (c *child) setup(in *childInit) (string, error) {
 	mode := "xattr"
 	opts := posix.PosixOpts{
 		CopyObjectThreshold: 5 << 30, // S3's 5 GiB CopyObject limit
-		// The backend's own copy buffer, 1 MiB by default, is held by every
+		// The backend's own copy buffer (1 MiB by default) is held by every
 		// upload and every ranged download for as long as its client
-		// takes, and buys nothing here: uploads are copied by the file's
-		// ReadFrom (32 KiB pieces) whatever its size, and ranged bodies
-		// are read past it by largeWriteBody's larger buffer.
+		// takes: a stalled client would hold it until it is dropped.
+		// Ranged bodies are read past it by largeWriteBody's larger
+		// buffer; uploads copy through it, and 32 KiB pieces cost main-port
+		// PUTs nothing measurable (the main port sends the body in 32 KiB
+		// pieces anyway; bench/s3/README.md, 2026-12-02).
 		IOBufferSize: 32 << 10,
 	}
 	opts.SetNewDirPerm(fs.FileMode(0o750))
@@ -181,6 +185,12 @@ func (c *child) setup(in *childInit) (string, error) {
 	c.init, c.be = in, be
 	c.iam = newChildIAM(c.keys, in.Account)
 	if in.DirectAddr != "" {
+		// The benchmarks' reference is versitygw as it comes: a backend
+		// of its own with the default copy buffer, over the same root.
+		opts.IOBufferSize = 0
+		if c.directBe, err = posix.New(in.Root, ms, opts); err != nil {
+			return "", fmt.Errorf("posix backend (direct listener): %w", err)
+		}
 		if _, err := c.serve(in.DirectRegion, in.DirectAddr, false); err != nil {
 			return "", fmt.Errorf("direct listener: %w", err)
 		}
@@ -223,6 +233,9 @@ func (c *child) shutdown() {
 		}()
 	}
 	wg.Wait()
+	if c.directBe != nil {
+		c.directBe.Shutdown()
+	}
 	if c.be != nil {
 		c.be.Shutdown()
 	}
@@ -267,7 +280,7 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 		}))
 	}
 	// The direct listener (benchmarks' reference) serves versitygw as is.
-	var be backend.Backend = c.be
+	var be backend.Backend = c.directBe
 	if withToken {
 		be = largeWrites{c.be}
 	}
