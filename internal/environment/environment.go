@@ -107,9 +107,8 @@ type Service struct {
 	// CREATED (the identity domain creates the superuser there).
 	OnCreated []CreatedHook
 
-	// docs holds decoded documents for the read-only paths (Get, List,
-	// Exists); its values are shared and never changed.
-	docs *store.Decoded[*Environment]
+	envs   *store.Table[Environment, *Environment]
+	states *store.Projection[State]
 }
 
 // CreatedHook is called in the transaction that makes env CREATED.
@@ -118,9 +117,51 @@ type CreatedHook func(ctx context.Context, tx store.Tx, env *Environment) error
 // New returns the environment service. baseURL returns this server's public
 // URL (known once it listens), used for environmentUrl.
 func New(db store.Store, jobs Jobs, account string, baseURL func() string) *Service {
+	envs := store.NewTable(store.TableDef[Environment, *Environment]{
+		Kind:     Kind,
+		ID:       func(e *Environment) string { return e.ID },
+		Parent:   func(e *Environment) string { return e.Region },
+		SortKey:  func(e *Environment) string { return e.CreatedAt.UTC().Format("20060102T150405.000000000Z") },
+		Pending:  func(e *Environment) bool { return !e.Status.terminal() },
+		NotFound: notFound,
+		Conflict: func(id string) error {
+			return fault.Conflictf("The environment %s was changed by another request; retry.", id)
+		},
+	})
 	return &Service{db: db, jobs: jobs, account: account, baseURL: baseURL,
 		StepDelay: 400 * time.Millisecond, Now: time.Now,
-		docs: &store.Decoded[*Environment]{Decode: decodeData}}
+		envs: envs, states: store.NewProjection(envs, decodeState)}
+}
+
+// State is what other domains read of an environment on every request
+// (identity resolving and checking its users): a plain value, shared from
+// a cache without a copy.
+type State struct {
+	ID     string
+	Region string
+	Status Status
+	// SuperuserEmail is the superuser's email address from
+	// CreateEnvironment; "" when it gave none.
+	SuperuserEmail string
+}
+
+func decodeState(data []byte) (State, error) {
+	var doc struct {
+		ID        string `json:"id"`
+		Region    string `json:"region"`
+		Status    Status `json:"status"`
+		Superuser *struct {
+			EmailAddress string `json:"emailAddress"`
+		} `json:"superuser"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return State{}, err
+	}
+	st := State{ID: doc.ID, Region: doc.Region, Status: doc.Status}
+	if doc.Superuser != nil {
+		st.SuperuserEmail = doc.Superuser.EmailAddress
+	}
+	return st, nil
 }
 
 // ARN returns the ARN of environment id in region.
@@ -166,11 +207,7 @@ func (s *Service) Create(ctx context.Context, region string, in CreateInput) (*E
 		CreatedAt: now, UpdatedAt: now, NextStepAt: now.Add(s.StepDelay),
 	}
 	err := s.db.Update(ctx, func(tx store.Tx) error {
-		rec, err := record(env)
-		if err != nil {
-			return err
-		}
-		if err := tx.Insert(ctx, rec); err != nil {
+		if err := s.envs.Insert(ctx, tx, env); err != nil {
 			return err
 		}
 		if err := tagging.PutTx(ctx, tx, env.ARN, in.Tags); err != nil {
@@ -210,44 +247,6 @@ type stepArgs struct {
 	ID     string `json:"id"`
 }
 
-func record(env *Environment) (*store.Record, error) {
-	data, err := json.Marshal(env)
-	if err != nil {
-		return nil, err
-	}
-	return &store.Record{
-		Kind: Kind, ID: env.ID, Parent: env.Region,
-		SortKey: env.CreatedAt.UTC().Format("20060102T150405.000000000Z"),
-		Pending: !env.Status.terminal(), Data: data,
-	}, nil
-}
-
-func decode(rec *store.Record) (*Environment, error) {
-	env, err := decodeData(rec.Data)
-	if err != nil {
-		return nil, fmt.Errorf("decoding environment %s: %w", rec.ID, err)
-	}
-	return env, nil
-}
-
-func decodeData(data []byte) (*Environment, error) {
-	var env Environment
-	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, err
-	}
-	return &env, nil
-}
-
-// cached returns the decoded document of rec from the service's cache: a
-// shared value, to be read only.
-func (s *Service) cached(rec *store.Record) (*Environment, error) {
-	env, err := s.docs.Get(rec)
-	if err != nil {
-		return nil, fmt.Errorf("decoding environment %s: %w", rec.ID, err)
-	}
-	return env, nil
-}
-
 // Clone returns a deep copy of e.
 func (e *Environment) Clone() *Environment {
 	c := *e
@@ -264,56 +263,23 @@ func (e *Environment) Clone() *Environment {
 	return &c
 }
 
-// getTx reads environment id of region; other regions' environments are
-// not visible, as in AWS.
-func getTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, *store.Record, error) {
-	rec, err := getRecordTx(ctx, tx, region, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	env, err := decode(rec)
-	return env, rec, err
-}
-
-func getRecordTx(ctx context.Context, tx store.Tx, region, id string) (*store.Record, error) {
-	rec, err := tx.Get(ctx, Kind, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Parent != region) {
-		return nil, fault.NotFoundf("The environment %s does not exist.", id)
-	}
-	return rec, err
-}
-
 // Get returns environment id.
 func (s *Service) Get(ctx context.Context, region, id string) (*Environment, error) {
 	var env *Environment
 	err := s.db.View(ctx, func(tx store.Tx) error {
 		var err error
-		env, err = s.ReadTx(ctx, tx, region, id)
+		env, _, err = s.envs.GetIn(ctx, tx, region, id)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return env.Clone(), nil
+	return env, err
 }
 
 // List returns one page of the region's environments, oldest first.
 func (s *Service) List(ctx context.Context, region string, after *store.Cursor, limit int) (paging.Page[*Environment], error) {
 	var page paging.Page[*Environment]
 	err := s.db.View(ctx, func(tx store.Tx) error {
-		recs, err := tx.List(ctx, store.Query{Kind: Kind, Parent: region, After: after, Limit: limit + 1})
-		if err != nil {
-			return err
-		}
-		if len(recs) > limit {
-			recs = recs[:limit]
-			last := recs[limit-1]
-			page.Next = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
-		}
-		shared, err := s.cachedAll(recs)
-		for _, env := range shared {
-			page.Items = append(page.Items, env.Clone())
-		}
+		var err error
+		page, err = s.envs.Page(ctx, tx, store.Query{Parent: region, After: after}, limit)
 		return err
 	})
 	return page, err
@@ -323,9 +289,9 @@ func (s *Service) List(ctx context.Context, region string, after *store.Cursor, 
 func (s *Service) Update(ctx context.Context, region, id string, in UpdateInput) (*Environment, error) {
 	var env *Environment
 	err := s.db.Update(ctx, func(tx store.Tx) error {
-		var rec *store.Record
+		var version int64
 		var err error
-		env, rec, err = getTx(ctx, tx, region, id)
+		env, version, err = s.envs.GetIn(ctx, tx, region, id)
 		if err != nil {
 			return err
 		}
@@ -353,12 +319,7 @@ func (s *Service) Update(ctx context.Context, region, id string, in UpdateInput)
 		}
 		env.FederationMode, env.Federation = mode, fed
 		env.UpdatedAt = s.Now().UTC()
-		next, err := record(env)
-		if err != nil {
-			return err
-		}
-		next.Version = rec.Version
-		return tx.Update(ctx, next)
+		return s.envs.Update(ctx, tx, env, version)
 	})
 	return env, err
 }
@@ -366,7 +327,7 @@ func (s *Service) Update(ctx context.Context, region, id string, in UpdateInput)
 // Delete moves the environment to DELETE_REQUESTED and schedules deletion.
 func (s *Service) Delete(ctx context.Context, region, id string) error {
 	err := s.db.Update(ctx, func(tx store.Tx) error {
-		env, rec, err := getTx(ctx, tx, region, id)
+		env, version, err := s.envs.GetIn(ctx, tx, region, id)
 		if err != nil {
 			return err
 		}
@@ -378,12 +339,7 @@ func (s *Service) Delete(ctx context.Context, region, id string) error {
 		}
 		now := s.Now().UTC()
 		env.UpdatedAt, env.NextStepAt = now, now.Add(s.StepDelay)
-		next, err := record(env)
-		if err != nil {
-			return err
-		}
-		next.Version = rec.Version
-		if err := tx.Update(ctx, next); err != nil {
+		if err := s.envs.Update(ctx, tx, env, version); err != nil {
 			return err
 		}
 		// The creation phase ends here: its job (if still queued or
@@ -429,32 +385,26 @@ func (s *Service) runStep(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 func (s *Service) Resume(ctx context.Context) error {
 	var after *store.Cursor
 	for {
-		var n int
 		err := s.db.Update(ctx, func(tx store.Tx) error {
-			recs, err := tx.List(ctx, store.Query{Kind: Kind, AnyParent: true, PendingOnly: true, After: after, Limit: 200})
+			page, err := s.envs.Page(ctx, tx, store.Query{AnyParent: true, PendingOnly: true, After: after}, 200)
 			if err != nil {
 				return err
 			}
-			n = len(recs)
 			now := s.Now().UTC()
-			for _, rec := range recs {
-				env, err := decode(rec)
-				if err != nil {
-					return err
-				}
+			for _, env := range page.Items {
 				if !env.Status.terminal() {
 					if err := enqueuePhaseTx(ctx, tx, env, now); err != nil {
 						return err
 					}
 				}
-				after = &store.Cursor{SortKey: rec.SortKey, ID: rec.ID}
 			}
+			after = page.Next
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if n < 200 {
+		if after == nil {
 			s.jobs.Wake(JobKind)
 			return nil
 		}
@@ -465,23 +415,12 @@ func (s *Service) Resume(ctx context.Context) error {
 // whether another follows. Steps are idempotent: a status already terminal
 // (or an environment gone) takes none.
 func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (again bool, err error) {
-	rec, err := tx.Get(ctx, Kind, id)
+	env, version, err := s.envs.Get(ctx, tx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
-	if err != nil {
+	if err != nil || env.Status.terminal() {
 		return false, err
-	}
-	env, err := decode(rec)
-	if err != nil {
-		return false, err
-	}
-	if env.Status.terminal() {
-		if rec.Pending {
-			rec.Pending = false
-			return false, tx.Update(ctx, rec)
-		}
-		return false, nil
 	}
 	now := s.Now().UTC()
 	var to Status
@@ -509,12 +448,7 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (again boo
 		return false, err
 	}
 	env.UpdatedAt, env.NextStepAt = now, now.Add(s.StepDelay)
-	updated, err := record(env)
-	if err != nil {
-		return false, err
-	}
-	updated.Version = rec.Version
-	if err := tx.Update(ctx, updated); err != nil {
+	if err := s.envs.Update(ctx, tx, env, version); err != nil {
 		return false, err
 	}
 	return !env.Status.terminal(), nil
@@ -525,47 +459,37 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 	if len(a.Resource) != 1 {
 		return false, nil
 	}
-	env, err := s.ReadTx(ctx, tx, a.Region, a.Resource[0])
+	st, err := s.StateTx(ctx, tx, a.Region, a.Resource[0])
 	switch {
 	case fault.KindOf(err) == fault.NotFound:
 		return false, nil
 	case err != nil:
 		return false, err
 	}
-	return env.Status != Deleted, nil
+	return st.Status != Deleted, nil
 }
 
-// ReadTx reads environment id of region inside tx through the service's
-// decoded-document cache. The environment is shared: read it, never change
-// it.
-func (s *Service) ReadTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, error) {
-	rec, err := getRecordTx(ctx, tx, region, id)
-	if err != nil {
-		return nil, err
+// StateTx reads the state of environment id of region inside tx; an
+// environment of another region is not found (a NotFound fault).
+func (s *Service) StateTx(ctx context.Context, tx store.Tx, region, id string) (State, error) {
+	st, err := s.states.GetIn(ctx, tx, region, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return st, notFound(id)
 	}
-	return s.cached(rec)
+	return st, err
 }
 
-// ListReadTx returns every environment of region inside tx (for callers
-// that need "the only environment"), at most limit, through the cache:
-// shared values, to be read only.
-func (s *Service) ListReadTx(ctx context.Context, tx store.Tx, region string, limit int) ([]*Environment, error) {
-	recs, err := tx.List(ctx, store.Query{Kind: Kind, Parent: region, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	return s.cachedAll(recs)
+// notFound is the fault of an absent environment (errors.Is
+// store.ErrNotFound too).
+func notFound(id string) error {
+	f := fault.NotFoundf("The environment %s does not exist.", id)
+	f.Err = store.ErrNotFound
+	return f
 }
 
-// cachedAll is cached for each of recs.
-func (s *Service) cachedAll(recs []*store.Record) ([]*Environment, error) {
-	out := make([]*Environment, 0, len(recs))
-	for _, rec := range recs {
-		env, err := s.cached(rec)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, env)
-	}
-	return out, nil
+// ListStatesTx returns the states of the region's environments inside tx,
+// oldest first, at most limit (for callers that need "the only
+// environment").
+func (s *Service) ListStatesTx(ctx context.Context, tx store.Tx, region string, limit int) ([]State, error) {
+	return s.states.List(ctx, tx, store.Query{Parent: region, Limit: limit})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/environment"
@@ -53,7 +54,7 @@ const maxEnvironmentScan = 1000
 func (s *Service) ResolveActor(ctx context.Context, c auth.Caller) (*Actor, error) {
 	var a *Actor
 	err := s.db.View(ctx, func(tx store.Tx) error {
-		var env *environment.Environment
+		var env environment.State
 		var user *User
 		var err error
 		p := c.Principal
@@ -63,7 +64,7 @@ func (s *Service) ResolveActor(ctx context.Context, c auth.Caller) (*Actor, erro
 			if err != nil {
 				return err
 			}
-			user, _, err = userTx(ctx, tx, env.ID, p.UserID)
+			user, _, err = s.users.GetIn(ctx, tx, env.ID, p.UserID)
 			if fault.KindOf(err) == fault.NotFound {
 				return fault.Deniedf("The user of these credentials no longer exists.")
 			}
@@ -73,9 +74,9 @@ func (s *Service) ResolveActor(ctx context.Context, c auth.Caller) (*Actor, erro
 				return err
 			}
 			if p.Kind == auth.Root {
-				user, err = superuserTx(ctx, tx, env)
+				user, err = s.superuserTx(ctx, tx, env)
 			} else {
-				user, err = userByRoleTx(ctx, tx, env.ID, p.RoleARN)
+				user, err = s.userByRoleTx(ctx, tx, env.ID, p.RoleARN)
 			}
 		default:
 			return fault.Deniedf("These credentials cannot call FinSpace Data APIs.")
@@ -103,14 +104,10 @@ func (s *Service) Live(ctx context.Context, p auth.Principal, region string) err
 		if err != nil {
 			return err
 		}
-		rec, err := tx.Get(ctx, KindUser, p.UserID)
-		if errors.Is(err, store.ErrNotFound) || err == nil && rec.Parent != env.ID {
+		st, err := s.states.GetIn(ctx, tx, env.ID, p.UserID)
+		if errors.Is(err, store.ErrNotFound) {
 			return fault.Deniedf("The user of these credentials no longer exists.")
 		}
-		if err != nil {
-			return err
-		}
-		st, err := s.states.Get(rec)
 		if err != nil {
 			return err
 		}
@@ -121,25 +118,24 @@ func (s *Service) Live(ctx context.Context, p auth.Principal, region string) err
 	})
 }
 
-func (s *Service) actorTx(ctx context.Context, tx store.Tx, env *environment.Environment, region string, u *User) (*Actor, error) {
+func (s *Service) actorTx(ctx context.Context, tx store.Tx, env environment.State, region string, u *User) (*Actor, error) {
 	if u.Status != StatusEnabled {
 		return nil, fault.Deniedf("User %s is disabled.", u.ID)
 	}
 	a := &Actor{EnvironmentID: env.ID, Region: region, User: u, perms: map[string]bool{}}
-	members, err := tx.List(ctx, store.Query{Kind: KindMemberUser, Parent: u.ID})
+	members, err := s.byUser.List(ctx, tx, store.Query{Parent: u.ID})
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range members {
-		gid := m.ID[len(u.ID)+1:]
-		g, _, err := groupTx(ctx, tx, env.ID, gid)
+		g, _, err := s.groups.GetIn(ctx, tx, env.ID, m.GroupID)
 		if fault.KindOf(err) == fault.NotFound {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		a.Groups = append(a.Groups, gid)
+		a.Groups = append(a.Groups, m.GroupID)
 		for _, p := range g.Permissions {
 			a.perms[p] = true
 		}
@@ -147,69 +143,59 @@ func (s *Service) actorTx(ctx context.Context, tx store.Tx, env *environment.Env
 	return a, nil
 }
 
-// activeEnvironmentTx returns environment id if it is CREATED (a shared
-// value: read only).
-func (s *Service) activeEnvironmentTx(ctx context.Context, tx store.Tx, region, id string) (*environment.Environment, error) {
-	env, err := s.envs.ReadTx(ctx, tx, region, id)
+// activeEnvironmentTx returns environment id if it is CREATED.
+func (s *Service) activeEnvironmentTx(ctx context.Context, tx store.Tx, region, id string) (environment.State, error) {
+	env, err := s.envs.StateTx(ctx, tx, region, id)
 	if fault.KindOf(err) == fault.NotFound {
-		return nil, fault.Deniedf("The environment %s does not exist in %s.", id, region)
+		return env, fault.Deniedf("The environment %s does not exist in %s.", id, region)
 	}
 	if err != nil {
-		return nil, err
+		return env, err
 	}
 	if env.Status != environment.Created {
-		return nil, fault.Deniedf("The environment %s is %s.", id, env.Status)
+		return env, fault.Deniedf("The environment %s is %s.", id, env.Status)
 	}
 	return env, nil
 }
 
-// onlyEnvironmentTx returns the region's only CREATED environment (a
-// shared value: read only).
-func (s *Service) onlyEnvironmentTx(ctx context.Context, tx store.Tx, region string) (*environment.Environment, error) {
-	envs, err := s.envs.ListReadTx(ctx, tx, region, maxEnvironmentScan)
+// onlyEnvironmentTx returns the region's only CREATED environment.
+func (s *Service) onlyEnvironmentTx(ctx context.Context, tx store.Tx, region string) (environment.State, error) {
+	envs, err := s.envs.ListStatesTx(ctx, tx, region, maxEnvironmentScan)
 	if err != nil {
-		return nil, err
+		return environment.State{}, err
 	}
-	var active []*environment.Environment
+	var active []environment.State
 	for _, e := range envs {
 		if e.Status == environment.Created {
 			active = append(active, e)
 		}
 	}
 	if len(active) != 1 {
-		return nil, fault.Deniedf("These credentials act for a FinSpace user only where the region has exactly one active environment (it has %d): call GetProgrammaticAccessCredentials with the environmentId and use the credentials it returns.", len(active))
+		return environment.State{}, fault.Deniedf("These credentials act for a FinSpace user only where the region has exactly one active environment (it has %d): call GetProgrammaticAccessCredentials with the environmentId and use the credentials it returns.", len(active))
 	}
 	return active[0], nil
 }
 
-func superuserTx(ctx context.Context, tx store.Tx, env *environment.Environment) (*User, error) {
-	email := "superuser@" + env.ID + ".openfinspace.local"
-	if env.Superuser != nil {
-		email = env.Superuser.EmailAddress
-	}
-	rec, err := tx.Get(ctx, KindEmail, emailKey(env.ID, email))
+func (t *tables) superuserTx(ctx context.Context, tx store.Tx, env environment.State) (*User, error) {
+	id, err := t.users.KeyOwner(ctx, tx, "email", env.ID, strings.ToLower(superuserEmail(env.ID, env.SuperuserEmail)))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fault.Deniedf("The environment %s has no superuser yet.", env.ID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	u, _, err := userTx(ctx, tx, env.ID, rec.SortKey)
+	u, _, err := t.users.GetIn(ctx, tx, env.ID, id)
 	return u, err
 }
 
-func userByRoleTx(ctx context.Context, tx store.Tx, env, roleARN string) (*User, error) {
-	var after *store.Cursor
+func (t *tables) userByRoleTx(ctx context.Context, tx store.Tx, env, roleARN string) (*User, error) {
+	q := store.Query{Parent: env}
 	for {
-		recs, err := tx.List(ctx, store.Query{Kind: KindUser, Parent: env, After: after, Limit: 500})
+		page, err := t.users.Page(ctx, tx, q, 500)
 		if err != nil {
 			return nil, err
 		}
-		for _, rec := range recs {
-			u, err := decodeUser(rec)
-			if err != nil {
-				return nil, err
-			}
+		for _, u := range page.Items {
 			if roleARN != "" && u.APIAccessPrincipalARN == roleARN {
 				if u.APIAccess != APIAccessEnabled {
 					return nil, fault.Deniedf("User %s does not have API access enabled.", u.ID)
@@ -217,11 +203,10 @@ func userByRoleTx(ctx context.Context, tx store.Tx, env, roleARN string) (*User,
 				return u, nil
 			}
 		}
-		if len(recs) < 500 {
+		if page.Next == nil {
 			return nil, fault.Deniedf("No FinSpace user of environment %s has %s as apiAccessPrincipalArn.", env, roleARN)
 		}
-		last := recs[len(recs)-1]
-		after = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
+		q.After = page.Next
 	}
 }
 
@@ -234,7 +219,7 @@ func (s *Service) MayOnDataset(ctx context.Context, a *Actor, dataset, perm stri
 	ok := false
 	err := s.db.View(ctx, func(tx store.Tx) error {
 		for _, g := range a.Groups {
-			grant, _, err := getDoc[datasetGrant](ctx, tx, KindDatasetPerm, dataset+"/"+g)
+			grant, _, err := s.grants.Get(ctx, tx, dataset+"/"+g)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -251,23 +236,32 @@ func (s *Service) MayOnDataset(ctx context.Context, a *Actor, dataset, perm stri
 	return ok, err
 }
 
+// datasetGrant is the dataset permissions of a group on a dataset.
 type datasetGrant struct {
-	Permissions []string `json:"permissions"`
+	dataset, group string   // from the record ID
+	Permissions    []string `json:"permissions"`
+}
+
+func (g *datasetGrant) Clone() *datasetGrant {
+	c := *g
+	c.Permissions = slices.Clone(g.Permissions)
+	return &c
 }
 
 // GrantDatasetTx gives group the dataset permissions on dataset, replacing
 // earlier grants of that group on that dataset.
 func GrantDatasetTx(ctx context.Context, tx store.Tx, env, dataset, group string, perms []string) error {
-	if _, _, err := groupTx(ctx, tx, env, group); err != nil {
+	t := &uncached
+	if _, _, err := t.groups.GetIn(ctx, tx, env, group); err != nil {
 		return err
 	}
-	id := dataset + "/" + group
-	rec, err := tx.Get(ctx, KindDatasetPerm, id)
+	grant := &datasetGrant{dataset: dataset, group: group, Permissions: perms}
+	_, version, err := t.grants.Get(ctx, tx, dataset+"/"+group)
 	if errors.Is(err, store.ErrNotFound) {
-		return put(ctx, tx, &store.Record{Kind: KindDatasetPerm, ID: id, Parent: group, SortKey: id}, datasetGrant{perms}, true)
+		return t.grants.Insert(ctx, tx, grant)
 	}
 	if err != nil {
 		return err
 	}
-	return put(ctx, tx, rec, datasetGrant{perms}, false)
+	return t.grants.Update(ctx, tx, grant, version)
 }

@@ -29,14 +29,14 @@ func (s *Service) ProgrammaticCredentials(ctx context.Context, c auth.Caller, en
 		p := c.Principal
 		switch p.Kind {
 		case auth.Root:
-			u, err = superuserTx(ctx, tx, env)
+			u, err = s.superuserTx(ctx, tx, env)
 		case auth.AssumedRole:
-			u, err = userByRoleTx(ctx, tx, env.ID, p.RoleARN)
+			u, err = s.userByRoleTx(ctx, tx, env.ID, p.RoleARN)
 		case auth.FinSpaceUser:
 			if p.EnvironmentID != env.ID {
 				return fault.Deniedf("These credentials belong to another environment.")
 			}
-			u, _, err = userTx(ctx, tx, env.ID, p.UserID)
+			u, _, err = s.users.GetIn(ctx, tx, env.ID, p.UserID)
 		default:
 			return fault.Deniedf("These credentials cannot get programmatic access credentials.")
 		}
@@ -60,7 +60,7 @@ func (s *Service) ProgrammaticCredentials(ctx context.Context, c auth.Caller, en
 	return cred, err
 }
 
-func (s *Service) userPrincipal(region string, env *environment.Environment, u *User) auth.Principal {
+func (s *Service) userPrincipal(region string, env environment.State, u *User) auth.Principal {
 	return auth.Principal{Kind: auth.FinSpaceUser, Account: s.account,
 		ARN:           fmt.Sprintf("arn:aws:finspace:%s:%s:user/%s", region, s.account, u.ID),
 		EnvironmentID: env.ID, UserID: u.ID}

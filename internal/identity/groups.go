@@ -2,12 +2,12 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/ids"
+	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/store"
 )
 
@@ -25,6 +25,9 @@ type Membership struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// Clone returns a copy of m.
+func (m *Membership) Clone() *Membership { c := *m; return &c }
+
 // CreateGroup adds a permission group to the actor's environment.
 func (s *Service) CreateGroup(ctx context.Context, a *Actor, in GroupInput) (*Group, error) {
 	if err := a.require(PermManageUsersAndGroups); err != nil {
@@ -33,9 +36,7 @@ func (s *Service) CreateGroup(ctx context.Context, a *Actor, in GroupInput) (*Gr
 	now := s.Now().UTC()
 	g := &Group{ID: ids.Base62(22), EnvironmentID: a.EnvironmentID, Name: deref(in.Name), Description: deref(in.Description),
 		Permissions: uniq(in.Permissions), CreatedAt: now, ModifiedAt: now}
-	err := s.db.Update(ctx, func(tx store.Tx) error {
-		return put(ctx, tx, &store.Record{Kind: KindGroup, ID: g.ID, Parent: g.EnvironmentID, SortKey: sortKey(now, g.ID)}, g, true)
-	})
+	err := s.db.Update(ctx, func(tx store.Tx) error { return s.groups.Insert(ctx, tx, g) })
 	return g, err
 }
 
@@ -66,24 +67,21 @@ func (s *Service) GetGroup(ctx context.Context, a *Actor, id string) (*Group, er
 	var g *Group
 	err := s.db.View(ctx, func(tx store.Tx) error {
 		var err error
-		g, _, err = groupTx(ctx, tx, a.EnvironmentID, id)
+		g, _, err = s.groups.GetIn(ctx, tx, a.EnvironmentID, id)
 		return err
 	})
 	return g, err
 }
 
 // ListGroups pages through the environment's permission groups.
-func (s *Service) ListGroups(ctx context.Context, a *Actor, after *store.Cursor, limit int) (Page[*Group], error) {
+func (s *Service) ListGroups(ctx context.Context, a *Actor, after *store.Cursor, limit int) (paging.Page[*Group], error) {
 	if err := a.require(PermManageUsersAndGroups); err != nil {
-		return Page[*Group]{}, err
+		return paging.Page[*Group]{}, err
 	}
-	var page Page[*Group]
+	var page paging.Page[*Group]
 	err := s.db.View(ctx, func(tx store.Tx) error {
 		var err error
-		page, err = listPage(ctx, tx, store.Query{Kind: KindGroup, Parent: a.EnvironmentID, After: after}, limit, func(rec *store.Record) (*Group, error) {
-			var g Group
-			return &g, json.Unmarshal(rec.Data, &g)
-		})
+		page, err = s.groups.Page(ctx, tx, store.Query{Parent: a.EnvironmentID, After: after}, limit)
 		return err
 	})
 	return page, err
@@ -96,9 +94,9 @@ func (s *Service) UpdateGroup(ctx context.Context, a *Actor, id string, in Group
 	}
 	var g *Group
 	err := s.db.Update(ctx, func(tx store.Tx) error {
-		var rec *store.Record
+		var version int64
 		var err error
-		g, rec, err = groupTx(ctx, tx, a.EnvironmentID, id)
+		g, version, err = s.groups.GetIn(ctx, tx, a.EnvironmentID, id)
 		if err != nil {
 			return err
 		}
@@ -112,7 +110,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a *Actor, id string, in Group
 			g.Permissions = uniq(in.Permissions)
 		}
 		g.ModifiedAt = s.Now().UTC()
-		return put(ctx, tx, rec, g, false)
+		return s.groups.Update(ctx, tx, g, version)
 	})
 	return g, err
 }
@@ -123,32 +121,31 @@ func (s *Service) DeleteGroup(ctx context.Context, a *Actor, id string) error {
 		return err
 	}
 	return s.db.Update(ctx, func(tx store.Tx) error {
-		if _, _, err := groupTx(ctx, tx, a.EnvironmentID, id); err != nil {
+		if _, _, err := s.groups.GetIn(ctx, tx, a.EnvironmentID, id); err != nil {
 			return err
 		}
-		members, err := tx.List(ctx, store.Query{Kind: KindMemberGroup, Parent: id})
+		members, err := s.byGroup.List(ctx, tx, store.Query{Parent: id})
 		if err != nil {
 			return err
 		}
 		for _, m := range members {
-			userID := m.ID[len(id)+1:]
-			if err := tx.Delete(ctx, KindMemberGroup, m.ID); err != nil {
+			if err := s.byGroup.Delete(ctx, tx, id+"/"+m.UserID); err != nil {
 				return err
 			}
-			if err := tx.Delete(ctx, KindMemberUser, userID+"/"+id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.byUser.Delete(ctx, tx, m.UserID+"/"+id); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
-		grants, err := tx.List(ctx, store.Query{Kind: KindDatasetPerm, Parent: id})
+		grants, err := s.grants.List(ctx, tx, store.Query{Parent: id})
 		if err != nil {
 			return err
 		}
 		for _, gr := range grants {
-			if err := tx.Delete(ctx, KindDatasetPerm, gr.ID); err != nil {
+			if err := s.grants.Delete(ctx, tx, gr.dataset+"/"+gr.group); err != nil {
 				return err
 			}
 		}
-		return tx.Delete(ctx, KindGroup, id)
+		return s.groups.Delete(ctx, tx, id)
 	})
 }
 
@@ -158,21 +155,18 @@ func (s *Service) Associate(ctx context.Context, a *Actor, groupID, userID strin
 		return err
 	}
 	return s.db.Update(ctx, func(tx store.Tx) error {
-		if _, _, err := groupTx(ctx, tx, a.EnvironmentID, groupID); err != nil {
+		if err := s.groupAndUserTx(ctx, tx, a.EnvironmentID, groupID, userID); err != nil {
 			return err
 		}
-		if _, _, err := userTx(ctx, tx, a.EnvironmentID, userID); err != nil {
-			return err
-		}
-		m := Membership{UserID: userID, GroupID: groupID, Status: MembershipSuccess, CreatedAt: s.Now().UTC()}
-		err := put(ctx, tx, &store.Record{Kind: KindMemberGroup, ID: groupID + "/" + userID, Parent: groupID, SortKey: userID}, m, true)
+		m := &Membership{UserID: userID, GroupID: groupID, Status: MembershipSuccess, CreatedAt: s.Now().UTC()}
+		err := s.byGroup.Insert(ctx, tx, m)
 		if errors.Is(err, store.ErrExists) {
 			return fault.Conflictf("User %s is already a member of permission group %s.", userID, groupID)
 		}
 		if err != nil {
 			return err
 		}
-		return put(ctx, tx, &store.Record{Kind: KindMemberUser, ID: userID + "/" + groupID, Parent: userID, SortKey: groupID}, m, true)
+		return s.byUser.Insert(ctx, tx, m)
 	})
 }
 
@@ -182,21 +176,27 @@ func (s *Service) Disassociate(ctx context.Context, a *Actor, groupID, userID st
 		return err
 	}
 	return s.db.Update(ctx, func(tx store.Tx) error {
-		if _, _, err := groupTx(ctx, tx, a.EnvironmentID, groupID); err != nil {
+		if err := s.groupAndUserTx(ctx, tx, a.EnvironmentID, groupID, userID); err != nil {
 			return err
 		}
-		if _, _, err := userTx(ctx, tx, a.EnvironmentID, userID); err != nil {
-			return err
-		}
-		err := tx.Delete(ctx, KindMemberGroup, groupID+"/"+userID)
+		err := s.byGroup.Delete(ctx, tx, groupID+"/"+userID)
 		if errors.Is(err, store.ErrNotFound) {
 			return fault.NotFoundf("User %s is not a member of permission group %s.", userID, groupID)
 		}
 		if err != nil {
 			return err
 		}
-		return tx.Delete(ctx, KindMemberUser, userID+"/"+groupID)
+		return s.byUser.Delete(ctx, tx, userID+"/"+groupID)
 	})
+}
+
+// groupAndUserTx checks that group and user exist in env.
+func (t *tables) groupAndUserTx(ctx context.Context, tx store.Tx, env, group, user string) error {
+	if _, _, err := t.groups.GetIn(ctx, tx, env, group); err != nil {
+		return err
+	}
+	_, _, err := t.users.GetIn(ctx, tx, env, user)
+	return err
 }
 
 // UserInGroup is a member of a group.
@@ -212,49 +212,55 @@ type GroupOfUser struct {
 }
 
 // ListGroupMembers pages through a group's users.
-func (s *Service) ListGroupMembers(ctx context.Context, a *Actor, groupID string, after *store.Cursor, limit int) (Page[UserInGroup], error) {
+func (s *Service) ListGroupMembers(ctx context.Context, a *Actor, groupID string, after *store.Cursor, limit int) (paging.Page[UserInGroup], error) {
 	if err := a.require(PermManageUsersAndGroups); err != nil {
-		return Page[UserInGroup]{}, err
+		return paging.Page[UserInGroup]{}, err
 	}
-	var page Page[UserInGroup]
+	var page paging.Page[UserInGroup]
 	err := s.db.View(ctx, func(tx store.Tx) error {
-		if _, _, err := groupTx(ctx, tx, a.EnvironmentID, groupID); err != nil {
+		if _, _, err := s.groups.GetIn(ctx, tx, a.EnvironmentID, groupID); err != nil {
 			return err
 		}
-		var err error
-		page, err = listPage(ctx, tx, store.Query{Kind: KindMemberGroup, Parent: groupID, After: after}, limit, func(rec *store.Record) (UserInGroup, error) {
-			var m Membership
-			if err := json.Unmarshal(rec.Data, &m); err != nil {
-				return UserInGroup{}, err
+		members, err := s.byGroup.Page(ctx, tx, store.Query{Parent: groupID, After: after}, limit)
+		if err != nil {
+			return err
+		}
+		page.Next = members.Next
+		for _, m := range members.Items {
+			u, _, err := s.users.GetIn(ctx, tx, a.EnvironmentID, m.UserID)
+			if err != nil {
+				return err
 			}
-			u, _, err := userTx(ctx, tx, a.EnvironmentID, m.UserID)
-			return UserInGroup{User: u, Membership: m.Status}, err
-		})
-		return err
+			page.Items = append(page.Items, UserInGroup{User: u, Membership: m.Status})
+		}
+		return nil
 	})
 	return page, err
 }
 
 // ListUserGroups pages through the groups of a user.
-func (s *Service) ListUserGroups(ctx context.Context, a *Actor, userID string, after *store.Cursor, limit int) (Page[GroupOfUser], error) {
+func (s *Service) ListUserGroups(ctx context.Context, a *Actor, userID string, after *store.Cursor, limit int) (paging.Page[GroupOfUser], error) {
 	if err := a.require(PermManageUsersAndGroups); err != nil {
-		return Page[GroupOfUser]{}, err
+		return paging.Page[GroupOfUser]{}, err
 	}
-	var page Page[GroupOfUser]
+	var page paging.Page[GroupOfUser]
 	err := s.db.View(ctx, func(tx store.Tx) error {
-		if _, _, err := userTx(ctx, tx, a.EnvironmentID, userID); err != nil {
+		if _, _, err := s.users.GetIn(ctx, tx, a.EnvironmentID, userID); err != nil {
 			return err
 		}
-		var err error
-		page, err = listPage(ctx, tx, store.Query{Kind: KindMemberUser, Parent: userID, After: after}, limit, func(rec *store.Record) (GroupOfUser, error) {
-			var m Membership
-			if err := json.Unmarshal(rec.Data, &m); err != nil {
-				return GroupOfUser{}, err
+		groups, err := s.byUser.Page(ctx, tx, store.Query{Parent: userID, After: after}, limit)
+		if err != nil {
+			return err
+		}
+		page.Next = groups.Next
+		for _, m := range groups.Items {
+			g, _, err := s.groups.GetIn(ctx, tx, a.EnvironmentID, m.GroupID)
+			if err != nil {
+				return err
 			}
-			g, _, err := groupTx(ctx, tx, a.EnvironmentID, m.GroupID)
-			return GroupOfUser{Group: g, Membership: m.Status}, err
-		})
-		return err
+			page.Items = append(page.Items, GroupOfUser{Group: g, Membership: m.Status})
+		}
+		return nil
 	})
 	return page, err
 }

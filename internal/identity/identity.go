@@ -6,9 +6,8 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
@@ -99,6 +98,20 @@ type Group struct {
 	ModifiedAt    time.Time `json:"modifiedAt"`
 }
 
+// Clone returns a deep copy of u.
+func (u *User) Clone() *User {
+	c := *u
+	c.Password = u.Password.clone()
+	return &c
+}
+
+// Clone returns a deep copy of g.
+func (g *Group) Clone() *Group {
+	c := *g
+	c.Permissions = slices.Clone(g.Permissions)
+	return &c
+}
+
 // Service implements the identity operations.
 type Service struct {
 	db      store.Store
@@ -106,102 +119,104 @@ type Service struct {
 	envs    Environments
 	account string
 	Now     func() time.Time
-	// states caches users' status for Live, which runs on every request a
+	tables
+	// states reads users' status for Live, which runs on every request a
 	// FinSpace user's credentials sign.
-	states *store.Decoded[userState]
+	states *store.Projection[userState]
 }
 
-// userState is the part of a user document Live reads (immutable).
+// userState is the part of a user document Live reads.
 type userState struct {
 	Status string `json:"status"`
 }
 
 // New returns the identity service.
 func New(db store.Store, creds *credstore.Store, envs Environments, account string) *Service {
+	t := newTables(0)
 	return &Service{db: db, creds: creds, envs: envs, account: account, Now: time.Now,
-		states: &store.Decoded[userState]{Decode: func(data []byte) (userState, error) {
-			var st userState
-			return st, json.Unmarshal(data, &st)
-		}}}
+		tables: t, states: store.NewProjection[userState](t.users, nil)}
 }
 
-// Environments reads environments inside a transaction
-// (*environment.Service); what it returns is shared and read only.
+// Environments reads environments' states inside a transaction
+// (*environment.Service).
 type Environments interface {
-	ReadTx(ctx context.Context, tx store.Tx, region, id string) (*environment.Environment, error)
-	ListReadTx(ctx context.Context, tx store.Tx, region string, limit int) ([]*environment.Environment, error)
+	StateTx(ctx context.Context, tx store.Tx, region, id string) (environment.State, error)
+	ListStatesTx(ctx context.Context, tx store.Tx, region string, limit int) ([]environment.State, error)
+}
+
+// tables are the identity records:
+//
+//	users     KindUser: ID user id, Parent environment id; unique email
+//	          (KindEmail, ID "<env>/<lower email>")
+//	groups    KindGroup: ID group id, Parent environment id
+//	byGroup   KindMemberGroup: ID "<group>/<user>", Parent group id
+//	byUser    KindMemberUser: ID "<user>/<group>", Parent user id
+//	grants    KindDatasetPerm: ID "<dataset>/<group>", Parent group id
+type tables struct {
+	users           *store.Table[User, *User]
+	groups          *store.Table[Group, *Group]
+	byGroup, byUser *store.Table[Membership, *Membership]
+	grants          *store.Table[datasetGrant, *datasetGrant]
+}
+
+// uncached serves GrantDatasetTx, called inside other domains'
+// transactions: without caches, so that it holds no state.
+var uncached = newTables(store.NoCache)
+
+func newTables(cacheMax int) tables {
+	return tables{
+		users: store.NewTable(store.TableDef[User, *User]{Kind: KindUser, CacheMax: cacheMax,
+			ID:      func(u *User) string { return u.ID },
+			Parent:  func(u *User) string { return u.EnvironmentID },
+			SortKey: func(u *User) string { return sortKey(u.CreatedAt, u.ID) },
+			Unique: []store.UniqueKey[*User]{{Name: "email", // KindEmail
+				Of: func(u *User) string { return strings.ToLower(u.Email) },
+				Taken: func(*User) error {
+					return fault.Conflictf("A user with this email address already exists in the environment.")
+				}}},
+			NotFound: func(id string) error { return notFound("The user %s does not exist.", id) },
+			Conflict: func(id string) error {
+				return fault.Conflictf("The user %s was changed by another request; retry.", id)
+			},
+		}),
+		groups: store.NewTable(store.TableDef[Group, *Group]{Kind: KindGroup, CacheMax: cacheMax,
+			ID:       func(g *Group) string { return g.ID },
+			Parent:   func(g *Group) string { return g.EnvironmentID },
+			SortKey:  func(g *Group) string { return sortKey(g.CreatedAt, g.ID) },
+			NotFound: func(id string) error { return notFound("The permission group %s does not exist.", id) },
+			Conflict: func(id string) error {
+				return fault.Conflictf("The permission group %s was changed by another request; retry.", id)
+			},
+		}),
+		byGroup: store.NewTable(store.TableDef[Membership, *Membership]{Kind: KindMemberGroup, CacheMax: cacheMax,
+			ID:      func(m *Membership) string { return m.GroupID + "/" + m.UserID },
+			Parent:  func(m *Membership) string { return m.GroupID },
+			SortKey: func(m *Membership) string { return m.UserID },
+		}),
+		byUser: store.NewTable(store.TableDef[Membership, *Membership]{Kind: KindMemberUser, CacheMax: cacheMax,
+			ID:      func(m *Membership) string { return m.UserID + "/" + m.GroupID },
+			Parent:  func(m *Membership) string { return m.UserID },
+			SortKey: func(m *Membership) string { return m.GroupID },
+		}),
+		grants: store.NewTable(store.TableDef[datasetGrant, *datasetGrant]{Kind: KindDatasetPerm, CacheMax: cacheMax,
+			ID:     func(g *datasetGrant) string { return g.dataset + "/" + g.group },
+			Parent: func(g *datasetGrant) string { return g.group },
+			// The document holds the permissions; the ID says whose.
+			FromID: func(id string, g *datasetGrant) {
+				i := strings.LastIndexByte(id, '/')
+				g.dataset, g.group = id[:max(i, 0)], id[i+1:]
+			},
+		}),
+	}
+}
+
+// notFound is a NotFound fault that is also store.ErrNotFound.
+func notFound(format, id string) error {
+	f := fault.NotFoundf(format, id)
+	f.Err = store.ErrNotFound
+	return f
 }
 
 func sortKey(t time.Time, id string) string {
 	return t.UTC().Format("20060102T150405.000000000Z") + "/" + id
-}
-
-func put(ctx context.Context, tx store.Tx, rec *store.Record, v any, insert bool) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	rec.Data = data
-	if insert {
-		return tx.Insert(ctx, rec)
-	}
-	return tx.Update(ctx, rec)
-}
-
-func getDoc[T any](ctx context.Context, tx store.Tx, kind, id string) (*T, *store.Record, error) {
-	rec, err := tx.Get(ctx, kind, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	var v T
-	if err := json.Unmarshal(rec.Data, &v); err != nil {
-		return nil, nil, fmt.Errorf("decoding %s %s: %w", kind, id, err)
-	}
-	return &v, rec, nil
-}
-
-// userTx reads a user of env; users of other environments are not found.
-func userTx(ctx context.Context, tx store.Tx, env, id string) (*User, *store.Record, error) {
-	u, rec, err := getDoc[User](ctx, tx, KindUser, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Parent != env) {
-		return nil, nil, fault.NotFoundf("The user %s does not exist.", id)
-	}
-	return u, rec, err
-}
-
-// groupTx reads a permission group of env.
-func groupTx(ctx context.Context, tx store.Tx, env, id string) (*Group, *store.Record, error) {
-	g, rec, err := getDoc[Group](ctx, tx, KindGroup, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Parent != env) {
-		return nil, nil, fault.NotFoundf("The permission group %s does not exist.", id)
-	}
-	return g, rec, err
-}
-
-// Page is one page of a listing with the cursor of the next.
-type Page[T any] struct {
-	Items []T
-	Next  *store.Cursor
-}
-
-func listPage[T any](ctx context.Context, tx store.Tx, q store.Query, limit int, load func(*store.Record) (T, error)) (Page[T], error) {
-	var page Page[T]
-	q.Limit = limit + 1
-	recs, err := tx.List(ctx, q)
-	if err != nil {
-		return page, err
-	}
-	if len(recs) > limit {
-		recs = recs[:limit]
-		last := recs[limit-1]
-		page.Next = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
-	}
-	for _, rec := range recs {
-		v, err := load(rec)
-		if err != nil {
-			return page, err
-		}
-		page.Items = append(page.Items, v)
-	}
-	return page, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"slices"
 	"time"
 )
 
@@ -70,4 +71,13 @@ func (p *Password) Matches(pw string, now time.Time) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare(hashPassword(pw, p.Salt, p.Iterations), p.Hash) == 1
+}
+
+func (p *Password) clone() *Password {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Salt, c.Hash = slices.Clone(p.Salt), slices.Clone(p.Hash)
+	return &c
 }

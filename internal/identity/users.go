@@ -2,13 +2,13 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/ids"
+	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/store"
 )
 
@@ -19,18 +19,6 @@ type UserInput struct {
 	FirstName, LastName   *string
 	APIAccess             *string
 	APIAccessPrincipalARN *string
-}
-
-func emailKey(env, email string) string { return env + "/" + strings.ToLower(email) }
-
-func (s *Service) insertUserTx(ctx context.Context, tx store.Tx, u *User) error {
-	claim := &store.Record{Kind: KindEmail, ID: emailKey(u.EnvironmentID, u.Email), Parent: u.EnvironmentID, SortKey: u.ID, Data: []byte(`"` + u.ID + `"`)}
-	if err := tx.Insert(ctx, claim); errors.Is(err, store.ErrExists) {
-		return fault.Conflictf("A user with this email address already exists in the environment.")
-	} else if err != nil {
-		return err
-	}
-	return put(ctx, tx, &store.Record{Kind: KindUser, ID: u.ID, Parent: u.EnvironmentID, SortKey: sortKey(u.CreatedAt, u.ID)}, u, true)
 }
 
 func apply(u *User, in UserInput) error {
@@ -66,7 +54,7 @@ func (s *Service) CreateUser(ctx context.Context, a *Actor, in UserInput) (*User
 	if err := apply(u, in); err != nil {
 		return nil, err
 	}
-	err := s.db.Update(ctx, func(tx store.Tx) error { return s.insertUserTx(ctx, tx, u) })
+	err := s.db.Update(ctx, func(tx store.Tx) error { return s.users.Insert(ctx, tx, u) })
 	return u, err
 }
 
@@ -76,9 +64,9 @@ func (s *Service) CreateUser(ctx context.Context, a *Actor, in UserInput) (*User
 func (s *Service) CreateSuperuserTx(ctx context.Context, tx store.Tx, env *environment.Environment) error {
 	su := env.Superuser
 	if su == nil {
-		su = &environment.Superuser{EmailAddress: "superuser@" + env.ID + ".openfinspace.local", FirstName: "Super", LastName: "User"}
+		su = &environment.Superuser{EmailAddress: superuserEmail(env.ID, ""), FirstName: "Super", LastName: "User"}
 	}
-	if _, err := tx.Get(ctx, KindEmail, emailKey(env.ID, su.EmailAddress)); err == nil {
+	if _, err := s.users.KeyOwner(ctx, tx, "email", env.ID, strings.ToLower(su.EmailAddress)); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -87,7 +75,16 @@ func (s *Service) CreateSuperuserTx(ctx context.Context, tx store.Tx, env *envir
 	u := &User{ID: ids.Base62(22), EnvironmentID: env.ID, Email: su.EmailAddress, Type: SuperUser,
 		FirstName: su.FirstName, LastName: su.LastName, Status: StatusEnabled, APIAccess: APIAccessEnabled,
 		CreatedAt: now, ModifiedAt: now, EnabledAt: now}
-	return s.insertUserTx(ctx, tx, u)
+	return s.users.Insert(ctx, tx, u)
+}
+
+// superuserEmail is the email address of env's superuser: given, or the
+// default one when CreateEnvironment named none.
+func superuserEmail(env, given string) string {
+	if given != "" {
+		return given
+	}
+	return "superuser@" + env + ".openfinspace.local"
 }
 
 // GetUser returns a user of the actor's environment.
@@ -98,30 +95,24 @@ func (s *Service) GetUser(ctx context.Context, a *Actor, id string) (*User, erro
 	var u *User
 	err := s.db.View(ctx, func(tx store.Tx) error {
 		var err error
-		u, _, err = userTx(ctx, tx, a.EnvironmentID, id)
+		u, _, err = s.users.GetIn(ctx, tx, a.EnvironmentID, id)
 		return err
 	})
 	return u, err
 }
 
 // ListUsers pages through the actor's environment's users, oldest first.
-func (s *Service) ListUsers(ctx context.Context, a *Actor, after *store.Cursor, limit int) (Page[*User], error) {
+func (s *Service) ListUsers(ctx context.Context, a *Actor, after *store.Cursor, limit int) (paging.Page[*User], error) {
 	if err := a.require(PermManageUsersAndGroups); err != nil {
-		return Page[*User]{}, err
+		return paging.Page[*User]{}, err
 	}
-	var page Page[*User]
+	var page paging.Page[*User]
 	err := s.db.View(ctx, func(tx store.Tx) error {
 		var err error
-		page, err = listPage(ctx, tx, store.Query{Kind: KindUser, Parent: a.EnvironmentID, After: after}, limit, decodeUser)
+		page, err = s.users.Page(ctx, tx, store.Query{Parent: a.EnvironmentID, After: after}, limit)
 		return err
 	})
 	return page, err
-}
-
-func decodeUser(rec *store.Record) (*User, error) {
-	var u User
-	err := json.Unmarshal(rec.Data, &u)
-	return &u, err
 }
 
 // modifyUser runs change on a user of the actor's environment and saves it.
@@ -131,9 +122,9 @@ func (s *Service) modifyUser(ctx context.Context, a *Actor, id string, change fu
 	}
 	var u *User
 	err := s.db.Update(ctx, func(tx store.Tx) error {
-		var rec *store.Record
+		var version int64
 		var err error
-		u, rec, err = userTx(ctx, tx, a.EnvironmentID, id)
+		u, version, err = s.users.GetIn(ctx, tx, a.EnvironmentID, id)
 		if err != nil {
 			return err
 		}
@@ -141,7 +132,7 @@ func (s *Service) modifyUser(ctx context.Context, a *Actor, id string, change fu
 			return err
 		}
 		u.ModifiedAt = s.Now().UTC()
-		return put(ctx, tx, rec, u, false)
+		return s.users.Update(ctx, tx, u, version)
 	})
 	return u, err
 }
@@ -192,7 +183,7 @@ func (s *Service) ResetUserPassword(ctx context.Context, a *Actor, id string) (*
 func (s *Service) CheckPassword(ctx context.Context, env, id, password string) (bool, error) {
 	var ok bool
 	err := s.db.View(ctx, func(tx store.Tx) error {
-		u, _, err := userTx(ctx, tx, env, id)
+		u, _, err := s.users.GetIn(ctx, tx, env, id)
 		if err != nil {
 			return err
 		}

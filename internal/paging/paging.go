@@ -80,11 +80,9 @@ func Limit(maxResults *int64, modelMax int64, def int) int {
 	return int(*maxResults)
 }
 
-// Page is one page of a listing.
-type Page[T any] struct {
-	Items []T
-	Next  *store.Cursor // nil on the last page
-}
+// Page is one page of a listing; Next (nil on the last page) is the cursor
+// Encode turns into a nextToken. It is store.Page, which tables return.
+type Page[T any] = store.Page[T]
 
 // ErrBadCursor is returned by listings that get a cursor they cannot use.
 var ErrBadCursor = errors.New("paging: bad cursor")

@@ -52,24 +52,39 @@ type Service struct {
 	db        store.Store
 	account   string
 	resolvers map[string]Resolver
-	// docs holds decoded tag sets for List; its maps are shared and never
-	// changed.
-	docs *store.Decoded[map[string]string]
+	tags      *store.Table[tagSet, *tagSet]
 }
 
 // New returns a tagging service for account.
 func New(db store.Store, account string) *Service {
-	return &Service{db: db, account: account, resolvers: map[string]Resolver{},
-		docs: &store.Decoded[map[string]string]{Decode: decodeTags}}
+	return &Service{db: db, account: account, resolvers: map[string]Resolver{}, tags: newTable(0)}
 }
 
-func decodeTags(data []byte) (map[string]string, error) {
-	tags := map[string]string{}
-	if err := json.Unmarshal(data, &tags); err != nil {
-		return nil, err
-	}
-	return tags, nil
+// tagSet is the tags of one resource. Its document is the JSON object of
+// its tags; the record ID is the ARN.
+type tagSet struct {
+	arn  string
+	tags map[string]string
 }
+
+func (t *tagSet) Clone() *tagSet { return &tagSet{arn: t.arn, tags: maps.Clone(t.tags)} }
+
+func (t *tagSet) MarshalJSON() ([]byte, error) { return json.Marshal(t.tags) }
+
+func (t *tagSet) UnmarshalJSON(data []byte) error {
+	t.tags = map[string]string{}
+	return json.Unmarshal(data, &t.tags)
+}
+
+func newTable(cacheMax int) *store.Table[tagSet, *tagSet] {
+	return store.NewTable(store.TableDef[tagSet, *tagSet]{Kind: Kind, CacheMax: cacheMax,
+		ID:     func(t *tagSet) string { return t.arn },
+		FromID: func(arn string, t *tagSet) { t.arn = arn }})
+}
+
+// txTags serves PutTx and DeleteTx, called inside other domains'
+// transactions: uncached, so that it holds no state.
+var txTags = newTable(store.NoCache)
 
 // Register sets the resolver of an ARN resource type. Call before serving.
 func (s *Service) Register(resourceType string, r Resolver) { s.resolvers[resourceType] = r }
@@ -105,8 +120,8 @@ func (s *Service) List(ctx context.Context, region, arn string) (map[string]stri
 		if err := s.resolve(ctx, tx, region, arn); err != nil {
 			return err
 		}
-		shared, err := readTx(ctx, tx, arn, s.docs.Get)
-		tags = maps.Clone(shared)
+		set, _, err := getTx(ctx, tx, s.tags, arn)
+		tags = set.tags
 		return err
 	})
 	return tags, err
@@ -118,7 +133,7 @@ func (s *Service) Tag(ctx context.Context, region, arn string, add map[string]st
 		if err := s.resolve(ctx, tx, region, arn); err != nil {
 			return err
 		}
-		return PutTx(ctx, tx, arn, add)
+		return putTx(ctx, tx, s.tags, arn, add)
 	})
 }
 
@@ -128,79 +143,65 @@ func (s *Service) Untag(ctx context.Context, region, arn string, keys []string) 
 		if err := s.resolve(ctx, tx, region, arn); err != nil {
 			return err
 		}
-		tags, err := getTx(ctx, tx, arn)
+		set, version, err := getTx(ctx, tx, s.tags, arn)
 		if err != nil {
 			return err
 		}
 		for _, k := range keys {
-			delete(tags, k)
+			delete(set.tags, k)
 		}
-		return writeTx(ctx, tx, arn, tags)
+		return writeTx(ctx, tx, s.tags, set, version)
 	})
 }
 
-// getTx reads arn's tags inside tx, decoded afresh (the caller may change
-// them).
-func getTx(ctx context.Context, tx store.Tx, arn string) (map[string]string, error) {
-	return readTx(ctx, tx, arn, func(rec *store.Record) (map[string]string, error) { return decodeTags(rec.Data) })
-}
-
-// readTx reads arn's tags with decode; no record means no tags.
-func readTx(ctx context.Context, tx store.Tx, arn string, decode func(*store.Record) (map[string]string, error)) (map[string]string, error) {
-	rec, err := tx.Get(ctx, Kind, arn)
+// getTx reads arn's tags (the caller's copy) and their version; no record
+// means no tags, at version 0.
+func getTx(ctx context.Context, tx store.Tx, t *store.Table[tagSet, *tagSet], arn string) (*tagSet, int64, error) {
+	set, version, err := t.Get(ctx, tx, arn)
 	if errors.Is(err, store.ErrNotFound) {
-		return map[string]string{}, nil
+		return &tagSet{arn: arn, tags: map[string]string{}}, 0, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return decode(rec)
+	return set, version, err
 }
 
 // PutTx merges add into arn's tags inside tx (used when a resource is
 // created with tags). More than MaxTags in all is an Invalid fault.
 func PutTx(ctx context.Context, tx store.Tx, arn string, add map[string]string) error {
+	return putTx(ctx, tx, txTags, arn, add)
+}
+
+func putTx(ctx context.Context, tx store.Tx, t *store.Table[tagSet, *tagSet], arn string, add map[string]string) error {
 	if len(add) == 0 {
 		return nil
 	}
-	tags, err := getTx(ctx, tx, arn)
+	set, version, err := getTx(ctx, tx, t, arn)
 	if err != nil {
 		return err
 	}
-	for k, v := range add {
-		tags[k] = v
+	maps.Copy(set.tags, add)
+	if len(set.tags) > MaxTags {
+		return fault.Invalidf("A resource can have at most %d tags; this request would give it %d.", MaxTags, len(set.tags))
 	}
-	if len(tags) > MaxTags {
-		return fault.Invalidf("A resource can have at most %d tags; this request would give it %d.", MaxTags, len(tags))
-	}
-	return writeTx(ctx, tx, arn, tags)
+	return writeTx(ctx, tx, t, set, version)
 }
 
-func writeTx(ctx context.Context, tx store.Tx, arn string, tags map[string]string) error {
-	data, err := json.Marshal(tags)
-	if err != nil {
-		return err
-	}
-	rec, err := tx.Get(ctx, Kind, arn)
+// writeTx stores set, read at version (0: absent); no tags, no record.
+func writeTx(ctx context.Context, tx store.Tx, t *store.Table[tagSet, *tagSet], set *tagSet, version int64) error {
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if len(tags) == 0 {
-			return nil
-		}
-		return tx.Insert(ctx, &store.Record{Kind: Kind, ID: arn, SortKey: arn, Data: data})
-	case err != nil:
-		return err
-	case len(tags) == 0:
-		return tx.Delete(ctx, Kind, arn)
+	case version == 0 && len(set.tags) == 0:
+		return nil
+	case version == 0:
+		return t.Insert(ctx, tx, set)
+	case len(set.tags) == 0:
+		return t.Delete(ctx, tx, set.arn)
 	default:
-		rec.Data = data
-		return tx.Update(ctx, rec)
+		return t.Update(ctx, tx, set, version)
 	}
 }
 
 // DeleteTx drops arn's tags inside tx (when its resource is deleted).
 func DeleteTx(ctx context.Context, tx store.Tx, arn string) error {
-	err := tx.Delete(ctx, Kind, arn)
+	err := txTags.Delete(ctx, tx, arn)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
