@@ -2,7 +2,11 @@
 //
 //	openfinspace serve [--addr 127.0.0.1:8765] [--data-dir ./openfinspace-data]
 //	openfinspace credentials [--data-dir ...] [--addr ...]
+//	openfinspace keygen
 //	openfinspace version
+//
+// Flags and environment variables are parsed in one place (config.go) into
+// one server.Config.
 package main
 
 import (
@@ -15,7 +19,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -28,16 +31,21 @@ var version = "dev"
 const usage = `usage: openfinspace <command> [flags]
 
 commands:
-  serve        start the server (flags: --addr, --data-dir, --account-id, --log-level, --max-connections,
-               --database-url)
+  serve        start the server (flags: --addr, --data-dir, --account-id, --public-url, --log-level,
+               --max-connections, --database-url, --server-key-file)
   credentials  print the root credentials and a ready-to-paste client setup
+  keygen       print a fresh server key (for OPENFINSPACE_SERVER_KEY or --server-key-file)
   version      print the version
 
-environment: OPENFINSPACE_ADDR, OPENFINSPACE_DATA_DIR, OPENFINSPACE_ACCOUNT_ID,
-OPENFINSPACE_ACCESS_KEY_ID, OPENFINSPACE_SECRET_ACCESS_KEY, OPENFINSPACE_PUBLIC_URL,
-OPENFINSPACE_LOG_LEVEL, OPENFINSPACE_LIFECYCLE_STEP (pause between status steps, default 400ms),
-OPENFINSPACE_MAX_CONNECTIONS (open client connections; default min(8192, file limit/2), -1: no cap),
-OPENFINSPACE_DATABASE_URL (postgres://… for a PostgreSQL metadata store; default SQLite in the data dir)
+A flag beats its environment variable. Environment: OPENFINSPACE_ADDR, OPENFINSPACE_DATA_DIR,
+OPENFINSPACE_ACCOUNT_ID, OPENFINSPACE_PUBLIC_URL, OPENFINSPACE_LOG_LEVEL,
+OPENFINSPACE_ACCESS_KEY_ID and OPENFINSPACE_SECRET_ACCESS_KEY (root credentials; default generated
+into the data dir), OPENFINSPACE_SERVER_KEY (base64 of 32 bytes; default generated into the data dir),
+OPENFINSPACE_DATABASE_URL (postgres://… for a PostgreSQL metadata store; default SQLite in the data
+dir; needs the server key and root credentials set), OPENFINSPACE_MAX_CONNECTIONS (open client
+connections; default min(8192, file limit/2), -1: no cap), OPENFINSPACE_LIFECYCLE_STEP (pause between
+status steps, default 400ms), OPENFINSPACE_JOB_LEASE (lease of a lifecycle job, default 30s),
+OPENFINSPACE_S3_* (external S3 service and S3 endpoint limits, see the README)
 `
 
 func main() {
@@ -45,15 +53,28 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runEnv(args, os.Getenv, stdout, stderr)
+}
+
+// runEnv runs a command with the environment getenv.
+func runEnv(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(args[1:], getenv, stderr)
 	case "credentials":
-		return printCredentials(args[1:], stdout, stderr)
+		return printCredentials(args[1:], getenv, stdout, stderr)
+	case "keygen":
+		key, err := newServerKey()
+		if err != nil {
+			fmt.Fprintln(stderr, "openfinspace:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, key)
+		return 0
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "openfinspace", versionString())
 		return 0
@@ -63,6 +84,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "openfinspace: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// configError reports a parse error and returns the exit code: 0 after
+// -h, 2 otherwise.
+func configError(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if !isFlagError(err) {
+		fmt.Fprintln(stderr, "openfinspace:", err)
+	}
+	return 2
+}
+
+// isFlagError reports an error the flag package printed itself.
+func isFlagError(err error) bool {
+	var pe *flagParseError
+	return errors.As(err, &pe)
 }
 
 func versionString() string {
@@ -79,78 +118,20 @@ func versionString() string {
 	return version
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+func serve(args []string, getenv func(string) string, stderr io.Writer) int {
+	o, err := parseConfig("serve", args, getenv, stderr)
+	if err != nil {
+		return configError(err, stderr)
 	}
-	return def
-}
-
-type common struct {
-	addr, dataDir, accountID, publicURL, logLevel string
-}
-
-func commonFlags(fs *flag.FlagSet) *common {
-	c := &common{}
-	fs.StringVar(&c.addr, "addr", env("OPENFINSPACE_ADDR", "127.0.0.1:8765"), "listen address")
-	fs.StringVar(&c.dataDir, "data-dir", env("OPENFINSPACE_DATA_DIR", "./openfinspace-data"), "data directory")
-	fs.StringVar(&c.accountID, "account-id", env("OPENFINSPACE_ACCOUNT_ID", "000000000000"), "AWS account id used in ARNs")
-	fs.StringVar(&c.publicURL, "public-url", env("OPENFINSPACE_PUBLIC_URL", ""), "URL clients use to reach the server (default http://<addr>)")
-	fs.StringVar(&c.logLevel, "log-level", env("OPENFINSPACE_LOG_LEVEL", "info"), "debug, info, warn or error")
-	return c
-}
-
-func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := commonFlags(fs)
-	maxConns := fs.String("max-connections", env("OPENFINSPACE_MAX_CONNECTIONS", "0"),
-		"cap on open client connections; above it clients get a 503 (0: min(8192, file limit/2); -1: no cap)")
-	// The environment is read after parsing, not as the flag's default, so
-	// that -h never prints a password the URL may hold.
-	databaseURL := fs.String("database-url", "",
-		"PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…) for the metadata store (default $OPENFINSPACE_DATABASE_URL; empty: SQLite in the data dir)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *databaseURL == "" {
-		*databaseURL = os.Getenv("OPENFINSPACE_DATABASE_URL")
-	}
-	maxConnections, err := strconv.Atoi(*maxConns)
-	if err != nil || maxConnections < -1 {
-		fmt.Fprintf(stderr, "openfinspace: bad --max-connections / OPENFINSPACE_MAX_CONNECTIONS %q (want a count, 0 for the default or -1 for no cap)\n", *maxConns)
-		return 2
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		fmt.Fprintf(stderr, "openfinspace: bad --log-level %q\n", c.logLevel)
-		return 2
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	var step time.Duration
-	if v := os.Getenv("OPENFINSPACE_LIFECYCLE_STEP"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			fmt.Fprintf(stderr, "openfinspace: bad OPENFINSPACE_LIFECYCLE_STEP %q\n", v)
-			return 2
-		}
-		step = d
-	}
-
-	if err := prepareDataDir(c.dataDir, log); err != nil {
+	cfg := o.Config
+	log := cfg.Logger
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		log.Error("starting openfinspace", "error", err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, server.Config{
-		Addr: c.addr, DataDir: c.dataDir, DatabaseURL: *databaseURL, AccountID: c.accountID, PublicURL: c.publicURL, LifecycleStep: step,
-		MaxConnections:      maxConnections,
-		RootAccessKeyID:     os.Getenv("OPENFINSPACE_ACCESS_KEY_ID"),
-		RootSecretAccessKey: os.Getenv("OPENFINSPACE_SECRET_ACCESS_KEY"),
-		Logger:              log,
-	})
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		log.Error("starting openfinspace", "error", err)
 		return 1
@@ -161,7 +142,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "openfinspace %s serving at %s (data dir %s, access key %s); run `openfinspace credentials` for client setup\n",
-		versionString(), srv.URL(), c.dataDir, srv.Root().AccessKeyID)
+		versionString(), srv.URL(), cfg.DataDir, srv.Root().AccessKeyID)
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -173,31 +154,29 @@ func serve(args []string, stderr io.Writer) int {
 	return 0
 }
 
-func printCredentials(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("credentials", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := commonFlags(fs)
-	region := fs.String("region", env("AWS_REGION", "us-east-1"), "region for the printed client setup")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func printCredentials(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	o, err := parseConfig("credentials", args, getenv, stderr)
+	if err != nil {
+		return configError(err, stderr)
 	}
-	akid, secret := os.Getenv("OPENFINSPACE_ACCESS_KEY_ID"), os.Getenv("OPENFINSPACE_SECRET_ACCESS_KEY")
-	if akid == "" || secret == "" {
-		if err := prepareDataDir(c.dataDir, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+	akid, secret := o.RootAccessKeyID, o.RootSecretAccessKey
+	if akid == "" {
+		if err := prepareDataDir(o.DataDir, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
 			fmt.Fprintln(stderr, "openfinspace:", err)
 			return 1
 		}
-		rc, err := server.LoadOrCreateRootCredentials(c.dataDir)
+		rc, err := server.LoadOrCreateRootCredentials(o.DataDir)
 		if err != nil {
 			fmt.Fprintln(stderr, "openfinspace:", err)
 			return 1
 		}
 		akid, secret = rc.AccessKeyID, rc.SecretAccessKey
 	}
-	url := c.publicURL
+	url := o.PublicURL
 	if url == "" {
-		url = "http://" + c.addr
+		url = "http://" + o.Addr
 	}
+	region, dataDir := o.Region, o.DataDir
 	fmt.Fprintf(stdout, `# openfinspace root credentials (data dir %s)
 export AWS_ACCESS_KEY_ID=%s
 export AWS_SECRET_ACCESS_KEY=%s
@@ -210,6 +189,6 @@ export AWS_ENDPOINT_URL=%s
 #   aws configure set aws_secret_access_key %s --profile openfinspace
 #   aws configure set region %s --profile openfinspace
 #   aws --profile openfinspace --endpoint-url %s finspace list-environments
-`, c.dataDir, akid, secret, *region, *region, url, akid, secret, *region, url)
+`, dataDir, akid, secret, region, region, url, akid, secret, region, url)
 	return 0
 }

@@ -126,14 +126,14 @@ func envMap(m map[string]string) func(string) string {
 
 func TestConfigFromEnv(t *testing.T) {
 	c, err := blob.ConfigFromEnv(envMap(nil))
-	if err != nil || c.External || !c.EmbeddedEndpoint {
+	if err != nil || c.External || c.NoEndpoint {
 		t.Errorf("empty environment: %+v, %v", c, err)
 	}
 	c, err = blob.ConfigFromEnv(envMap(map[string]string{
 		blob.EnvEndpoint: "http://127.0.0.1:9000", blob.EnvBucketPrefix: "p-", blob.EnvAccessKeyID: "a",
 		blob.EnvSecretKey: "s", blob.EnvRegion: "eu-west-1", blob.EnvPathStyle: "false", blob.EnvEmbedded: "false",
 	}))
-	if err != nil || !c.External || c.EmbeddedEndpoint || c.S3.PathStyle || c.S3.Region != "eu-west-1" || c.S3.BucketPrefix != "p-" {
+	if err != nil || !c.External || !c.NoEndpoint || c.S3.PathStyle || c.S3.Region != "eu-west-1" || c.S3.BucketPrefix != "p-" {
 		t.Errorf("external: %+v, %v", c, err)
 	}
 	for name, env := range map[string]map[string]string{

@@ -41,7 +41,8 @@ func NewEmbedded(gw Gateway, accessKeyID, secretAccessKey string) (*S3Store, err
 	return st, nil
 }
 
-// Config selects and configures the blob store.
+// Config selects and configures the blob store. The zero value is the
+// embedded store behind the main port's S3 endpoint.
 type Config struct {
 	// External is true when an external S3 service is configured
 	// (OPENFINSPACE_S3_ENDPOINT, OPENFINSPACE_S3_BUCKET or
@@ -50,10 +51,10 @@ type Config struct {
 	External bool
 	// S3 configures the external service.
 	S3 S3Options
-	// EmbeddedEndpoint serves the S3 endpoint on the main port
-	// (OPENFINSPACE_S3_EMBEDDED, default true). It may be false only with an
-	// external service.
-	EmbeddedEndpoint bool
+	// NoEndpoint turns off the S3 endpoint on the main port
+	// (OPENFINSPACE_S3_EMBEDDED=false; the zero value serves it). Only with
+	// an external service: the embedded store has no other way in.
+	NoEndpoint bool
 
 	// For the embedded store: the gateway and the credentials to sign with.
 	Gateway                      Gateway
@@ -86,7 +87,7 @@ const (
 //	OPENFINSPACE_S3_PATH_STYLE         true|false, default true with an endpoint, false without
 //	OPENFINSPACE_S3_EMBEDDED           true|false: serve the S3 endpoint on the main port (default true)
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{EmbeddedEndpoint: true}
+	c := Config{}
 	c.S3 = S3Options{
 		Endpoint:        strings.TrimSpace(getenv(EnvEndpoint)),
 		Bucket:          strings.TrimSpace(getenv(EnvBucket)),
@@ -112,7 +113,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("%s=%q: want true or false", EnvEmbedded, v)
 		}
-		c.EmbeddedEndpoint = b
+		c.NoEndpoint = !b
 	}
 	c.External = c.S3.Endpoint != "" || c.S3.Bucket != "" || c.S3.BucketPrefix != ""
 	return c, c.Validate()
@@ -121,7 +122,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // Validate checks the combination of settings.
 func (c Config) Validate() error {
 	if !c.External {
-		if !c.EmbeddedEndpoint {
+		if c.NoEndpoint {
 			return fmt.Errorf("%s=false needs an external S3 service (%s)", EnvEmbedded, EnvEndpoint)
 		}
 		return nil

@@ -3,27 +3,20 @@ package server
 import (
 	"context"
 	"net/http"
-	"os"
 	"path/filepath"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/s3gw"
 )
 
-// addS3 mounts the embedded S3 endpoint (signing name "s3") and opens the
-// blob store: the embedded gateway's (objects under <data-dir>/objects) or,
-// when configured, an external S3 service's. The gateway process starts on
-// the first S3 request or blob operation.
-func (s *Server) addS3(out map[string]http.Handler) error {
-	bc, err := s.s3Config()
-	if err != nil {
-		return err
-	}
-	if bc.EmbeddedEndpoint {
-		limits, err := s3gw.LimitsFromEnv(os.Getenv) // OPENFINSPACE_S3_MAX_REQUESTS, OPENFINSPACE_S3_IDLE_TIMEOUT
-		if err != nil {
-			return err
-		}
+// openObjects opens the blob store of Config.S3 and, unless it is turned
+// off, the S3 endpoint of the main port (internal/s3gw): the embedded
+// gateway's store (objects under <data-dir>/objects) or an external S3
+// service's. The gateway process starts on the first S3 request or blob
+// operation.
+func (s *Server) openObjects() error {
+	bc := s.cfg.S3
+	if !bc.NoEndpoint {
 		gw, err := s3gw.New(s3gw.Config{
 			ObjectsDir:  filepath.Join(s.cfg.DataDir, "objects"),
 			MetaDir:     filepath.Join(s.cfg.DataDir, "objects-meta"),
@@ -32,26 +25,34 @@ func (s *Server) addS3(out map[string]http.Handler) error {
 			Verifier:    s.verifier,
 			Authz:       s.authz,
 			Logger:      s.log,
-			Limits:      limits,
+			Limits:      s.cfg.S3Limits,
+			Now:         s.cfg.Clock,
 		})
 		if err != nil {
 			return err
 		}
-		out["s3"] = gw
 		s.closers = append(s.closers, gw.Close)
 		s.s3gw = gw
 		bc.Gateway = gw
 		bc.AccessKeyID, bc.SecretAccessKey = s.root.AccessKeyID, s.root.SecretAccessKey
-	} else {
-		out["s3"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusNotImplemented)
-			if r.Method != http.MethodHead {
-				_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-					`<Error><Code>NotImplemented</Code><Message>The embedded S3 endpoint is turned off (OPENFINSPACE_S3_EMBEDDED=false): this server stores objects in an external S3 service.</Message></Error>`))
-			}
-		})
 	}
+	var err error
 	s.blobs, err = blob.Open(context.Background(), bc)
 	return err
+}
+
+// s3Handler serves signing name "s3" on the main port: the gateway, or an
+// S3 error saying the endpoint is turned off.
+func (s *Server) s3Handler() http.Handler {
+	if s.s3gw != nil {
+		return s.s3gw
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusNotImplemented)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+				`<Error><Code>NotImplemented</Code><Message>The embedded S3 endpoint is turned off (OPENFINSPACE_S3_EMBEDDED=false): this server stores objects in an external S3 service.</Message></Error>`))
+		}
+	})
 }

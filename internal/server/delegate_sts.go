@@ -6,11 +6,11 @@ import (
 	"github.com/openfinspace/openfinspace/internal/sts"
 )
 
-// addSTS mounts the STS endpoint (signing name "sts"): AssumeRole and
+// stsHandler is the STS endpoint (signing name "sts"): AssumeRole and
 // GetCallerIdentity, with sessions issued by the temporary credential store
 // and verified by the server's SigV4 verifier.
-func (s *Server) addSTS(out map[string]http.Handler) error {
-	out[sts.SigningName] = &sts.Handler{
+func (s *Server) stsHandler() http.Handler {
+	return &sts.Handler{
 		Account:     s.cfg.AccountID,
 		Verifier:    s.verifier,
 		Credentials: s.temp,
@@ -18,5 +18,4 @@ func (s *Server) addSTS(out map[string]http.Handler) error {
 		Observer:    s.metrics,
 		Logger:      s.log,
 	}
-	return nil
 }

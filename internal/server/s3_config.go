@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"os"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
@@ -11,13 +10,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/s3gw"
 )
 
-// s3Config is the object storage configuration, read from the
-// OPENFINSPACE_S3_* environment variables (blob.ConfigFromEnv).
-func (s *Server) s3Config() (blob.Config, error) {
-	return blob.ConfigFromEnv(os.Getenv)
-}
-
-// Blobs is the server's object store (nil after Shutdown).
+// Blobs is the server's object store.
 func (s *Server) Blobs() blob.Store {
 	if s.blobs == nil {
 		return nil

@@ -6,11 +6,14 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,23 +43,44 @@ import (
 	"github.com/openfinspace/openfinspace/internal/wire/restjson"
 )
 
-// Config is everything a server needs.
+// Config is everything a server needs. It is built in one place
+// (cmd/openfinspace parses flags and environment variables into it); New
+// reads no environment variable, so servers in one process may differ.
 type Config struct {
 	Addr    string // listen address, e.g. 127.0.0.1:8765 (":0" picks a port)
 	DataDir string
 	// AccountID is the AWS account id in ARNs (default 000000000000).
 	AccountID string
 	// DatabaseURL selects the metadata store: a postgres:// URL for
-	// PostgreSQL; empty for SQLite at <DataDir>/metadata.db.
+	// PostgreSQL; empty for SQLite at <DataDir>/metadata.db. With
+	// PostgreSQL several processes may share the store, so ServerKey and
+	// the root credentials must be set (New refuses to start otherwise):
+	// nothing they share may come from a process-local file.
 	DatabaseURL string
 	// Root credentials; generated and stored in DataDir when empty.
 	RootAccessKeyID, RootSecretAccessKey string
+	// ServerKey is the 32-byte master key of the keyring (page tokens,
+	// sealed secrets, idempotent responses). Nil: the key kept in
+	// <DataDir>/keys/server.key, created on first start. Never logged.
+	ServerKey []byte
+	// S3 configures object storage (the zero value: the embedded store
+	// under <DataDir>/objects behind the main port's S3 endpoint; see
+	// blob.ConfigFromEnv for the OPENFINSPACE_S3_* variables). Its Gateway
+	// and embedded credentials are set by the server.
+	S3 blob.Config
+	// S3Limits bound what clients of the main port's S3 endpoint may hold
+	// (zero fields: the defaults; see s3gw.LimitsFromEnv).
+	S3Limits s3gw.Limits
 	// PublicURL is how clients reach this server (environmentUrl); default
 	// http://<listen address>.
 	PublicURL string
 	// LifecycleStep is the pause between asynchronous status steps.
 	LifecycleStep time.Duration
-	Logger        *slog.Logger
+	// JobLease overrides how long a claim on an environment lifecycle job
+	// lasts without renewal (0: the job kind's own, 30 s): how soon
+	// another process takes over the job of a process that died.
+	JobLease time.Duration
+	Logger   *slog.Logger
 	// Clock overrides the time used for credential expiry and signature
 	// checks (tests only); nil means time.Now.
 	Clock func() time.Time
@@ -114,6 +138,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	if cfg.DatabaseURL != "" {
+		if err := sharedFromConfig(cfg); err != nil {
+			return nil, err
+		}
+		if !cfg.S3.External {
+			log.Warn("the metadata store is PostgreSQL but objects stay in this process's data dir (embedded S3): " +
+				"several processes need an external S3 service (OPENFINSPACE_S3_ENDPOINT)")
+		}
+	}
 
 	switch {
 	case cfg.RootAccessKeyID != "" && cfg.RootSecretAccessKey != "":
@@ -127,7 +160,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.root = rc
 	}
-	keys, err := keyring.LoadOrCreate(filepath.Join(cfg.DataDir, "keys", "server.key"))
+	var keys *keyring.Keyring
+	var err error
+	if cfg.ServerKey != nil {
+		keys, err = keyring.New(cfg.ServerKey)
+	} else {
+		keys, err = keyring.LoadOrCreate(filepath.Join(cfg.DataDir, "keys", "server.key"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -139,12 +178,48 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// SQLite admits one process: a starting engine takes over every lease
 	// its predecessor left.
 	_, exclusive := s.db.(*sqlite.Store)
-	s.jobs, err = jobs.New(jobs.Config{Store: db, Exclusive: exclusive, Now: cfg.Clock, Logger: log})
+	s.jobs, err = jobs.New(jobs.Config{Store: db, Owner: jobOwner(), Exclusive: exclusive, Now: cfg.Clock, Logger: log})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return s, s.build(keys)
+	if err := s.build(keys); err != nil {
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			_ = s.closers[i](ctx)
+		}
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sharedFromConfig checks that a server on a shared (PostgreSQL) store
+// takes what every process must share from its configuration: a key or
+// credentials generated into one process's data dir would make the others
+// refuse its page tokens, sealed secrets and signatures.
+func sharedFromConfig(cfg Config) error {
+	var missing []string
+	if cfg.ServerKey == nil {
+		missing = append(missing, "the server key (OPENFINSPACE_SERVER_KEY or --server-key-file; `openfinspace keygen` prints one)")
+	}
+	if cfg.RootAccessKeyID == "" || cfg.RootSecretAccessKey == "" {
+		missing = append(missing, "the root credentials (OPENFINSPACE_ACCESS_KEY_ID and OPENFINSPACE_SECRET_ACCESS_KEY)")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("server: with a PostgreSQL metadata store (OPENFINSPACE_DATABASE_URL) every process must be given "+
+		"the same server key and root credentials, never ones from its own data dir: set %s", strings.Join(missing, " and "))
+}
+
+// jobOwner names this server in job leases: host, process id and a random
+// suffix (servers in one process, or a restarted process, differ), so an
+// operator reading a job sees which process holds it.
+func jobOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", cmp.Or(host, "localhost"), os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 func (s *Server) build(keys *keyring.Keyring) error {
@@ -158,7 +233,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	if s.cfg.Clock != nil {
 		envs.Now = s.cfg.Clock
 	}
-	if err := s.jobs.Register(envs.JobKind()); err != nil {
+	if err := s.jobs.Register(s.withLease(envs.JobKind())); err != nil {
 		return err
 	}
 	s.envs = envs
@@ -171,12 +246,6 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	}
 	envs.OnCreated = append(envs.OnCreated, ident.CreateSuperuserTx)
 
-	pages := paging.NewCodec(keys.Key("page-tokens"))
-	fsHandlers := &finspace.Handlers{}
-	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Tags: tags, Pages: pages})
-	fdHandlers := &finspacedata.Handlers{}
-	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Pages: pages, Blobs: s.Blobs, Account: s.cfg.AccountID})
-
 	creds := auth.Chain{auth.Static{s.root.AccessKeyID: &auth.Credential{
 		AccessKeyID: s.root.AccessKeyID, SecretAccessKey: s.root.SecretAccessKey,
 		Principal: auth.Principal{Kind: auth.Root, Account: s.cfg.AccountID,
@@ -185,10 +254,18 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	s.verifier = &sigv4.Verifier{Credentials: creds, Now: s.cfg.Clock}
 	// One authorization model for every API on the port (package authz).
 	s.authz = &authz.Authorizer{Live: ident.Live}
-	delegates, err := s.delegates()
-	if err != nil {
+	// Object storage before the adapters that use it (the embedded
+	// gateway verifies and authorizes with the two above).
+	if err := s.openObjects(); err != nil {
 		return err
 	}
+
+	pages := paging.NewCodec(keys.Key("page-tokens"))
+	fsHandlers := &finspace.Handlers{}
+	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Tags: tags, Pages: pages})
+	fdHandlers := &finspacedata.Handlers{}
+	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
+	delegates := s.delegates()
 	api := &restjson.Handler{
 		Delegates: delegates,
 		Services: map[string]*restjson.Service{

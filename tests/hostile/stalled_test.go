@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/finspace"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/openfinspace/openfinspace/internal/s3gw"
+	"github.com/openfinspace/openfinspace/internal/server"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
 )
 
@@ -40,8 +40,7 @@ const (
 
 func TestStalledReaders(t *testing.T) {
 	needProc(t)
-	t.Setenv(s3gw.EnvIdleTimeout, stalledIdleTimeout.String())
-	srv := servertest.Start(t)
+	srv := servertest.Start(t, func(c *server.Config) { c.S3Limits.IdleTimeout = stalledIdleTimeout })
 	ctx := context.Background()
 	s3c := s3ClientFor(srv)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("stalled")}); err != nil {

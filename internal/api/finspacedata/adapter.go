@@ -19,8 +19,8 @@ import (
 type Adapter struct {
 	Identity *identity.Service
 	Pages    *paging.Codec
-	// Blobs returns the object store (opened after the adapters are built).
-	Blobs   func() blob.Store
+	// Blobs is the object store (working locations' buckets).
+	Blobs   blob.Store
 	Account string
 }
 

@@ -15,7 +15,7 @@ func (a *Adapter) getWorkingLocation(ctx context.Context, actor *identity.Actor,
 	if in.LocationType != nil {
 		kind = string(*in.LocationType)
 	}
-	bucket, prefix, err := blob.WorkingLocation(ctx, a.Blobs(), a.Account, actor.Region, actor.EnvironmentID, kind)
+	bucket, prefix, err := blob.WorkingLocation(ctx, a.Blobs, a.Account, actor.Region, actor.EnvironmentID, kind)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/s3gw"
+	"github.com/openfinspace/openfinspace/internal/server"
+)
+
+// This file is the one place where flags and environment variables become
+// configuration: parseConfig turns a command's arguments and environment
+// into a server.Config (and the few settings of the commands themselves).
+// A flag given on the command line beats its environment variable, which
+// beats the default. Flags' defaults are the built-in ones, never values
+// from the environment, so -h cannot print a secret.
+
+// setting is one configuration value: a flag, an environment variable or
+// both.
+type setting struct {
+	flag, env, def, usage string
+	// secret values are never shown (errors name only where they came
+	// from).
+	secret bool
+}
+
+// Settings by command. The S3 settings (OPENFINSPACE_S3_*) are read by
+// blob.ConfigFromEnv and s3gw.LimitsFromEnv, from the same environment.
+var (
+	commonSettings = []setting{
+		{flag: "addr", env: "OPENFINSPACE_ADDR", def: "127.0.0.1:8765", usage: "listen address"},
+		{flag: "data-dir", env: "OPENFINSPACE_DATA_DIR", def: "./openfinspace-data", usage: "data directory"},
+		{flag: "account-id", env: "OPENFINSPACE_ACCOUNT_ID", def: "000000000000", usage: "AWS account id used in ARNs"},
+		{flag: "public-url", env: "OPENFINSPACE_PUBLIC_URL", usage: "URL clients use to reach the server (default http://<addr>)"},
+		{flag: "log-level", env: "OPENFINSPACE_LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
+		{env: "OPENFINSPACE_ACCESS_KEY_ID"},
+		{env: "OPENFINSPACE_SECRET_ACCESS_KEY", secret: true},
+	}
+	serveSettings = []setting{
+		{flag: "max-connections", env: "OPENFINSPACE_MAX_CONNECTIONS", def: "0",
+			usage: "cap on open client connections; above it clients get a 503 (0: min(8192, file limit/2); -1: no cap)"},
+		{flag: "database-url", env: "OPENFINSPACE_DATABASE_URL", secret: true,
+			usage: "PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…) for the metadata store (default $OPENFINSPACE_DATABASE_URL; empty: SQLite in the data dir)"},
+		{flag: "server-key-file", usage: "file holding the server key (standard base64 of 32 bytes, see `openfinspace keygen`); " +
+			"default $OPENFINSPACE_SERVER_KEY, else a key generated into the data dir"},
+		{env: "OPENFINSPACE_SERVER_KEY", secret: true},
+		{env: "OPENFINSPACE_LIFECYCLE_STEP"},
+		{env: "OPENFINSPACE_JOB_LEASE"},
+	}
+	credentialsSettings = []setting{
+		{flag: "region", env: "AWS_REGION", def: "us-east-1", usage: "region for the printed client setup"},
+	}
+)
+
+// options is what a command runs with.
+type options struct {
+	server.Config
+	// Region is the region of the client setup `credentials` prints.
+	Region string
+}
+
+// values resolves settings after the flags are parsed.
+type values struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	given  map[string]bool // flags given on the command line
+	byName map[string]setting
+}
+
+// get returns a setting's value and where it came from ("--flag", the
+// variable's name, or "" for the default).
+func (v *values) get(name string) (string, string) {
+	st := v.byName[name]
+	if st.flag != "" && v.given[st.flag] {
+		return v.fs.Lookup(st.flag).Value.String(), "--" + st.flag
+	}
+	if st.env != "" {
+		if s := v.getenv(st.env); s != "" {
+			return s, st.env
+		}
+	}
+	return st.def, ""
+}
+
+// invalid describes a bad value: the flag or variable it came from, the
+// value unless it is secret, and what was wanted.
+func (v *values) invalid(name, value, source, want string) error {
+	st := v.byName[name]
+	if source == "" {
+		source = "the default"
+	}
+	if st.secret {
+		return fmt.Errorf("bad %s: want %s", source, want)
+	}
+	if strings.HasPrefix(source, "--") {
+		return fmt.Errorf("bad %s %q: want %s", source, value, want)
+	}
+	return fmt.Errorf("bad %s=%q: want %s", source, value, want)
+}
+
+// flagParseError is an error the flag package has printed already, with
+// the usage.
+type flagParseError struct{ err error }
+
+func (e *flagParseError) Error() string { return e.err.Error() }
+func (e *flagParseError) Unwrap() error { return e.err }
+
+// parseConfig parses command cmd ("serve" or "credentials") with args and
+// the environment getenv. Errors name the flag or variable at fault; -h
+// returns flag.ErrHelp after printing the usage to stderr.
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	settings := append([]setting(nil), commonSettings...)
+	switch cmd {
+	case "serve":
+		settings = append(settings, serveSettings...)
+	case "credentials":
+		settings = append(settings, credentialsSettings...)
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	v := &values{fs: fs, getenv: getenv, given: map[string]bool{}, byName: map[string]setting{}}
+	for _, st := range settings {
+		name := st.flag
+		if name == "" {
+			name = st.env
+		} else {
+			fs.String(st.flag, st.def, st.usage)
+		}
+		v.byName[name] = st
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, &flagParseError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { v.given[f.Name] = true })
+
+	o := &options{}
+	c := &o.Config
+	c.Addr, _ = v.get("addr")
+	c.DataDir, _ = v.get("data-dir")
+	c.AccountID, _ = v.get("account-id")
+	c.PublicURL, _ = v.get("public-url")
+	c.RootAccessKeyID, _ = v.get("OPENFINSPACE_ACCESS_KEY_ID")
+	c.RootSecretAccessKey, _ = v.get("OPENFINSPACE_SECRET_ACCESS_KEY")
+	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
+		return nil, errors.New("set both OPENFINSPACE_ACCESS_KEY_ID and OPENFINSPACE_SECRET_ACCESS_KEY, or neither")
+	}
+	if cmd == "credentials" {
+		o.Region, _ = v.get("region")
+		return o, nil
+	}
+
+	val, src := v.get("log-level")
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(val)); err != nil {
+		return nil, v.invalid("log-level", val, src, "debug, info, warn or error")
+	}
+	c.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cmd != "serve" {
+		return o, nil
+	}
+
+	val, src = v.get("max-connections")
+	n, err := strconv.Atoi(val)
+	if err != nil || n < -1 {
+		return nil, v.invalid("max-connections", val, src, "a count, 0 for the default or -1 for no cap")
+	}
+	c.MaxConnections = n
+	c.DatabaseURL, _ = v.get("database-url")
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"OPENFINSPACE_LIFECYCLE_STEP", &c.LifecycleStep}, {"OPENFINSPACE_JOB_LEASE", &c.JobLease}} {
+		if val, src := v.get(d.name); val != "" {
+			if *d.to, err = time.ParseDuration(val); err != nil || *d.to <= 0 {
+				return nil, v.invalid(d.name, val, src, "a positive duration such as 400ms or 30s")
+			}
+		}
+	}
+	if c.ServerKey, err = serverKey(v); err != nil {
+		return nil, err
+	}
+	if c.S3, err = blob.ConfigFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	if c.S3Limits, err = s3gw.LimitsFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// serverKey reads the server key from --server-key-file or
+// OPENFINSPACE_SERVER_KEY (nil when neither is set).
+func serverKey(v *values) ([]byte, error) {
+	const want = "the standard base64 of 32 random bytes (`openfinspace keygen` prints one)"
+	if path, src := v.get("server-key-file"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+		key, err := decodeKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("bad %s %s: want it to hold %s", src, path, want)
+		}
+		return key, nil
+	}
+	if val, src := v.get("OPENFINSPACE_SERVER_KEY"); val != "" {
+		key, err := decodeKey(val)
+		if err != nil {
+			return nil, v.invalid("OPENFINSPACE_SERVER_KEY", val, src, want)
+		}
+		return key, nil
+	}
+	return nil, nil
+}
+
+func decodeKey(s string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("%d bytes, want 32", len(key))
+	}
+	return key, nil
+}
+
+// newServerKey returns a fresh server key as OPENFINSPACE_SERVER_KEY wants
+// it.
+func newServerKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
