@@ -37,6 +37,9 @@ type Conn struct {
 	// first byte of this request), in Listener.now time.
 	since atomic.Int64
 
+	// counted: the connection is in Listener.waiting.
+	counted atomic.Bool
+
 	mu      sync.Mutex // orders evict against the switch to phaseActive
 	evicted atomic.Bool
 	closed  atomic.Bool
@@ -55,6 +58,7 @@ func (l *Listener) ConnState(nc net.Conn, st http.ConnState) {
 	}
 	switch st {
 	case http.StateActive:
+		c.stopWaiting()
 		c.mu.Lock()
 		c.phase.Store(phaseActive)
 		if c.evicted.Load() {
@@ -68,8 +72,25 @@ func (l *Listener) ConnState(nc net.Conn, st http.ConnState) {
 		c.head = c.head[:0]
 		c.since.Store(l.now())
 		c.phase.Store(phaseIdle)
+		c.startWaiting()
 	case http.StateHijacked:
+		c.stopWaiting()
 		c.phase.Store(phaseHijacked)
+	}
+}
+
+// startWaiting and stopWaiting keep Listener.waiting: a connection counts
+// from its acceptance or its last response until its next request begins
+// being served, or it is evicted or closed.
+func (c *Conn) startWaiting() {
+	if c.counted.CompareAndSwap(false, true) {
+		c.l.waiting.Add(1)
+	}
+}
+
+func (c *Conn) stopWaiting() {
+	if c.counted.CompareAndSwap(true, false) {
+		c.l.waiting.Add(-1)
 	}
 }
 
@@ -87,6 +108,7 @@ func (c *Conn) evict() bool {
 		return false
 	}
 	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
+	c.stopWaiting()
 	return true
 }
 

@@ -8,6 +8,12 @@
 //     between requests, is closed to admit the new one, so slow clients
 //     (slowloris: headers trickled a byte at a time) cannot hold every
 //     slot; connections whose request is being served are never evicted.
+//   - below the cap too, at most Config.MaxWaiting connections may wait
+//     for a request: beyond it the longest waiting (at least EvictAfter)
+//     is closed for each new one. A connection waiting for its request
+//     costs a goroutine and net/http's buffers (about 16 KiB), so
+//     thousands of connections that send nothing would otherwise cost
+//     more than all the requests being served.
 //   - the plain-text errors net/http writes straight to the connection for
 //     requests it cannot parse (400, 431, 501, 505; and its 417) are
 //     replaced by the AWS error envelope a Renderer builds from the bytes
@@ -41,6 +47,11 @@ type Config struct {
 	// trickling connections keep every slot too young to evict, so that
 	// new well-behaved clients are refused for as long as the flood lasts).
 	EvictAfter time.Duration
+	// MaxWaiting caps the connections waiting for a request or its
+	// headers (new, idle between requests, or with headers begun). 0
+	// means max(1024, MaxConns/8); a negative value means no cap but
+	// MaxConns.
+	MaxWaiting int
 	// RetryAfter is the Retry-After of refusals (default 1 s).
 	RetryAfter time.Duration
 	// Renderer builds the error responses; nil means JSONRenderer.
@@ -55,6 +66,7 @@ type Stats struct {
 	Open     int64 // connections open now (admitted, not closed)
 	Refused  int64 // connections answered 503 at the cap
 	Evicted  int64 // waiting connections closed to admit another
+	Waiting  int64 // connections waiting for a request now
 	Replaced int64 // net/http error responses replaced by envelopes
 }
 
@@ -79,6 +91,8 @@ type Listener struct {
 	net.Listener
 	cfg      Config
 	max      int64 // <= 0: no cap
+	maxWait  int64 // <= 0: no cap
+	waiting  atomic.Int64
 	hardMax  int64 // ceiling while evicted connections close
 	render   Renderer
 	log      *slog.Logger
@@ -118,6 +132,12 @@ func Listen(ln net.Listener, cfg Config) *Listener {
 		l.max = int64(cfg.MaxConns)
 		l.hardMax = l.max + max(16, l.max/16)
 	}
+	switch {
+	case cfg.MaxWaiting > 0:
+		l.maxWait = int64(cfg.MaxWaiting)
+	case cfg.MaxWaiting == 0:
+		l.maxWait = max(1024, l.max/8)
+	}
 	return l
 }
 
@@ -126,7 +146,8 @@ func (l *Listener) MaxConns() int { return int(l.max) }
 
 // Stats returns the listener's counters.
 func (l *Listener) Stats() Stats {
-	return Stats{Open: l.open.Load(), Refused: l.refused.Load(), Evicted: l.evicted.Load(), Replaced: l.replaced.Load()}
+	return Stats{Open: l.open.Load(), Refused: l.refused.Load(), Evicted: l.evicted.Load(), Replaced: l.replaced.Load(),
+		Waiting: l.waiting.Load()}
 }
 
 // now is the monotonic time since the listener was made.
@@ -141,7 +162,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if l.admit() {
-			return l.track(nc), nil
+			c := l.track(nc)
+			if l.maxWait > 0 && l.waiting.Load() > l.maxWait {
+				l.evictOne()
+			}
+			return c, nil
 		}
 		l.refuse(nc)
 	}
@@ -164,6 +189,7 @@ func (l *Listener) admit() bool {
 func (l *Listener) track(nc net.Conn) *Conn {
 	c := &Conn{Conn: nc, l: l}
 	c.since.Store(l.now())
+	c.startWaiting()
 	l.mu.Lock()
 	c.idx = len(l.conns)
 	l.conns = append(l.conns, c)
@@ -181,6 +207,7 @@ func (l *Listener) release(c *Conn) {
 		l.conns = l.conns[:last]
 	}
 	l.mu.Unlock()
+	c.stopWaiting()
 	l.open.Add(-1)
 }
 

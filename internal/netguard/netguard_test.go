@@ -363,3 +363,59 @@ func TestConnImplementsFastPaths(t *testing.T) {
 		t.Error("Conn has no CloseWrite")
 	}
 }
+
+// TestWaitingCap: below the connection cap, connections that send nothing
+// are bounded by MaxWaiting: each newcomer beyond it closes the oldest
+// waiting one; the connection being served is never touched, and the
+// count of waiting connections falls back to zero when all close.
+func TestWaitingCap(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	l := serve(t, Config{MaxConns: 100, MaxWaiting: 5, EvictAfter: 50 * time.Millisecond}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	active := dial(t, l)
+	_, _ = active.Write([]byte("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"))
+	var old, young []net.Conn
+	for range 5 {
+		old = append(old, dial(t, l))
+	}
+	time.Sleep(150 * time.Millisecond)
+	for range 5 {
+		young = append(young, dial(t, l))
+	}
+	for i, c := range old {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+			t.Errorf("old silent connection %d: read %d, %v; want it closed", i, n, err)
+		}
+	}
+	if s := l.Stats(); s.Evicted != 5 || s.Waiting != 5 || s.Refused != 0 {
+		t.Errorf("stats %+v, want 5 evicted, 5 waiting, none refused", s)
+	}
+	// The young ones are still open and can be served.
+	for i, c := range young {
+		_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		if resp, _ := readResponse(t, c, "young connection"); resp.StatusCode != 200 {
+			t.Errorf("young connection %d: %d", i, resp.StatusCode)
+		}
+	}
+	once.Do(func() { close(release) })
+	if resp, _ := readResponse(t, active, "active connection"); resp.StatusCode != 200 {
+		t.Errorf("active connection: %d, want 200 (never evicted)", resp.StatusCode)
+	}
+	for _, c := range append(young, active) {
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Stats().Open != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := l.Stats(); s.Open != 0 || s.Waiting != 0 {
+		t.Errorf("after every connection closed: %+v, want none open or waiting", s)
+	}
+}
