@@ -86,7 +86,7 @@ type UpdateInput struct {
 
 // JobKind is the job kind of environments' lifecycles (package jobs): one
 // job per phase ("environment/<id>/create", ".../delete") takes one
-// status step per run, StepDelay apart.
+// status step per run, Config.StepDelay apart.
 const JobKind = "environment"
 
 // Jobs wakes the job engine after a transaction enqueued a job
@@ -99,13 +99,13 @@ type Service struct {
 	jobs    Jobs
 	account string
 	baseURL func() string
-	// StepDelay is the pause between lifecycle steps (CREATE_REQUESTED →
+	// stepDelay is the pause between lifecycle steps (CREATE_REQUESTED →
 	// CREATING → CREATED takes two steps).
-	StepDelay time.Duration
-	Now       func() time.Time
-	// OnCreated runs inside the transaction that moves an environment to
+	stepDelay time.Duration
+	now       func() time.Time
+	// onCreated runs inside the transaction that moves an environment to
 	// CREATED (the identity domain creates the superuser there).
-	OnCreated []CreatedHook
+	onCreated []CreatedHook
 
 	envs   *store.Table[Environment, *Environment]
 	states *store.Projection[State]
@@ -114,9 +114,25 @@ type Service struct {
 // CreatedHook is called in the transaction that makes env CREATED.
 type CreatedHook func(ctx context.Context, tx store.Tx, env *Environment) error
 
-// New returns the environment service. baseURL returns this server's public
-// URL (known once it listens), used for environmentUrl.
-func New(db store.Store, jobs Jobs, account string, baseURL func() string) *Service {
+// Config builds a Service.
+type Config struct {
+	Store store.Store
+	// Jobs is woken after a transaction enqueues a lifecycle job; nil for
+	// a service whose lifecycles nothing runs (tests of other domains).
+	Jobs    Jobs
+	Account string
+	// BaseURL returns this server's public URL (known once it listens),
+	// used for environmentUrl.
+	BaseURL func() string
+	// StepDelay is the pause between lifecycle steps (default 400 ms).
+	StepDelay time.Duration
+	// Now is the clock (default time.Now); the job engine that runs the
+	// steps must use the same one.
+	Now func() time.Time
+}
+
+// New returns the environment service.
+func New(cfg Config) *Service {
 	envs := store.NewTable(store.TableDef[Environment, *Environment]{
 		Kind:     Kind,
 		ID:       func(e *Environment) string { return e.ID },
@@ -128,10 +144,31 @@ func New(db store.Store, jobs Jobs, account string, baseURL func() string) *Serv
 			return fault.Conflictf("The environment %s was changed by another request; retry.", id)
 		},
 	})
-	return &Service{db: db, jobs: jobs, account: account, baseURL: baseURL,
-		StepDelay: 400 * time.Millisecond, Now: time.Now,
+	s := &Service{db: cfg.Store, jobs: cfg.Jobs, account: cfg.Account, baseURL: cfg.BaseURL,
+		stepDelay: cfg.StepDelay, now: cfg.Now,
 		envs: envs, states: store.NewProjection(envs, decodeState)}
+	if s.jobs == nil {
+		s.jobs = noJobs{}
+	}
+	if s.baseURL == nil {
+		s.baseURL = func() string { return "" }
+	}
+	if s.stepDelay <= 0 {
+		s.stepDelay = 400 * time.Millisecond
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
+
+type noJobs struct{}
+
+func (noJobs) Wake(string) {}
+
+// OnCreated adds a hook run inside the transaction that makes an
+// environment CREATED. Call it before serving (as tagging's Register).
+func (s *Service) OnCreated(hook CreatedHook) { s.onCreated = append(s.onCreated, hook) }
 
 // State is what other domains read of an environment on every request
 // (identity resolving and checking its users): a plain value, shared from
@@ -196,7 +233,7 @@ func (s *Service) Create(ctx context.Context, region string, in CreateInput) (*E
 	if err := validateFederation(mode, in.Federation); err != nil {
 		return nil, err
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	id := ids.EnvironmentID()
 	env := &Environment{
 		ID: id, Name: in.Name, Description: in.Description, KmsKeyID: in.KmsKeyID,
@@ -204,7 +241,7 @@ func (s *Service) Create(ctx context.Context, region string, in CreateInput) (*E
 		URL:    strings.TrimSuffix(s.baseURL(), "/") + "/environments/" + id,
 		Status: CreateRequested, FederationMode: mode, Federation: in.Federation,
 		Superuser: in.Superuser, DataBundles: in.DataBundles,
-		CreatedAt: now, UpdatedAt: now, NextStepAt: now.Add(s.StepDelay),
+		CreatedAt: now, UpdatedAt: now, NextStepAt: now.Add(s.stepDelay),
 	}
 	err := s.db.Update(ctx, func(tx store.Tx) error {
 		if err := s.envs.Insert(ctx, tx, env); err != nil {
@@ -318,7 +355,7 @@ func (s *Service) Update(ctx context.Context, region, id string, in UpdateInput)
 			return err
 		}
 		env.FederationMode, env.Federation = mode, fed
-		env.UpdatedAt = s.Now().UTC()
+		env.UpdatedAt = s.now().UTC()
 		return s.envs.Update(ctx, tx, env, version)
 	})
 	return env, err
@@ -337,8 +374,8 @@ func (s *Service) Delete(ctx context.Context, region, id string) error {
 		if err := env.moveTo(DeleteRequested); err != nil {
 			return err
 		}
-		now := s.Now().UTC()
-		env.UpdatedAt, env.NextStepAt = now, now.Add(s.StepDelay)
+		now := s.now().UTC()
+		env.UpdatedAt, env.NextStepAt = now, now.Add(s.stepDelay)
 		if err := s.envs.Update(ctx, tx, env, version); err != nil {
 			return err
 		}
@@ -364,7 +401,7 @@ func (s *Service) JobKind() *jobs.Kind {
 }
 
 // runStep is one lifecycle step: nothing to do outside a transaction, so
-// the step is the run's commit, and the next step is scheduled StepDelay
+// the step is the run's commit, and the next step is scheduled stepDelay
 // later until the status is terminal.
 func (s *Service) runStep(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
 	var args stepArgs
@@ -374,7 +411,7 @@ func (s *Service) runStep(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		again, err := s.stepTx(ctx, tx, args.ID)
 		if again {
-			r.Again(s.StepDelay)
+			r.Again(s.stepDelay)
 		}
 		return err
 	}}, nil
@@ -390,7 +427,7 @@ func (s *Service) Resume(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			now := s.Now().UTC()
+			now := s.now().UTC()
 			for _, env := range page.Items {
 				if !env.Status.terminal() {
 					if err := enqueuePhaseTx(ctx, tx, env, now); err != nil {
@@ -422,14 +459,14 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (again boo
 	if err != nil || env.Status.terminal() {
 		return false, err
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	var to Status
 	switch env.Status {
 	case CreateRequested:
 		to = Creating
 	case Creating:
 		to = Created
-		for _, hook := range s.OnCreated {
+		for _, hook := range s.onCreated {
 			if err := hook(ctx, tx, env); err != nil {
 				return false, fmt.Errorf("environment %s: creation hook: %w", id, err)
 			}
@@ -447,7 +484,7 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (again boo
 	if err := env.moveTo(to); err != nil {
 		return false, err
 	}
-	env.UpdatedAt, env.NextStepAt = now, now.Add(s.StepDelay)
+	env.UpdatedAt, env.NextStepAt = now, now.Add(s.stepDelay)
 	if err := s.envs.Update(ctx, tx, env, version); err != nil {
 		return false, err
 	}

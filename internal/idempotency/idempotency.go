@@ -5,11 +5,14 @@
 //
 // A request's claim is recorded before the operation runs and its response
 // after; a crash in between would leave a claim that a retry takes over once
-// it is stale (StaleAfter), running the operation again. To make that safe,
-// the operations' store is wrapped with [Tokens.Bind]: every transaction an
-// operation commits also marks its claim as carried out, in the same
-// transaction. A retry of a carried-out claim whose response was never saved
-// is refused with a ConflictException instead of being run twice.
+// it is stale, running the operation again. To make that safe, an operation
+// with a client token calls [Tokens.CommitTx] inside the transaction that
+// commits its effects — its last write transaction — which marks the claim
+// as carried out in that same transaction: the effects and the mark commit
+// together or not at all. A retry of a carried-out claim whose response was
+// never saved is refused with a ConflictException instead of being run
+// twice; a request that failed before its commit left no mark, so a retry
+// runs it again.
 package idempotency
 
 import (
@@ -31,29 +34,53 @@ const Kind = "idempotency"
 
 const sealPurpose = "idempotency-responses"
 
+// Options tune the token memory; zero values take the defaults.
+type Options struct {
+	// Now is the clock of claims and their expiry (default time.Now).
+	Now func() time.Time
+	// Window is how long a token is remembered (default 10 minutes, as AWS).
+	Window time.Duration
+	// StaleAfter is when an unfinished claim (its process died mid-request)
+	// may be taken over by a retry (default 1 minute).
+	StaleAfter time.Duration
+	// Wait is how long a duplicate waits for an in-flight first request
+	// (default 5 s). It is measured with the time package's timers, so a
+	// test under testing/synctest sees it pass on its fake clock.
+	Wait time.Duration
+}
+
 // Tokens implements restjson.Idempotency over a store.Store.
 type Tokens struct {
 	db   store.Store
 	keys *keyring.Keyring
-	// Window is how long a token is remembered (10 minutes, as AWS).
-	Window time.Duration
-	// StaleAfter is when an unfinished claim (its process died mid-request)
-	// may be taken over by a retry.
-	StaleAfter time.Duration
-	// Wait is how long a duplicate waits for an in-flight first request.
-	Wait time.Duration
-	Now  func() time.Time
+	now  func() time.Time
+
+	window, staleAfter, wait time.Duration
 }
 
 // New returns token memory over db.
-func New(db store.Store, keys *keyring.Keyring) *Tokens {
-	return &Tokens{db: db, keys: keys, Window: 10 * time.Minute, StaleAfter: time.Minute, Wait: 5 * time.Second, Now: time.Now}
+func New(db store.Store, keys *keyring.Keyring, opts Options) *Tokens {
+	t := &Tokens{db: db, keys: keys, now: opts.Now,
+		window: opts.Window, staleAfter: opts.StaleAfter, wait: opts.Wait}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if t.window <= 0 {
+		t.window = 10 * time.Minute
+	}
+	if t.staleAfter <= 0 {
+		t.staleAfter = time.Minute
+	}
+	if t.wait <= 0 {
+		t.wait = 5 * time.Second
+	}
+	return t
 }
 
 type doc struct {
 	Hash string `json:"hash"`
 	Done bool   `json:"done"`
-	// CarriedOut: the operation committed its effects (Bind).
+	// CarriedOut: the operation committed its effects (CommitTx).
 	CarriedOut bool      `json:"carriedOut,omitempty"`
 	StartedAt  time.Time `json:"startedAt"`
 	Response   []byte    `json:"response,omitempty"` // sealed StoredResponse
@@ -73,18 +100,18 @@ var (
 // Begin implements restjson.Idempotency.
 func (t *Tokens) Begin(ctx context.Context, key, inputHash string) (*restjson.StoredResponse, error) {
 	id := recordID(key)
-	deadline := t.Now().Add(t.Wait)
+	deadline := time.NewTimer(t.wait)
+	defer deadline.Stop()
 	for {
 		resp, err := t.begin(ctx, id, inputHash)
 		if !errors.Is(err, errInFlight) {
 			return resp, err
 		}
-		if t.Now().After(deadline) {
-			return nil, fault.Conflictf("A request with the same client token is still in progress.")
-		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, fault.Conflictf("A request with the same client token is still in progress.")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -94,7 +121,7 @@ func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*restjson.Sto
 	var replay *restjson.StoredResponse
 	err := t.db.Update(ctx, func(tx store.Tx) error {
 		replay = nil
-		now := t.Now()
+		now := t.now()
 		fresh := doc{Hash: inputHash, StartedAt: now}
 		rec, err := tx.Get(ctx, Kind, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -127,7 +154,7 @@ func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*restjson.Sto
 			replay = &sr
 			return nil
 		}
-		if now.Sub(d.StartedAt) > t.StaleAfter {
+		if now.Sub(d.StartedAt) > t.staleAfter {
 			if d.CarriedOut {
 				return errLost
 			}
@@ -142,7 +169,7 @@ func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*restjson.Sto
 
 func (t *Tokens) record(id string, d doc, now time.Time) *store.Record {
 	data, _ := json.Marshal(d)
-	return &store.Record{Kind: Kind, ID: id, SortKey: id, ExpiresAt: now.Add(t.Window), Data: data}
+	return &store.Record{Kind: Kind, ID: id, SortKey: id, ExpiresAt: now.Add(t.window), Data: data}
 }
 
 // Complete implements restjson.Idempotency.
@@ -194,39 +221,33 @@ func (t *Tokens) Abort(ctx context.Context, key string) {
 	})
 }
 
-// Bind returns db for the operations to use: an Update run for a request
-// with a client token (restjson.IdempotencyKey) also marks the token's claim
-// as carried out in the same transaction.
-func (t *Tokens) Bind(db store.Store) store.Store { return boundStore{db} }
-
-type boundStore struct{ store.Store }
-
-func (b boundStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+// CommitTx marks, inside tx, the claim of the request ctx belongs to as
+// carried out. An operation with a client token calls it in the
+// transaction that commits its effects — the last one it writes in, so
+// that a failure in an earlier one still lets a retry run it again (see
+// the package comment). A request without a client token, or whose claim
+// is gone (its window expired, or another store holds it), marks nothing.
+// Calling it again in a later transaction of the same request does nothing.
+func (t *Tokens) CommitTx(ctx context.Context, tx store.Tx) error {
 	key := restjson.IdempotencyKey(ctx)
 	if key == "" {
-		return b.Store.Update(ctx, fn)
+		return nil
 	}
-	id := recordID(key)
-	return b.Store.Update(ctx, func(tx store.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		rec, err := tx.Get(ctx, Kind, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // claimed by another Tokens, or expired: nothing to mark
-		}
-		if err != nil {
-			return err
-		}
-		var d doc
-		if err := json.Unmarshal(rec.Data, &d); err != nil {
-			return err
-		}
-		if d.CarriedOut || d.Done {
-			return nil
-		}
-		d.CarriedOut = true
-		rec.Data, _ = json.Marshal(d)
-		return tx.Update(ctx, rec)
-	})
+	rec, err := tx.Get(ctx, Kind, recordID(key))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var d doc
+	if err := json.Unmarshal(rec.Data, &d); err != nil {
+		return err
+	}
+	if d.CarriedOut || d.Done {
+		return nil
+	}
+	d.CarriedOut = true
+	rec.Data, _ = json.Marshal(d)
+	return tx.Update(ctx, rec)
 }

@@ -45,6 +45,25 @@ type fixture struct {
 	calls  atomic.Int32
 	tokens *idempotency.Tokens
 	db     store.Store
+	clock  *clock
+}
+
+// clock is the tokens' clock (test double): real time moved by Advance.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 // newFixture serves CreateKxEnvironment with a counting test implementation
@@ -62,7 +81,8 @@ func newFixture(t *testing.T, fail func(ctx context.Context, f *fixture, n int32
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{tokens: idempotency.New(db, keys), db: db}
+	clk := &clock{}
+	f := &fixture{tokens: idempotency.New(db, keys, idempotency.Options{Now: clk.Now}), db: db, clock: clk}
 	h := &finspace.Handlers{
 		CreateKxEnvironment: func(ctx context.Context, in *finspace.CreateKxEnvironmentRequest) (*finspace.CreateKxEnvironmentResponse, error) {
 			n := f.calls.Add(1)
@@ -183,12 +203,10 @@ func TestFailedRequestIsNotRemembered(t *testing.T) {
 
 func TestTokenExpiresAfterWindow(t *testing.T) {
 	f := newFixture(t, nil)
-	now := time.Now()
-	f.tokens.Now = func() time.Time { return now }
 	if _, err := create(f, "env1", "token-1"); err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(11 * time.Minute)
+	f.clock.Advance(11 * time.Minute)
 	if _, err := create(f, "env2", "token-1"); err != nil {
 		t.Fatalf("token reused after the window: %v", err)
 	}
@@ -232,11 +250,22 @@ func indexOf(s, sub string) int {
 	return -1
 }
 
-// takeEffect commits a record through the operations' store, as a real
-// operation does.
+// takeEffect commits a record and, in the same transaction, marks the
+// request's client token carried out, as a real operation does.
 func takeEffect(ctx context.Context, f *fixture, n int32) error {
-	return f.tokens.Bind(f.db).Update(ctx, func(tx store.Tx) error {
-		return tx.Insert(ctx, &store.Record{Kind: "resource", ID: fmt.Sprint(n), Data: []byte(`{}`)})
+	return f.db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(ctx, &store.Record{Kind: "resource", ID: fmt.Sprint(n), Data: []byte(`{}`)}); err != nil {
+			return err
+		}
+		return f.tokens.CommitTx(ctx, tx)
+	})
+}
+
+// prepare commits a record without marking the token: the first of an
+// operation's two transactions.
+func prepare(ctx context.Context, f *fixture, n int32) error {
+	return f.db.Update(ctx, func(tx store.Tx) error {
+		return tx.Insert(ctx, &store.Record{Kind: "resource", ID: fmt.Sprint("prepared-", n), Data: []byte(`{}`)})
 	})
 }
 
@@ -244,18 +273,13 @@ func takeEffect(ctx context.Context, f *fixture, n int32) error {
 // (the client gives up), then moves the tokens' clock past StaleAfter.
 func abandonAndWait(t *testing.T, f *fixture, token string) {
 	t.Helper()
-	now := time.Now()
-	var mu sync.Mutex
-	f.tokens.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if _, err := f.client.CreateKxEnvironment(ctx, &sdk.CreateKxEnvironmentInput{Name: aws.String("env1"),
 		KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/k"), ClientToken: aws.String(token)}); err == nil {
 		t.Fatal("the first request should not have answered")
 	}
-	mu.Lock()
-	now = now.Add(2 * time.Minute) // the claim is stale
-	mu.Unlock()
+	f.clock.Advance(2 * time.Minute) // the claim is stale
 }
 
 func resources(t *testing.T, f *fixture) int {
@@ -263,7 +287,11 @@ func resources(t *testing.T, f *fixture) int {
 	var n int
 	if err := f.db.View(context.Background(), func(tx store.Tx) error {
 		l, err := tx.List(context.Background(), store.Query{Kind: "resource"})
-		n = len(l)
+		for _, r := range l {
+			if !strings.HasPrefix(r.ID, "prepared-") {
+				n++
+			}
+		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -346,5 +374,52 @@ func TestFailureAfterEffectRefusesRetry(t *testing.T) {
 	}
 	if r := resources(t, f); r != 1 {
 		t.Fatalf("%d resources, want 1", r)
+	}
+}
+
+// TestFailureBeforeCommitRunsAgain: an operation of two transactions whose
+// second one (the commit, which marks the token) fails leaves the token
+// unmarked, so a retry runs it again; had it marked the token in its first
+// transaction, the retry would be refused although nothing was created.
+func TestFailureBeforeCommitRunsAgain(t *testing.T) {
+	f := newFixture(t, func(ctx context.Context, f *fixture, n int32) error {
+		if err := prepare(ctx, f, n); err != nil {
+			return err
+		}
+		if n == 1 {
+			return errors.New("failed between the transactions")
+		}
+		return takeEffect(ctx, f, n)
+	})
+	if _, err := create(f, "env1", "token-1"); err == nil {
+		t.Fatal("first call should fail")
+	}
+	if _, err := create(f, "env1", "token-1"); err != nil {
+		t.Fatalf("retry of a request that failed before its commit: %v", err)
+	}
+	if c, r := f.calls.Load(), resources(t, f); c != 2 || r != 1 {
+		t.Fatalf("%d calls and %d resources, want 2 and 1", c, r)
+	}
+}
+
+// TestCommitTxWithoutToken: outside a request with a client token (and
+// twice in one request) CommitTx does nothing and fails nothing.
+func TestCommitTxWithoutToken(t *testing.T) {
+	f := newFixture(t, func(ctx context.Context, f *fixture, n int32) error {
+		if err := takeEffect(ctx, f, n); err != nil {
+			return err
+		}
+		return takeEffect(ctx, f, n+100) // a second commit of one request
+	})
+	if err := takeEffect(context.Background(), f, 0); err != nil {
+		t.Fatalf("CommitTx without a client token: %v", err)
+	}
+	a, err := create(f, "env1", "token-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := create(f, "env1", "token-1")
+	if err != nil || aws.ToString(a.EnvironmentId) != aws.ToString(b.EnvironmentId) {
+		t.Fatalf("replay after two commits: %v, ids %s/%s", err, aws.ToString(a.EnvironmentId), aws.ToString(b.EnvironmentId))
 	}
 }

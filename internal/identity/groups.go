@@ -33,10 +33,15 @@ func (s *Service) CreateGroup(ctx context.Context, a *Actor, in GroupInput) (*Gr
 	if err := a.require(PermManageUsersAndGroups); err != nil {
 		return nil, err
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	g := &Group{ID: ids.Base62(22), EnvironmentID: a.EnvironmentID, Name: deref(in.Name), Description: deref(in.Description),
 		Permissions: uniq(in.Permissions), CreatedAt: now, ModifiedAt: now}
-	err := s.db.Update(ctx, func(tx store.Tx) error { return s.groups.Insert(ctx, tx, g) })
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		if err := s.groups.Insert(ctx, tx, g); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
+	})
 	return g, err
 }
 
@@ -109,8 +114,11 @@ func (s *Service) UpdateGroup(ctx context.Context, a *Actor, id string, in Group
 		if in.Permissions != nil {
 			g.Permissions = uniq(in.Permissions)
 		}
-		g.ModifiedAt = s.Now().UTC()
-		return s.groups.Update(ctx, tx, g, version)
+		g.ModifiedAt = s.now().UTC()
+		if err := s.groups.Update(ctx, tx, g, version); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
 	})
 	return g, err
 }
@@ -145,7 +153,10 @@ func (s *Service) DeleteGroup(ctx context.Context, a *Actor, id string) error {
 				return err
 			}
 		}
-		return s.groups.Delete(ctx, tx, id)
+		if err := s.groups.Delete(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
 	})
 }
 
@@ -158,7 +169,7 @@ func (s *Service) Associate(ctx context.Context, a *Actor, groupID, userID strin
 		if err := s.groupAndUserTx(ctx, tx, a.EnvironmentID, groupID, userID); err != nil {
 			return err
 		}
-		m := &Membership{UserID: userID, GroupID: groupID, Status: MembershipSuccess, CreatedAt: s.Now().UTC()}
+		m := &Membership{UserID: userID, GroupID: groupID, Status: MembershipSuccess, CreatedAt: s.now().UTC()}
 		err := s.byGroup.Insert(ctx, tx, m)
 		if errors.Is(err, store.ErrExists) {
 			return fault.Conflictf("User %s is already a member of permission group %s.", userID, groupID)
@@ -166,7 +177,10 @@ func (s *Service) Associate(ctx context.Context, a *Actor, groupID, userID strin
 		if err != nil {
 			return err
 		}
-		return s.byUser.Insert(ctx, tx, m)
+		if err := s.byUser.Insert(ctx, tx, m); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
 	})
 }
 
@@ -186,7 +200,10 @@ func (s *Service) Disassociate(ctx context.Context, a *Actor, groupID, userID st
 		if err != nil {
 			return err
 		}
-		return s.byUser.Delete(ctx, tx, userID+"/"+groupID)
+		if err := s.byUser.Delete(ctx, tx, userID+"/"+groupID); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
 	})
 }
 

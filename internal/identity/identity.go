@@ -118,7 +118,8 @@ type Service struct {
 	creds   *credstore.Store
 	envs    Environments
 	account string
-	Now     func() time.Time
+	now     func() time.Time
+	tokens  ClientTokens
 	tables
 	// states reads users' status for Live, which runs on every request a
 	// FinSpace user's credentials sign.
@@ -130,11 +131,44 @@ type userState struct {
 	Status string `json:"status"`
 }
 
+// Config builds a Service.
+type Config struct {
+	Store store.Store
+	// Credentials issues programmatic access credentials.
+	Credentials  *credstore.Store
+	Environments Environments
+	Account      string
+	// Tokens marks client tokens carried out (*idempotency.Tokens); nil
+	// marks none (for callers that send no client tokens).
+	Tokens ClientTokens
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// ClientTokens marks the client token of the request ctx belongs to as
+// carried out, inside the transaction that commits the operation's effects
+// (*idempotency.Tokens). Every operation whose request has a clientToken
+// member calls it in its last write transaction.
+type ClientTokens interface {
+	CommitTx(ctx context.Context, tx store.Tx) error
+}
+
+type noTokens struct{}
+
+func (noTokens) CommitTx(context.Context, store.Tx) error { return nil }
+
 // New returns the identity service.
-func New(db store.Store, creds *credstore.Store, envs Environments, account string) *Service {
+func New(cfg Config) *Service {
 	t := newTables(0)
-	return &Service{db: db, creds: creds, envs: envs, account: account, Now: time.Now,
-		tables: t, states: store.NewProjection[userState](t.users, nil)}
+	s := &Service{db: cfg.Store, creds: cfg.Credentials, envs: cfg.Environments, account: cfg.Account,
+		now: cfg.Now, tokens: cfg.Tokens, tables: t, states: store.NewProjection[userState](t.users, nil)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.tokens == nil {
+		s.tokens = noTokens{}
+	}
+	return s
 }
 
 // Environments reads environments' states inside a transaction

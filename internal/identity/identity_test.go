@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,25 @@ type fixture struct {
 	svc   *Service
 	env   *environment.Environment
 	super *Actor
+	clock *clock
+}
+
+// clock is the service's clock (test double): real time moved by Advance.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -35,7 +55,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	keys, _ := keyring.LoadOrCreate(filepath.Join(dir, "k"))
-	svc := New(db, credstore.New(db, keys), environment.New(db, nil, "000000000000", func() string { return "" }), "000000000000")
+	clk := &clock{}
+	svc := New(Config{Store: db, Credentials: credstore.New(db, keys, credstore.Options{Now: clk.Now}),
+		Environments: environment.New(environment.Config{Store: db, Account: "000000000000", Now: clk.Now}),
+		Account: "000000000000", Now: clk.Now})
 	env := &environment.Environment{ID: "envaaaaaaaaaaaaaaaaaaa", Region: "us-east-1", Status: environment.Created,
 		CreatedAt: time.Now(), Superuser: &environment.Superuser{EmailAddress: "boss@example.com", FirstName: "B", LastName: "Oss"}}
 	err = db.Update(ctx, func(tx store.Tx) error {
@@ -58,7 +81,7 @@ func newFixture(t *testing.T) *fixture {
 	if !super.IsSuper() || super.User.Email != "boss@example.com" {
 		t.Fatalf("root resolves to %+v", super.User)
 	}
-	return &fixture{db: db, svc: svc, env: env, super: super}
+	return &fixture{db: db, svc: svc, env: env, super: super, clock: clk}
 }
 
 // appUser creates an APP_USER in groups with perms and resolves its actor.
@@ -193,7 +216,7 @@ func TestResetPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc.Now = func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }
+	f.clock.Advance(8 * 24 * time.Hour)
 	if ok, _ := f.svc.CheckPassword(ctx, f.env.ID, u.User.ID, second); ok {
 		t.Error("the temporary password works after 8 days")
 	}

@@ -48,13 +48,18 @@ func (s *Service) CreateUser(ctx context.Context, a *Actor, in UserInput) (*User
 	if err := a.require(PermManageUsersAndGroups); err != nil {
 		return nil, err
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	u := &User{ID: ids.Base62(22), EnvironmentID: a.EnvironmentID, Email: in.Email, Status: StatusEnabled,
 		CreatedAt: now, ModifiedAt: now, EnabledAt: now}
 	if err := apply(u, in); err != nil {
 		return nil, err
 	}
-	err := s.db.Update(ctx, func(tx store.Tx) error { return s.users.Insert(ctx, tx, u) })
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		if err := s.users.Insert(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
+	})
 	return u, err
 }
 
@@ -71,7 +76,7 @@ func (s *Service) CreateSuperuserTx(ctx context.Context, tx store.Tx, env *envir
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	u := &User{ID: ids.Base62(22), EnvironmentID: env.ID, Email: su.EmailAddress, Type: SuperUser,
 		FirstName: su.FirstName, LastName: su.LastName, Status: StatusEnabled, APIAccess: APIAccessEnabled,
 		CreatedAt: now, ModifiedAt: now, EnabledAt: now}
@@ -115,7 +120,8 @@ func (s *Service) ListUsers(ctx context.Context, a *Actor, after *store.Cursor, 
 	return page, err
 }
 
-// modifyUser runs change on a user of the actor's environment and saves it.
+// modifyUser runs change on a user of the actor's environment and saves it
+// (the commit of UpdateUser, DisableUser, EnableUser, ResetUserPassword).
 func (s *Service) modifyUser(ctx context.Context, a *Actor, id string, change func(*User) error) (*User, error) {
 	if err := a.require(PermManageUsersAndGroups); err != nil {
 		return nil, err
@@ -131,8 +137,11 @@ func (s *Service) modifyUser(ctx context.Context, a *Actor, id string, change fu
 		if err := change(u); err != nil {
 			return err
 		}
-		u.ModifiedAt = s.Now().UTC()
-		return s.users.Update(ctx, tx, u, version)
+		u.ModifiedAt = s.now().UTC()
+		if err := s.users.Update(ctx, tx, u, version); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
 	})
 	return u, err
 }
@@ -150,7 +159,7 @@ func (s *Service) DisableUser(ctx context.Context, a *Actor, id string) (*User, 
 			return fault.Invalidf("A user cannot disable themselves.")
 		}
 		if u.Status != StatusDisabled {
-			u.Status, u.DisabledAt = StatusDisabled, s.Now().UTC()
+			u.Status, u.DisabledAt = StatusDisabled, s.now().UTC()
 		}
 		return nil
 	})
@@ -160,7 +169,7 @@ func (s *Service) DisableUser(ctx context.Context, a *Actor, id string) (*User, 
 func (s *Service) EnableUser(ctx context.Context, a *Actor, id string) (*User, error) {
 	return s.modifyUser(ctx, a, id, func(u *User) error {
 		if u.Status != StatusEnabled {
-			u.Status, u.EnabledAt = StatusEnabled, s.Now().UTC()
+			u.Status, u.EnabledAt = StatusEnabled, s.now().UTC()
 		}
 		return nil
 	})
@@ -172,7 +181,7 @@ func (s *Service) ResetUserPassword(ctx context.Context, a *Actor, id string) (*
 	var pw string
 	u, err := s.modifyUser(ctx, a, id, func(u *User) error {
 		var p *Password
-		pw, p = newTemporaryPassword(s.Now().UTC())
+		pw, p = newTemporaryPassword(s.now().UTC())
 		u.Password = p
 		return nil
 	})
@@ -187,7 +196,7 @@ func (s *Service) CheckPassword(ctx context.Context, env, id, password string) (
 		if err != nil {
 			return err
 		}
-		ok = u.Password.Matches(password, s.Now())
+		ok = u.Password.Matches(password, s.now())
 		return nil
 	})
 	return ok, err

@@ -223,28 +223,25 @@ func jobOwner() string {
 }
 
 func (s *Server) build(keys *keyring.Keyring) error {
-	tokens := idempotency.New(s.db, keys)
-	// The operations' transactions also record that a client token's
-	// request took effect (see package idempotency).
-	ops := tokens.Bind(s.db)
-	tags := tagging.New(ops, s.cfg.AccountID)
-	envs := environment.New(ops, s.jobs, s.cfg.AccountID, s.PublicURL)
-	envs.StepDelay = s.cfg.LifecycleStep
-	if s.cfg.Clock != nil {
-		envs.Now = s.cfg.Clock
+	now := s.cfg.Clock // the one clock of every service, the engine's too (New)
+	if now == nil {
+		now = time.Now
 	}
+	tokens := idempotency.New(s.db, keys, idempotency.Options{Now: now})
+	tags := tagging.New(s.db, s.cfg.AccountID)
+	envs := environment.New(environment.Config{Store: s.db, Jobs: s.jobs, Account: s.cfg.AccountID,
+		BaseURL: s.PublicURL, StepDelay: s.cfg.LifecycleStep, Now: now})
 	if err := s.jobs.Register(s.withLease(envs.JobKind())); err != nil {
 		return err
 	}
 	s.envs = envs
 	tags.Register("environment", envs.Exists)
 
-	s.temp = credstore.New(s.db, keys)
-	ident := identity.New(ops, s.temp, envs, s.cfg.AccountID)
-	if s.cfg.Clock != nil {
-		s.temp.Now, ident.Now = s.cfg.Clock, s.cfg.Clock
-	}
-	envs.OnCreated = append(envs.OnCreated, ident.CreateSuperuserTx)
+	s.temp = credstore.New(s.db, keys, credstore.Options{Now: now})
+	// Operations with a client token mark it in their commit (tokens.CommitTx).
+	ident := identity.New(identity.Config{Store: s.db, Credentials: s.temp, Environments: envs,
+		Account: s.cfg.AccountID, Tokens: tokens, Now: now})
+	envs.OnCreated(ident.CreateSuperuserTx)
 
 	creds := auth.Chain{auth.Static{s.root.AccessKeyID: &auth.Credential{
 		AccessKeyID: s.root.AccessKeyID, SecretAccessKey: s.root.SecretAccessKey,

@@ -216,11 +216,7 @@ func sideStore(t *testing.T, srv *server.Server, dataDir string, now func() time
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := credstore.New(srv.Store(), keys)
-	if now != nil {
-		cs.Now = now
-	}
-	return cs
+	return credstore.New(srv.Store(), keys, credstore.Options{Now: now})
 }
 
 func credsOf(c *auth.Credential) aws.CredentialsProvider {

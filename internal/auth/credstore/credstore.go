@@ -35,15 +35,25 @@ const ExpiredGrace = 24 * time.Hour
 type Store struct {
 	db   store.Store
 	keys *keyring.Keyring
-	Now  func() time.Time
+	now  func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]*auth.Credential // by access key id; credentials never change
 }
 
+// Options tune a credential store; zero values take the defaults.
+type Options struct {
+	// Now is the clock that stamps issued credentials (default time.Now).
+	Now func() time.Time
+}
+
 // New returns a credential store over db.
-func New(db store.Store, keys *keyring.Keyring) *Store {
-	return &Store{db: db, keys: keys, Now: time.Now, cache: map[string]*auth.Credential{}}
+func New(db store.Store, keys *keyring.Keyring, opts Options) *Store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, keys: keys, now: now, cache: map[string]*auth.Credential{}}
 }
 
 // IssueInput describes a credential to issue.
@@ -99,7 +109,7 @@ func (s *Store) IssueTx(ctx context.Context, tx store.Tx, in IssueInput) (*auth.
 	if in.TTL <= 0 {
 		return nil, errors.New("credstore: TTL must be positive")
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	cred := &auth.Credential{
 		AccessKeyID:     "ASIA" + random(akidAlphabet, 16),
 		SecretAccessKey: random(secretAlphabet, 40),

@@ -26,7 +26,7 @@ func newStore(t *testing.T) (*Store, store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(db, keys), db
+	return New(db, keys, Options{}), db
 }
 
 func TestIssueAndLookup(t *testing.T) {
@@ -41,7 +41,7 @@ func TestIssueAndLookup(t *testing.T) {
 		t.Fatalf("credential shape: %+v", cred)
 	}
 	// A fresh store (no cache) finds it, with everything intact.
-	s2 := New(db, s.keys)
+	s2 := New(db, s.keys, Options{})
 	got, err := s2.LookupAccessKey(ctx, cred.AccessKeyID)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestIssueAndLookup(t *testing.T) {
 	}
 	// Another keyring (a copied database without the key file) cannot open it.
 	other, _ := keyring.New(bytes.Repeat([]byte{1}, 32))
-	if _, err := New(db, other).LookupAccessKey(ctx, cred.AccessKeyID); err == nil {
+	if _, err := New(db, other, Options{}).LookupAccessKey(ctx, cred.AccessKeyID); err == nil {
 		t.Fatal("a foreign keyring opened the credential")
 	}
 }
