@@ -21,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopMinIO()
+	blobtest.StopMinIO()
 	os.Exit(code)
 }
 
@@ -81,9 +81,9 @@ func TestConformanceEmbedded(t *testing.T) {
 }
 
 func TestConformanceMinIOBucketPerBucket(t *testing.T) {
-	m := requireMinIO(t)
-	st, err := blob.NewS3(blob.S3Options{Endpoint: m.url, Region: "us-east-1", AccessKeyID: m.user,
-		SecretAccessKey: m.password, PathStyle: true, BucketPrefix: "ofs-"})
+	m := blobtest.RequireMinIO(t)
+	st, err := blob.NewS3(blob.S3Options{Endpoint: m.URL, Region: "us-east-1", AccessKeyID: m.User,
+		SecretAccessKey: m.Password, PathStyle: true, BucketPrefix: "ofs-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +91,9 @@ func TestConformanceMinIOBucketPerBucket(t *testing.T) {
 }
 
 func TestConformanceMinIOSingleBucket(t *testing.T) {
-	m := requireMinIO(t)
-	admin, err := blob.NewS3(blob.S3Options{Endpoint: m.url, Region: "us-east-1", AccessKeyID: m.user,
-		SecretAccessKey: m.password, PathStyle: true})
+	m := blobtest.RequireMinIO(t)
+	admin, err := blob.NewS3(blob.S3Options{Endpoint: m.URL, Region: "us-east-1", AccessKeyID: m.User,
+		SecretAccessKey: m.Password, PathStyle: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +101,8 @@ func TestConformanceMinIOSingleBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := blob.ConfigFromEnv(envMap(map[string]string{
-		blob.EnvEndpoint: m.url, blob.EnvBucket: "openfinspace-single",
-		blob.EnvAccessKeyID: m.user, blob.EnvSecretKey: m.password, blob.EnvEmbedded: "false",
+		blob.EnvEndpoint: m.URL, blob.EnvBucket: "openfinspace-single",
+		blob.EnvAccessKeyID: m.User, blob.EnvSecretKey: m.Password, blob.EnvEmbedded: "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +137,13 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Errorf("external: %+v, %v", c, err)
 	}
 	for name, env := range map[string]map[string]string{
-		"embedded off without external": {blob.EnvEmbedded: "false"},
-		"no credentials":                {blob.EnvEndpoint: "http://x"},
-		"bucket and prefix":             {blob.EnvEndpoint: "http://x", blob.EnvBucket: "abc", blob.EnvBucketPrefix: "p", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
-		"bad path style":                {blob.EnvPathStyle: "maybe"},
-		"bad endpoint":                  {blob.EnvEndpoint: "127.0.0.1:9000", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
+		"embedded off without external":     {blob.EnvEmbedded: "false"},
+		"no credentials":                    {blob.EnvEndpoint: "http://x"},
+		"bucket and prefix":                 {blob.EnvEndpoint: "http://x", blob.EnvBucket: "abc", blob.EnvBucketPrefix: "p", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
+		"bad path style":                    {blob.EnvPathStyle: "maybe"},
+		"single bucket behind the endpoint": {blob.EnvEndpoint: "http://x", blob.EnvBucket: "abc", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
+		"prefix behind the endpoint":        {blob.EnvEndpoint: "http://x", blob.EnvBucketPrefix: "p-", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
+		"bad endpoint":                      {blob.EnvEndpoint: "127.0.0.1:9000", blob.EnvAccessKeyID: "a", blob.EnvSecretKey: "s"},
 	} {
 		if _, err := blob.ConfigFromEnv(envMap(env)); err == nil {
 			t.Errorf("%s: no error", name)

@@ -53,7 +53,10 @@ type Config struct {
 	S3 S3Options
 	// NoEndpoint turns off the S3 endpoint on the main port
 	// (OPENFINSPACE_S3_EMBEDDED=false; the zero value serves it). Only with
-	// an external service: the embedded store has no other way in.
+	// an external service: the embedded store has no other way in. With
+	// an external service the endpoint fronts its buckets (same names), so
+	// several servers serve the same objects; a single bucket or a bucket
+	// prefix needs the endpoint turned off.
 	NoEndpoint bool
 
 	// For the embedded store: the gateway and the credentials to sign with.
@@ -85,7 +88,8 @@ const (
 //	OPENFINSPACE_S3_SESSION_TOKEN      optional
 //	OPENFINSPACE_S3_REGION             default us-east-1
 //	OPENFINSPACE_S3_PATH_STYLE         true|false, default true with an endpoint, false without
-//	OPENFINSPACE_S3_EMBEDDED           true|false: serve the S3 endpoint on the main port (default true)
+//	OPENFINSPACE_S3_EMBEDDED           true|false: serve the S3 endpoint on the main port (default true;
+//	                                   false is required with OPENFINSPACE_S3_BUCKET or _BUCKET_PREFIX)
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{}
 	c.S3 = S3Options{
@@ -132,6 +136,13 @@ func (c Config) Validate() error {
 	}
 	if c.S3.Bucket != "" && c.S3.BucketPrefix != "" {
 		return fmt.Errorf("external S3: set %s or %s, not both", EnvBucket, EnvBucketPrefix)
+	}
+	if !c.NoEndpoint && (c.S3.Bucket != "" || c.S3.BucketPrefix != "") {
+		// The main port's S3 endpoint fronts the external service's buckets
+		// by their own names; it cannot map them into one bucket or under a
+		// prefix.
+		return fmt.Errorf("external S3: with %s or %s the S3 endpoint on the main port cannot serve the objects: set %s=false",
+			EnvBucket, EnvBucketPrefix, EnvEmbedded)
 	}
 	if c.S3.Endpoint != "" && !strings.HasPrefix(c.S3.Endpoint, "http://") && !strings.HasPrefix(c.S3.Endpoint, "https://") {
 		return fmt.Errorf("external S3: %s=%q must be an http:// or https:// URL", EnvEndpoint, c.S3.Endpoint)

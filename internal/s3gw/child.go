@@ -105,7 +105,9 @@ type child struct {
 
 	mu   sync.Mutex
 	init *childInit
-	be   *posix.Posix
+	// be serves the main port's requests: the posix backend (in large
+	// writes) or, with an upstream, the s3proxy backend.
+	be backend.Backend
 	// directBe serves DirectAddr (benchmarks only), nil otherwise.
 	directBe *posix.Posix
 	iam      *childIAM
@@ -146,10 +148,19 @@ func (c *child) handle(req *ctlRequest) *ctlResponse {
 	return &ctlResponse{Error: "unknown operation " + req.Op}
 }
 
-// setup opens the posix backend over in.Root.
+// setup opens the posix backend over in.Root, or the upstream's.
 func (c *child) setup(in *childInit) (string, error) {
 	utils.SetBucketNameValidationStrict(true)
 	debuglogger.SetLevel(debuglogger.LevelSilent)
+	if in.Upstream != nil {
+		be, err := newUpstreamBackend(in.Upstream)
+		if err != nil {
+			return "", err
+		}
+		c.init, c.be = in, be
+		c.iam = newChildIAM(c.keys, in.Account)
+		return "upstream", nil
+	}
 
 	var ms meta.MetadataStorer = meta.XattrMeta{}
 	mode := "xattr"
@@ -182,7 +193,7 @@ func (c *child) setup(in *childInit) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("posix backend: %w", err)
 	}
-	c.init, c.be = in, be
+	c.init, c.be = in, largeWrites{be}
 	c.iam = newChildIAM(c.keys, in.Account)
 	if in.DirectAddr != "" {
 		// The benchmarks' reference is versitygw as it comes: a backend
@@ -282,7 +293,7 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 	// The direct listener (benchmarks' reference) serves versitygw as is.
 	var be backend.Backend = c.directBe
 	if withToken {
-		be = largeWrites{c.be}
+		be = c.be
 	}
 	srv, err := s3api.New(be, middlewares.RootUserConfig{Access: in.RootAccess, Secret: in.RootSecret},
 		region, c.iam, nil, nil, nil, nil, opts...)

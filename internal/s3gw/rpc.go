@@ -128,6 +128,8 @@ type childInit struct {
 	// this loopback TCP address, without the token check.
 	DirectAddr   string `json:"directAddr,omitempty"`
 	DirectRegion string `json:"directRegion,omitempty"`
+	// Upstream, when set, replaces the posix backend (Config.Upstream).
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 type keyRequest struct {

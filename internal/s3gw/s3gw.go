@@ -13,6 +13,11 @@
 // O_TMPFILE linked into place only when complete, and stages multipart
 // parts under a hidden directory.
 //
+// With an external S3 service (Config.Upstream) the backend is versitygw's
+// s3proxy instead: the same verification and authorization in front of the
+// service's buckets, so several servers in front of one service serve the
+// same objects (see upstream.go).
+//
 // versitygw runs in a child process, one per Gateway, started lazily on
 // the first S3 request (or blob operation) from the server's own
 // executable (see the init function in child.go). It is a process because
@@ -65,6 +70,7 @@ package s3gw
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -129,10 +135,25 @@ type Config struct {
 	Executable string
 	// Now is the clock for credential expiry (default time.Now).
 	Now func() time.Time
+	// Upstream, when set, makes the endpoint the front of an external S3
+	// service: signatures are verified and requests authorized as always,
+	// but the objects live in the upstream's buckets of the same names
+	// (versitygw's s3proxy backend) instead of under ObjectsDir. Several
+	// servers in front of one upstream serve the same objects.
+	Upstream *Upstream
 	// DirectAddr is for benchmarks only: when set (a 127.0.0.1 address),
 	// the gateway process also serves Region on it directly, bypassing the
 	// main port and the scoped credential checks. Never set it in a server.
 	DirectAddr string
+}
+
+// Upstream is an external S3 service behind the endpoint (Config.Upstream).
+type Upstream struct {
+	// Endpoint is the service's URL (empty: Amazon S3 in Region).
+	Endpoint                                    string
+	Region                                      string
+	AccessKeyID, SecretAccessKey, SessionToken string
+	PathStyle                                   bool
 }
 
 // Gateway is one server's S3 endpoint and embedded store.
@@ -219,8 +240,13 @@ func New(cfg Config) (*Gateway, error) {
 	if strings.HasPrefix(cfg.MetaDir+string(filepath.Separator), cfg.ObjectsDir+string(filepath.Separator)) {
 		return nil, errors.New("s3gw: MetaDir must be outside ObjectsDir")
 	}
-	if err := os.MkdirAll(cfg.ObjectsDir, 0o750); err != nil {
-		return nil, fmt.Errorf("s3gw: objects directory: %w", err)
+	if cfg.Upstream == nil {
+		if err := os.MkdirAll(cfg.ObjectsDir, 0o750); err != nil {
+			return nil, fmt.Errorf("s3gw: objects directory: %w", err)
+		}
+	}
+	if cfg.Upstream != nil && cfg.DirectAddr != "" {
+		return nil, errors.New("s3gw: DirectAddr serves the objects directory: not with an Upstream")
 	}
 	if cfg.DirectAddr != "" {
 		host, _, err := net.SplitHostPort(cfg.DirectAddr)
@@ -374,6 +400,9 @@ func (g *Gateway) start(ctx context.Context) (p *process, err error) {
 	cmd := exec.Command(g.cfg.Executable)
 	cmd.Env = childEnvironment()
 	cmd.Dir = g.cfg.ObjectsDir
+	if g.cfg.Upstream != nil {
+		cmd.Dir = sockDir // no objects directory then
+	}
 	cmd.ExtraFiles = []*os.File{ctlRemote, keysRemote} // fds 3 and 4
 	cmd.Stdout = newLogWriter(g.log, slog.LevelDebug)
 	cmd.Stderr = newLogWriter(g.log, slog.LevelWarn)
@@ -417,7 +446,7 @@ func (g *Gateway) start(ctx context.Context) (p *process, err error) {
 		Root: g.cfg.ObjectsDir, SideCar: g.cfg.MetaDir, SockDir: sockDir,
 		RootAccess: "OFSGWROOT" + randomHex(8), RootSecret: randomHex(24),
 		Token: g.token, Account: g.cfg.AccountID, MaxConns: g.cfg.MaxConnections,
-		DirectAddr: g.cfg.DirectAddr, DirectRegion: g.cfg.Region,
+		DirectAddr: g.cfg.DirectAddr, DirectRegion: g.cfg.Region, Upstream: g.cfg.Upstream,
 	}
 	callErr := make(chan error, 1)
 	go func() { callErr <- p.ctl.call(&ctlRequest{Op: "init", Init: init}, &resp) }()
@@ -433,7 +462,11 @@ func (g *Gateway) start(ctx context.Context) (p *process, err error) {
 		return nil, fmt.Errorf("s3gw: initialising the gateway process: %w", err)
 	}
 	p.meta = resp.Meta
-	g.log.Info("s3 gateway process started", "pid", cmd.Process.Pid, "objects", g.cfg.ObjectsDir,
+	objects := g.cfg.ObjectsDir
+	if u := g.cfg.Upstream; u != nil {
+		objects = cmp.Or(u.Endpoint, "Amazon S3")
+	}
+	g.log.Info("s3 gateway process started", "pid", cmd.Process.Pid, "objects", objects,
 		"metadata", resp.Meta, "elapsed", time.Since(begin).Round(time.Millisecond))
 	return p, nil
 }

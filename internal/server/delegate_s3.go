@@ -10,10 +10,11 @@ import (
 )
 
 // openObjects opens the blob store of Config.S3 and, unless it is turned
-// off, the S3 endpoint of the main port (internal/s3gw): the embedded
-// gateway's store (objects under <data-dir>/objects) or an external S3
-// service's. The gateway process starts on the first S3 request or blob
-// operation.
+// off, the S3 endpoint of the main port (internal/s3gw). The objects live
+// under <data-dir>/objects (the embedded store, reached through the
+// gateway) or in an external S3 service, which the blob store reaches
+// directly and the endpoint fronts. The gateway process starts on the
+// first S3 request or blob operation.
 func (s *Server) openObjects() error {
 	bc := s.cfg.S3
 	if !bc.NoEndpoint {
@@ -27,6 +28,7 @@ func (s *Server) openObjects() error {
 			Logger:      s.log,
 			Limits:      s.cfg.S3Limits,
 			Now:         s.cfg.Clock,
+			Upstream:    upstream(bc),
 		})
 		if err != nil {
 			return err
@@ -39,6 +41,17 @@ func (s *Server) openObjects() error {
 	var err error
 	s.blobs, err = blob.Open(context.Background(), bc)
 	return err
+}
+
+// upstream is the external service the endpoint fronts, nil for the
+// embedded store.
+func upstream(bc blob.Config) *s3gw.Upstream {
+	if !bc.External {
+		return nil
+	}
+	o := bc.S3
+	return &s3gw.Upstream{Endpoint: o.Endpoint, Region: o.Region, AccessKeyID: o.AccessKeyID,
+		SecretAccessKey: o.SecretAccessKey, SessionToken: o.SessionToken, PathStyle: o.PathStyle}
 }
 
 // s3Handler serves signing name "s3" on the main port: the gateway, or an

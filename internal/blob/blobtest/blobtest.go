@@ -1,5 +1,6 @@
 // Package blobtest is the conformance suite every blob.Store passes: run it
-// from an implementation's tests with Run. Test code only.
+// from an implementation's tests with Run; and a MinIO server for tests
+// that need an external S3 service (RequireMinIO). Test code only.
 package blobtest
 
 import (

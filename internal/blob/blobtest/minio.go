@@ -1,4 +1,4 @@
-package blob_test
+package blobtest
 
 import (
 	"context"
@@ -17,36 +17,45 @@ import (
 	"time"
 )
 
-// MinIO is the external S3 service the conformance suite runs against. It
-// is started once per test process, on 127.0.0.1 with a random port and a
-// temporary data directory, and stopped by TestMain.
+// MinIO is the external S3 service that the conformance suite and the
+// tests of several servers on one S3 run against. It is started once per
+// test process, on 127.0.0.1 with a random port and a temporary data
+// directory, and stopped by TestMain (StopMinIO).
 //
 // The binary is found as $OPENFINSPACE_MINIO, minio on PATH or
 // $(go env GOPATH)/bin/minio; otherwise it is built there once with
 // `go install github.com/minio/minio@<minioVersion>` (a few minutes on a
 // cold module cache). When it cannot be found or built the MinIO tests are
-// skipped, or fail when OPENFINSPACE_REQUIRE_MINIO is set.
+// skipped, or fail when OPENFINSPACE_REQUIRE_MINIO or CI is set.
 const minioVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
-type minioServer struct {
-	url, user, password string
-	cmd                 *exec.Cmd
-	dir                 string
-	done                chan struct{}
+// MinIO is a running MinIO server (RequireMinIO).
+type MinIO struct {
+	// URL is the S3 endpoint; User and Password the root credentials
+	// (access key id and secret).
+	URL, User, Password string
+
+	cmd  *exec.Cmd
+	dir  string
+	done chan struct{}
 }
 
 var (
 	minioOnce sync.Once
-	minio     *minioServer
+	minio     *MinIO
 	minioErr  error
 )
 
-func requireMinIO(t *testing.T) *minioServer {
+// RequireMinIO returns the test process's MinIO, starting it on first use.
+// When it cannot be found or started the test is skipped, or fails when
+// OPENFINSPACE_REQUIRE_MINIO or CI is set (CI must run the MinIO tests).
+// A package using it calls StopMinIO from TestMain.
+func RequireMinIO(t testing.TB) *MinIO {
 	t.Helper()
 	minioOnce.Do(func() { minio, minioErr = startMinIO() })
 	if minioErr != nil {
-		if os.Getenv("OPENFINSPACE_REQUIRE_MINIO") != "" {
-			t.Fatalf("MinIO: %v", minioErr)
+		if os.Getenv("OPENFINSPACE_REQUIRE_MINIO") != "" || os.Getenv("CI") != "" {
+			t.Fatalf("MinIO (required: OPENFINSPACE_REQUIRE_MINIO or CI is set): %v", minioErr)
 		}
 		t.Skipf("MinIO is not available, skipping the external S3 tests: %v", minioErr)
 	}
@@ -103,7 +112,7 @@ func findMinIO() (string, error) {
 	return bin, nil
 }
 
-func startMinIO() (*minioServer, error) {
+func startMinIO() (*MinIO, error) {
 	bin, err := findMinIO()
 	if err != nil {
 		return nil, err
@@ -114,16 +123,18 @@ func startMinIO() (*minioServer, error) {
 	}
 	var pw [12]byte
 	_, _ = rand.Read(pw[:])
-	m := &minioServer{user: "openfinspace", password: hex.EncodeToString(pw[:]), dir: dir}
+	m := &MinIO{User: "openfinspace", Password: hex.EncodeToString(pw[:]), dir: dir}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		addr, consoleAddr := freeAddr(), freeAddr()
-		m.url = "http://" + addr
+		m.URL = "http://" + addr
 		m.cmd = exec.Command(bin, "server", filepath.Join(dir, "data"), "--address", addr, "--console-address", consoleAddr, "--quiet")
-		m.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.user, "MINIO_ROOT_PASSWORD="+m.password,
+		m.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.User, "MINIO_ROOT_PASSWORD="+m.Password,
 			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
 		log, _ := os.Create(filepath.Join(dir, "minio.log"))
 		m.cmd.Stdout, m.cmd.Stderr = log, log
+		// Gone with the test process, even when it is killed.
+		m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := m.cmd.Start(); err != nil {
 			return nil, fmt.Errorf("starting minio: %v", err)
 		}
@@ -140,7 +151,7 @@ func startMinIO() (*minioServer, error) {
 	return nil, fmt.Errorf("minio did not become ready: %v\n%s", lastErr, logData)
 }
 
-func (m *minioServer) waitReady(limit time.Duration) error {
+func (m *MinIO) waitReady(limit time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
@@ -149,7 +160,7 @@ func (m *minioServer) waitReady(limit time.Duration) error {
 			return fmt.Errorf("minio exited")
 		default:
 		}
-		resp, err := client.Get(m.url + "/minio/health/ready")
+		resp, err := client.Get(m.URL + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -161,7 +172,9 @@ func (m *minioServer) waitReady(limit time.Duration) error {
 	return fmt.Errorf("not ready within %s", limit)
 }
 
-func stopMinIO() {
+// StopMinIO stops the test process's MinIO, if one was started (call it
+// from TestMain after m.Run).
+func StopMinIO() {
 	if minio == nil {
 		return
 	}
