@@ -76,7 +76,7 @@ func everyPrincipal(t *testing.T, srv *server.Server, dir string) (principals, s
 // never refuses (the operation's own rules may).
 func TestAuthorizationWalk(t *testing.T) {
 	dir := t.TempDir()
-	srv := servertest.Start(t, func(c *server.Config) { c.DataDir = dir })
+	srv, _ := servertest.StartClocked(t, func(c *server.Config) { c.DataDir = dir })
 	creds, _ := everyPrincipal(t, srv, dir)
 	if len(creds) != len(authz.PrincipalKinds) {
 		t.Fatalf("the walk covers %d principal kinds, the policy %d", len(creds), len(authz.PrincipalKinds))
@@ -165,7 +165,7 @@ func TestPolicyCoversEveryService(t *testing.T) {
 // GetTemporaryCredentials, of a disabled user, of a deleted environment —
 // run none of the finspace control plane, through the Go SDK.
 func TestFinSpaceUserCredentialsConfined(t *testing.T) {
-	srv := servertest.Start(t)
+	srv, _ := servertest.StartClocked(t)
 	ctx := context.Background()
 	rootFS := servertest.Finspace(srv)
 	envA := createdEnvironment(t, rootFS, "confined-a")
@@ -277,7 +277,7 @@ func TestFinSpaceUserCredentialsConfined(t *testing.T) {
 // credentials off at once on every API — finspace-data, S3 requests and
 // presigned URLs made before — and enabling the user restores them.
 func TestRevocation(t *testing.T) {
-	srv := servertest.Start(t)
+	srv, _ := servertest.StartClocked(t)
 	ctx := context.Background()
 	rootFS := servertest.Finspace(srv)
 	env := createdEnvironment(t, rootFS, "revoke")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,26 +19,8 @@ import (
 
 func sp(s string) *string { return &s }
 
-// testClock is a settable clock for credential expiry (test double).
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
-
 // createdEnvironment creates an environment with a superuser and waits
-// until it is CREATED.
+// until it is CREATED (waitStatus).
 func createdEnvironment(t *testing.T, c *finspace.Client, name string) string {
 	t.Helper()
 	out, err := c.CreateEnvironment(context.Background(), &finspace.CreateEnvironmentInput{Name: aws.String(name),
@@ -80,7 +61,7 @@ func code(err error) string {
 }
 
 func TestUsersAndGroups(t *testing.T) {
-	srv := servertest.Start(t)
+	srv, _ := servertest.StartClocked(t)
 	ctx := context.Background()
 	env := createdEnvironment(t, servertest.Finspace(srv), "identity")
 	su := userClient(t, srv, rootData(srv), env)
@@ -280,8 +261,7 @@ func TestUsersAndGroups(t *testing.T) {
 func ptrTo[T any](v T) *T { return &v }
 
 func TestCredentialsRefused(t *testing.T) {
-	clock := &testClock{}
-	srv := servertest.Start(t, func(c *server.Config) { c.Clock = clock.Now })
+	srv, clock := servertest.StartClocked(t)
 	ctx := context.Background()
 	fs := servertest.Finspace(srv)
 	envA := createdEnvironment(t, fs, "env-a")

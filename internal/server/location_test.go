@@ -18,7 +18,7 @@ import (
 // user's programmatic credentials through the S3 endpoint → read it back
 // through the server's blob store.
 func TestGetWorkingLocation(t *testing.T) {
-	srv := servertest.Start(t)
+	srv, _ := servertest.StartClocked(t)
 	ctx := context.Background()
 	env := createdEnvironment(t, servertest.Finspace(srv), "locations")
 	creds, err := rootData(srv).GetProgrammaticAccessCredentials(ctx, &finspacedata.GetProgrammaticAccessCredentialsRequest{EnvironmentId: &env})

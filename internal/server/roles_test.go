@@ -14,7 +14,7 @@ import (
 // TestRoleSessionsActAsUsers: an IAM role session acts as the FinSpace user
 // whose apiAccessPrincipalArn is the role, with that user's permissions.
 func TestRoleSessionsActAsUsers(t *testing.T) {
-	srv := servertest.Start(t)
+	srv, _ := servertest.StartClocked(t)
 	ctx := context.Background()
 	env := createdEnvironment(t, servertest.Finspace(srv), "roles")
 	su := userClient(t, srv, rootData(srv), env)

@@ -268,7 +268,7 @@ func issueFor(t *testing.T, srv *server.Server, dir string, p auth.Principal, tt
 func TestS3TemporaryCredentials(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv := servertest.Start(t, func(c *server.Config) { c.DataDir = dir })
+	srv, _ := servertest.StartClocked(t, func(c *server.Config) { c.DataDir = dir })
 	ctx := context.Background()
 	root := rootS3(srv)
 	mustCreateBucket(t, root, "shared")
@@ -787,7 +787,7 @@ func TestS3Regions(t *testing.T) {
 func TestS3WorkingLocationFlow(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv := servertest.Start(t, func(c *server.Config) { c.DataDir = dir })
+	srv, _ := servertest.StartClocked(t, func(c *server.Config) { c.DataDir = dir })
 	ctx := context.Background()
 	live := liveUser(t, srv, "us-west-2")
 	env := live.EnvironmentID

@@ -259,7 +259,7 @@ func TestSTSExpiredSession(t *testing.T) {
 
 func TestSTSTrustRuleForOtherPrincipals(t *testing.T) {
 	dir := t.TempDir()
-	srv := servertest.Start(t, func(c *server.Config) { c.DataDir = dir })
+	srv, _ := servertest.StartClocked(t, func(c *server.Config) { c.DataDir = dir })
 	ctx := context.Background()
 	cs := sideStore(t, srv, dir, nil)
 
