@@ -1,0 +1,452 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apifinspacedata "github.com/openfinspace/openfinspace/internal/api/finspacedata"
+	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/auth/credstore"
+	"github.com/openfinspace/openfinspace/internal/environment"
+	"github.com/openfinspace/openfinspace/internal/idempotency"
+	"github.com/openfinspace/openfinspace/internal/identity"
+	"github.com/openfinspace/openfinspace/internal/keyring"
+	"github.com/openfinspace/openfinspace/internal/paging"
+	"github.com/openfinspace/openfinspace/internal/server"
+	"github.com/openfinspace/openfinspace/internal/server/servertest"
+	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/store/sqlite"
+	wfinspace "github.com/openfinspace/openfinspace/internal/wire/finspace"
+	"github.com/openfinspace/openfinspace/internal/wire/finspacedata"
+	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+)
+
+// idemRequest is one request of an idempotent operation, without its
+// client token (send adds it: in the query for DELETE, as the models put
+// it, in the body otherwise).
+type idemRequest struct {
+	method, path string
+	body         map[string]any
+}
+
+// sendFunc sends r with client token token ("" for none).
+type sendFunc func(t *testing.T, r idemRequest, token string) wireResponse
+
+// idemCase prepares one idempotent operation, with requests that carry no
+// client token, and returns a request of it and another request of it with
+// other parameters.
+type idemCase func(t *testing.T, send sendFunc) (req, other idemRequest)
+
+// idempotentCases has a case for every implemented operation whose model
+// has a clientToken member; both walks below fail for one without.
+var idempotentCases = map[string]idemCase{
+	"CreateUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		return idemRequest{"POST", "/user", map[string]any{"emailAddress": "idem-new@example.com", "type": "APP_USER"}},
+			idemRequest{"POST", "/user", map[string]any{"emailAddress": "idem-other@example.com", "type": "APP_USER"}}
+	},
+	"UpdateUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		u := idemUser(t, send, "idem-update")
+		return idemRequest{"PUT", "/user/" + u, map[string]any{"firstName": "Ada"}},
+			idemRequest{"PUT", "/user/" + u, map[string]any{"firstName": "Grace"}}
+	},
+	"DisableUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		u, v := idemUser(t, send, "idem-disable"), idemUser(t, send, "idem-disable-2")
+		return idemRequest{"POST", "/user/" + u + "/disable", nil}, idemRequest{"POST", "/user/" + v + "/disable", nil}
+	},
+	"EnableUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		u, v := idemUser(t, send, "idem-enable"), idemUser(t, send, "idem-enable-2")
+		mustSend(t, send, idemRequest{"POST", "/user/" + u + "/disable", nil})
+		return idemRequest{"POST", "/user/" + u + "/enable", nil}, idemRequest{"POST", "/user/" + v + "/enable", nil}
+	},
+	"ResetUserPassword": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		u, v := idemUser(t, send, "idem-reset"), idemUser(t, send, "idem-reset-2")
+		return idemRequest{"POST", "/user/" + u + "/password", nil}, idemRequest{"POST", "/user/" + v + "/password", nil}
+	},
+	"CreatePermissionGroup": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		return idemRequest{"POST", "/permission-group", map[string]any{"name": "idem-group", "applicationPermissions": []string{"ViewAuditData"}}},
+			idemRequest{"POST", "/permission-group", map[string]any{"name": "idem-group-2", "applicationPermissions": []string{"ViewAuditData"}}}
+	},
+	"UpdatePermissionGroup": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		g := idemGroup(t, send, "idem-update-group")
+		return idemRequest{"PUT", "/permission-group/" + g, map[string]any{"name": "renamed"}},
+			idemRequest{"PUT", "/permission-group/" + g, map[string]any{"name": "renamed-again"}}
+	},
+	"DeletePermissionGroup": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		g, h := idemGroup(t, send, "idem-delete-group"), idemGroup(t, send, "idem-delete-group-2")
+		return idemRequest{"DELETE", "/permission-group/" + g, nil}, idemRequest{"DELETE", "/permission-group/" + h, nil}
+	},
+	"AssociateUserToPermissionGroup": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		g, u, v := idemGroup(t, send, "idem-associate"), idemUser(t, send, "idem-associate"), idemUser(t, send, "idem-associate-2")
+		return idemRequest{"POST", "/permission-group/" + g + "/users/" + u, nil}, idemRequest{"POST", "/permission-group/" + g + "/users/" + v, nil}
+	},
+	"DisassociateUserFromPermissionGroup": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		g, u, v := idemGroup(t, send, "idem-disassociate"), idemUser(t, send, "idem-disassociate"), idemUser(t, send, "idem-disassociate-2")
+		mustSend(t, send, idemRequest{"POST", "/permission-group/" + g + "/users/" + u, nil})
+		mustSend(t, send, idemRequest{"POST", "/permission-group/" + g + "/users/" + v, nil})
+		return idemRequest{"DELETE", "/permission-group/" + g + "/users/" + u, nil}, idemRequest{"DELETE", "/permission-group/" + g + "/users/" + v, nil}
+	},
+}
+
+func mustSend(t *testing.T, send sendFunc, r idemRequest) wireResponse {
+	t.Helper()
+	resp := send(t, r, "")
+	if resp.status/100 != 2 {
+		t.Fatalf("%s %s: %d %s %v", r.method, r.path, resp.status, resp.code, resp.body)
+	}
+	return resp
+}
+
+func idemUser(t *testing.T, send sendFunc, name string) string {
+	t.Helper()
+	id, _ := mustSend(t, send, idemRequest{"POST", "/user", map[string]any{"emailAddress": name + "@example.com", "type": "APP_USER"}}).body["userId"].(string)
+	return id
+}
+
+func idemGroup(t *testing.T, send sendFunc, name string) string {
+	t.Helper()
+	id, _ := mustSend(t, send, idemRequest{"POST", "/permission-group", map[string]any{"name": name, "applicationPermissions": []string{"ViewAuditData"}}}).body["permissionGroupId"].(string)
+	return id
+}
+
+// withToken returns r's path and body with client token token.
+func (r idemRequest) withToken(token string) (string, []byte) {
+	path, body := r.path, map[string]any{}
+	for k, v := range r.body {
+		body[k] = v
+	}
+	if token != "" {
+		if r.method == "DELETE" {
+			path += "?clientToken=" + token
+		} else {
+			body["clientToken"] = token
+		}
+	}
+	raw, _ := json.Marshal(body)
+	return path, raw
+}
+
+// idempotentOperations are the operations whose models have a clientToken
+// member, by signing name.
+func idempotentOperations() map[string][]*restjson.Operation {
+	out := map[string][]*restjson.Operation{}
+	for service, ops := range map[string][]*restjson.Operation{wfinspace.SigningName: wfinspace.Operations, finspacedata.SigningName: finspacedata.Operations} {
+		for _, op := range ops {
+			if op.IdempotencyToken != "" {
+				out[service] = append(out[service], op)
+			}
+		}
+	}
+	return out
+}
+
+// TestEveryIdempotentOperationReplays walks every implemented operation
+// with a clientToken member through a real server: a retry with the same
+// token answers the first response (the same resource id), the token with
+// other parameters is a conflict, and the operation marked its token where
+// it committed — after a crash between its commit and the stored response
+// (replayed here by rewinding the token's record) a retry is refused
+// instead of running the operation a second time.
+func TestEveryIdempotentOperationReplays(t *testing.T) {
+	srv, clk := servertest.StartClocked(t)
+	createdEnvironment(t, servertest.Finspace(srv), "idempotency")
+	sc := newSignedClient(srv)
+	implemented := server.ImplementedOperations()
+	for service, ops := range idempotentOperations() {
+		send := func(t *testing.T, r idemRequest, token string) wireResponse {
+			t.Helper()
+			path, body := r.withToken(token)
+			sc.now = clk.Now() // the server's clock moves past StaleAfter below
+			return sc.do(t, service, r.method, path, body, true)
+		}
+		for _, op := range ops {
+			if !implemented[service][op.Name] {
+				continue
+			}
+			setup, ok := idempotentCases[op.Name]
+			if !ok {
+				t.Errorf("%s has a clientToken and is implemented: add it to idempotentCases", op.Name)
+				continue
+			}
+			t.Run(op.Name, func(t *testing.T) {
+				req, other := setup(t, send)
+				before := idempotencyRecords(t, srv.Store())
+				token := "token-" + op.Name
+				first := send(t, req, token)
+				if first.status != op.SuccessCode {
+					t.Fatalf("first request: %d %s %v, want %d", first.status, first.code, first.body, op.SuccessCode)
+				}
+				again := send(t, req, token)
+				if again.status != first.status || !reflect.DeepEqual(again.body, first.body) {
+					t.Errorf("retry: %d %v, want the first response %d %v", again.status, again.body, first.status, first.body)
+				}
+				if r := send(t, other, token); r.code != "ConflictException" {
+					t.Errorf("the token with other parameters: %d %s, want ConflictException", r.status, r.code)
+				}
+
+				// The server stops after the operation committed and before
+				// its response is stored; the claim goes stale.
+				var fresh []*store.Record
+				for _, rec := range idempotencyRecords(t, srv.Store()) {
+					if before[rec.ID] == nil {
+						fresh = append(fresh, rec)
+					}
+				}
+				if len(fresh) != 1 {
+					t.Fatalf("%d new idempotency records, want 1", len(fresh))
+				}
+				forgetResponse(t, srv.Store(), fresh[0])
+				clk.Advance(2 * time.Minute)
+				r := send(t, req, token)
+				if msg, _ := r.body["message"].(string); r.code != "ConflictException" || !strings.Contains(msg, "took effect") {
+					t.Errorf("retry after the response was lost: %d %s %v; want ConflictException: the operation did not mark its client token in its commit", r.status, r.code, r.body)
+				}
+			})
+		}
+	}
+}
+
+func idempotencyRecords(t *testing.T, db store.Store) map[string]*store.Record {
+	t.Helper()
+	out := map[string]*store.Record{}
+	err := db.View(context.Background(), func(tx store.Tx) error {
+		recs, err := tx.List(context.Background(), store.Query{Kind: idempotency.Kind, AnyParent: true})
+		for _, r := range recs {
+			out[r.ID] = r
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// forgetResponse rewinds a token's record to the moment after the
+// operation committed and before the handler stored its response (the
+// fields of package idempotency's record document).
+func forgetResponse(t *testing.T, db store.Store, rec *store.Record) {
+	t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal(rec.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d["done"] != true {
+		t.Fatalf("the token's record %v is not done", d)
+	}
+	d["done"] = false
+	delete(d, "response")
+	rec.Data, _ = json.Marshal(d)
+	if err := db.Update(context.Background(), func(tx store.Tx) error { return tx.Update(context.Background(), rec) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// txRecorder is the store of the operations in TestIdempotentOperations-
+// MarkInTheirCommit. For a request with a client token it records each
+// transaction that committed: how many records it wrote and whether it
+// marked the token (wrote the token's idempotency record).
+type txRecorder struct {
+	store.Store
+	mu  sync.Mutex
+	txs []txWrites
+}
+
+type txWrites struct{ writes, marks int }
+
+func (r *txRecorder) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if restjson.IdempotencyKey(ctx) == "" {
+		return r.Store.Update(ctx, fn)
+	}
+	var w txWrites
+	err := r.Store.Update(ctx, func(tx store.Tx) error {
+		w = txWrites{} // fn may run again
+		return fn(recordingTx{tx, &w})
+	})
+	if err == nil {
+		r.mu.Lock()
+		r.txs = append(r.txs, w)
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// take returns the transactions recorded since the last call.
+func (r *txRecorder) take() []txWrites {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	txs := r.txs
+	r.txs = nil
+	return txs
+}
+
+type recordingTx struct {
+	store.Tx
+	w *txWrites
+}
+
+func (t recordingTx) count(kind string) {
+	if kind == idempotency.Kind {
+		t.w.marks++
+	} else {
+		t.w.writes++
+	}
+}
+
+func (t recordingTx) Insert(ctx context.Context, rec *store.Record) error {
+	t.count(rec.Kind)
+	return t.Tx.Insert(ctx, rec)
+}
+
+func (t recordingTx) Update(ctx context.Context, rec *store.Record) error {
+	t.count(rec.Kind)
+	return t.Tx.Update(ctx, rec)
+}
+
+func (t recordingTx) Delete(ctx context.Context, kind, id string) error {
+	t.count(kind)
+	return t.Tx.Delete(ctx, kind, id)
+}
+
+// rootCaller is a test double: every request is the root caller.
+type rootCaller struct{}
+
+func (rootCaller) Authenticate(context.Context, *http.Request, []byte) (auth.Caller, error) {
+	return auth.Caller{Principal: auth.Principal{Kind: auth.Root, Account: "000000000000", ARN: "arn:aws:iam::000000000000:root"},
+		Region: servertest.Region}, nil
+}
+
+// allowAll is a test double: every caller may call every operation.
+type allowAll struct{}
+
+func (allowAll) Authorize(context.Context, auth.Caller, string, string) error { return nil }
+
+// TestIdempotentOperationsMarkInTheirCommit walks every implemented
+// finspace-data operation with a clientToken member through the real
+// adapters and domain services over a store that records transactions,
+// and checks that each marks its client token exactly once, in its last
+// write transaction, the one with its effects: an operation that forgot
+// the mark, or made it in the first of two transactions (so that a
+// failure in the second would leave a retry refused although nothing took
+// effect), fails here. A retry runs no transaction at all.
+func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	keys, err := keyring.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &txRecorder{Store: db}
+	// The tokens' own transactions (claim, response) use the store itself.
+	tokens := idempotency.New(db, keys, idempotency.Options{})
+	envs := environment.New(environment.Config{Store: rec, Account: "000000000000"})
+	ident := identity.New(identity.Config{Store: rec, Credentials: credstore.New(db, keys, credstore.Options{}),
+		Environments: envs, Account: "000000000000", Tokens: tokens})
+	env := &environment.Environment{ID: "idemaaaaaaaaaaaaaaaaaa", Region: servertest.Region, Status: environment.Created, CreatedAt: time.Now(),
+		Superuser: &environment.Superuser{EmailAddress: "boss@example.com", FirstName: "B", LastName: "Oss"}}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		data, _ := json.Marshal(env)
+		if err := tx.Insert(ctx, &store.Record{Kind: environment.Kind, ID: env.ID, Parent: env.Region, SortKey: "1", Data: data}); err != nil {
+			return err
+		}
+		return ident.CreateSuperuserTx(ctx, tx, env)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := &finspacedata.Handlers{}
+	apifinspacedata.Register(fd, &apifinspacedata.Adapter{Identity: ident, Pages: paging.NewCodec(keys.Key("page-tokens")), Account: "000000000000"})
+	handler := &restjson.Handler{
+		Services:    map[string]*restjson.Service{finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fd.Lookup}},
+		Scope:       func(*http.Request) (string, bool) { return finspacedata.SigningName, true },
+		Auth:        rootCaller{},
+		Authz:       allowAll{},
+		Idempotency: tokens,
+	}
+	handler.Init()
+	ts := httptest.NewServer(handler)
+	t.Cleanup(ts.Close)
+	send := func(t *testing.T, r idemRequest, token string) wireResponse {
+		t.Helper()
+		path, body := r.withToken(token)
+		req, err := http.NewRequest(r.method, ts.URL+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		out := wireResponse{status: resp.StatusCode, code: resp.Header.Get("X-Amzn-ErrorType")}
+		_ = json.Unmarshal(raw, &out.body)
+		return out
+	}
+
+	for service, ops := range idempotentOperations() {
+		for _, op := range ops {
+			if service != finspacedata.SigningName {
+				if server.ImplementedOperations()[service][op.Name] {
+					t.Errorf("%s:%s has a clientToken and is implemented: serve %s here too", service, op.Name, service)
+				}
+				continue
+			}
+			if fd.Lookup(op.Name) == nil {
+				continue
+			}
+			setup, ok := idempotentCases[op.Name]
+			if !ok {
+				t.Errorf("%s has a clientToken and is implemented: add it to idempotentCases", op.Name)
+				continue
+			}
+			t.Run(op.Name, func(t *testing.T) {
+				req, _ := setup(t, send)
+				rec.take()
+				token := "token-" + op.Name
+				if r := send(t, req, token); r.status != op.SuccessCode {
+					t.Fatalf("%d %s %v, want %d", r.status, r.code, r.body, op.SuccessCode)
+				}
+				txs := rec.take()
+				last, marked := -1, []int{}
+				for i, w := range txs {
+					if w.writes > 0 {
+						last = i
+					}
+					if w.marks > 0 {
+						marked = append(marked, i)
+					}
+				}
+				switch {
+				case last < 0:
+					t.Errorf("transactions %v: the operation wrote nothing", txs)
+				case len(marked) == 0:
+					t.Errorf("transactions %v: the operation never marked its client token (call CommitTx in its commit)", txs)
+				case len(marked) > 1 || marked[0] != last:
+					t.Errorf("transactions %v: the client token was marked in transaction %v, want only in the last one that writes, %d", txs, marked, last)
+				}
+				if r := send(t, req, token); r.status != op.SuccessCode {
+					t.Errorf("retry: %d %s", r.status, r.code)
+				}
+				if txs := rec.take(); len(txs) != 0 {
+					t.Errorf("a retry ran %d transactions of the operation, want none", len(txs))
+				}
+			})
+		}
+	}
+}
