@@ -80,6 +80,7 @@ func (s *syncBuffer) String() string {
 type serverProcess struct {
 	name    string
 	url     string
+	dataDir string
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // valid after done
@@ -108,8 +109,8 @@ func startServer(t *testing.T, name, bin string, env []string) *serverProcess {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		addr := freeAddr(t)
-		p := &serverProcess{name: name, url: "http://" + addr, done: make(chan struct{}), log: &syncBuffer{}}
-		p.cmd = exec.Command(bin, "serve", "--addr", addr, "--data-dir", t.TempDir(), "--log-level", "info")
+		p := &serverProcess{name: name, url: "http://" + addr, dataDir: t.TempDir(), done: make(chan struct{}), log: &syncBuffer{}}
+		p.cmd = exec.Command(bin, "serve", "--addr", addr, "--data-dir", p.dataDir, "--log-level", "info")
 		p.cmd.Env = append(hermeticEnv(), env...)
 		p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 		// Gone with the test process, even when it is killed.

@@ -307,6 +307,10 @@ func TestTwoProcesses(t *testing.T) {
 
 	t.Run("kill mid-job", func(t *testing.T) { killMidJob(t, c) })
 	for _, p := range []*serverProcess{c.a, c.b} {
+		// Nothing shared, nothing at all, was kept in a data dir.
+		if ents, err := os.ReadDir(p.dataDir); err != nil || len(ents) != 0 {
+			t.Errorf("%s's data dir holds %d entries (%v), want none", p.name, len(ents), err)
+		}
 		for _, line := range strings.Split(p.log.String(), "\n") {
 			if strings.Contains(line, "level=ERROR") {
 				t.Errorf("%s logged an error: %s", p.name, line)
