@@ -273,7 +273,13 @@ func (r *kindRunner) loop(ctx context.Context) {
 					r.mu.Lock()
 					delete(r.running, j.ID)
 					r.mu.Unlock()
-					finished <- struct{}{}
+					// A wake-up, not a count: when the buffer is full the
+					// loop is bound to look again. Never block here: after
+					// Stop nobody receives, and wg.Wait would wait forever.
+					select {
+					case finished <- struct{}{}:
+					default:
+					}
 				}()
 			}
 		}

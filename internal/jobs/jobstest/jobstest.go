@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"AgainReschedules", testAgain},
 		{"Progress", testProgress},
 		{"TwoEnginesContention", testContention},
+		{"StopAfterBurst", testStopAfterBurst},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -643,4 +644,40 @@ func testContention(t *testing.T, open Opener) {
 		}
 	}
 	t.Logf("at most %d jobs ran at once across two engines", g.max)
+}
+
+// testStopAfterBurst: many jobs that finish at once, then Stop at once.
+// Stop must return (a finished run's wake-up must never block when the
+// dispatcher has gone) and every job must have run once.
+func testStopAfterBurst(t *testing.T, open Opener) {
+	stores, excl := open(t, 1)
+	db := stores[0]
+	const n = 400
+	var runs atomic.Int64
+	k := &jobs.Kind{Name: "burst", Workers: 16, Handler: jobs.HandlerFunc(func(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
+		runs.Add(1)
+		return jobs.Result{}, nil
+	})}
+	var specs []jobs.Spec
+	for _, id := range ids("burst", n) {
+		specs = append(specs, jobs.Spec{ID: id, Kind: "burst"})
+	}
+	enqueue(t, db, specs...)
+	e := engine(t, db, excl, "a", k)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.Start(ctx)
+	for runs.Load() < n {
+		time.Sleep(time.Millisecond)
+	}
+	stopped := make(chan struct{})
+	go func() { e.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop did not return within 20 s after a burst of jobs")
+	}
+	if got := runs.Load(); got != n {
+		t.Errorf("%d runs, want %d", got, n)
+	}
 }
