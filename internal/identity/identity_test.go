@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	clk := &clock{}
 	svc := New(Config{Store: db, Credentials: credstore.New(db, keys, credstore.Options{Now: clk.Now}),
 		Environments: environment.New(environment.Config{Store: db, Account: "000000000000", Now: clk.Now}),
-		Account: "000000000000", Now: clk.Now})
+		Account:      "000000000000", Now: clk.Now})
 	env := &environment.Environment{ID: "envaaaaaaaaaaaaaaaaaaa", Region: "us-east-1", Status: environment.Created,
 		CreatedAt: time.Now(), Superuser: &environment.Superuser{EmailAddress: "boss@example.com", FirstName: "B", LastName: "Oss"}}
 	err = db.Update(ctx, func(tx store.Tx) error {

@@ -238,6 +238,8 @@ func paced(t *testing.T, db store.Store, exclusive bool, rate int, d time.Durati
 
 func quantiles(d []time.Duration) [3]time.Duration {
 	slices.Sort(d)
-	q := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))].Round(10 * time.Microsecond) }
+	q := func(p float64) time.Duration {
+		return d[min(len(d)-1, int(p*float64(len(d))))].Round(10 * time.Microsecond)
+	}
 	return [3]time.Duration{q(0.5), q(0.99), d[len(d)-1].Round(10 * time.Microsecond)}
 }

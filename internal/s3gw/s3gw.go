@@ -150,10 +150,10 @@ type Config struct {
 // Upstream is an external S3 service behind the endpoint (Config.Upstream).
 type Upstream struct {
 	// Endpoint is the service's URL (empty: Amazon S3 in Region).
-	Endpoint                                    string
-	Region                                      string
+	Endpoint                                   string
+	Region                                     string
 	AccessKeyID, SecretAccessKey, SessionToken string
-	PathStyle                                   bool
+	PathStyle                                  bool
 }
 
 // Gateway is one server's S3 endpoint and embedded store.
