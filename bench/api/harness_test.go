@@ -67,6 +67,15 @@ func newTransport() *http.Transport {
 type signer struct {
 	s     *v4.Signer
 	creds aws.Credentials
+	// service is the signing name ("" means finspace).
+	service string
+}
+
+func (s *signer) signingName() string {
+	if s.service != "" {
+		return s.service
+	}
+	return service
 }
 
 func newSigner(akid, secret string) *signer {
@@ -85,7 +94,7 @@ func (s *signer) get(ctx context.Context, rawURL string, now time.Time) (*http.R
 	if err != nil {
 		return nil, err
 	}
-	if err := s.s.SignHTTP(ctx, s.creds, req, emptyPayloadHash, service, region, now); err != nil {
+	if err := s.s.SignHTTP(ctx, s.creds, req, emptyPayloadHash, s.signingName(), region, now); err != nil {
 		return nil, err
 	}
 	return req, nil
@@ -99,7 +108,7 @@ func (s *signer) post(ctx context.Context, rawURL string, body []byte, now time.
 	}
 	req.Header.Set("Content-Type", "application/json")
 	sum := sha256.Sum256(body)
-	if err := s.s.SignHTTP(ctx, s.creds, req, hex.EncodeToString(sum[:]), service, region, now); err != nil {
+	if err := s.s.SignHTTP(ctx, s.creds, req, hex.EncodeToString(sum[:]), s.signingName(), region, now); err != nil {
 		return nil, err
 	}
 	return req, nil

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/openfinspace/openfinspace/internal/server"
+	"github.com/openfinspace/openfinspace/internal/store/postgres/pgtest"
 )
 
 // Targets of the throughput scenarios (printed, never asserted).
@@ -138,9 +142,36 @@ func TestReportThroughput(t *testing.T) {
 	if !benchEnabled() {
 		t.Skip("set OPENFINSPACE_BENCH=1 to run the throughput report")
 	}
+	reportThroughput(t, reportScenarios(t))
+}
+
+// TestReportThroughputPostgres is TestReportThroughput with GetEnvironment
+// on a SQLite server and on a PostgreSQL one (OPENFINSPACE_TEST_POSTGRES,
+// see pgtest) in the same run, interleaved: the cost of the network
+// round trips a PostgreSQL transaction takes. Needs OPENFINSPACE_BENCH=1.
+func TestReportThroughputPostgres(t *testing.T) {
+	if !benchEnabled() {
+		t.Skip("set OPENFINSPACE_BENCH=1 to run the throughput report")
+	}
+	sqliteEnv := newFixture(t).getEnvironment()
+	sqliteEnv.name = "GetEnvironment SQLite"
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	pgEnv := newFixture(t, func(c *server.Config) {
+		c.DatabaseURL = pgtest.URL(t)
+		c.ServerKey = key
+		c.RootAccessKeyID, c.RootSecretAccessKey = "AKIAOPENFINSPACEPGBENCH", "openfinspace-pg-bench-secret-0123456789"
+	}).getEnvironment()
+	pgEnv.name = "GetEnvironment PostgreSQL"
+	rows := reportThroughput(t, []*scenario{bareServer(t), sqliteEnv, pgEnv})
+	fmt.Printf("PostgreSQL / SQLite GetEnvironment throughput: %.0f%%\n", 100*rows[2].rps()/rows[1].rps())
+}
+
+// reportThroughput runs scenarios (the first is the reference) in
+// interleaved rounds, prints the table and returns the combined rows.
+func reportThroughput(t *testing.T, scenarios []*scenario) []summary {
 	ctx := context.Background()
 	d := reportDuration(t)
-	scenarios := reportScenarios(t)
 	for _, sc := range scenarios {
 		if err := sc.warm(ctx, clients); err != nil {
 			t.Fatal(err)
@@ -201,6 +232,7 @@ func TestReportThroughput(t *testing.T) {
 	fmt.Fprintf(&buf, "Little's law: with %d closed-loop clients mean latency = %d / throughput, so a mean under 5 ms needs > %.0f req/s.\n",
 		clients, clients, float64(clients)/targetP99.Seconds())
 	fmt.Print(buf.String())
+	return rows
 }
 
 // reportScenarios starts the reports' three scenarios: the bare handler,
