@@ -118,10 +118,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return c.Conn.Read(p) // bodies, net/http's background read
 	}
 	if c.evicted.Load() {
+		c.takeArrived(p)
 		c.answerTimeout()
 		return 0, errEvicted
 	}
 	n, err := c.Conn.Read(p)
+	if n == 0 && err != nil && c.evicted.Load() {
+		c.takeArrived(p)
+	}
 	if n > 0 {
 		if ph == phaseIdle {
 			c.since.Store(c.l.now())
@@ -135,6 +139,20 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.answerTimeout()
 	}
 	return n, err
+}
+
+// takeArrived reads, on an evicted new connection with nothing of its
+// first request read yet, what the client has already sent (the eviction may come
+// between its bytes' arrival and the first read), so that answerTimeout
+// can answer the request with a 408 rather than close silently.
+func (c *Conn) takeArrived(p []byte) {
+	if len(c.head) != 0 || c.answered || len(p) == 0 || c.phase.Load() != phaseNew {
+		return // an idle connection closes silently, as it always may
+	}
+	_ = c.Conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+	if n, _ := c.Conn.Read(p); n > 0 {
+		c.head = append(c.head, p[:min(n, headBytes)]...)
+	}
 }
 
 // answerTimeout answers a client that stopped in the middle of its

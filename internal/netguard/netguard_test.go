@@ -419,3 +419,39 @@ func TestWaitingCap(t *testing.T) {
 		t.Errorf("after every connection closed: %+v, want none open or waiting", s)
 	}
 }
+
+// TestEvictedBeforeFirstRead: a new connection evicted after its client's
+// bytes arrived but before the server read any still gets its 408 (the
+// bytes are read and named), not a silent close.
+func TestEvictedBeforeFirstRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listen(ln, Config{MaxConns: 10})
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	nc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := nc.(*Conn)
+	if _, err := client.Write([]byte("GET /environment HTTP/1.1\r\nHost: x\r\nX-Slow: a")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the bytes are in the server's socket buffer
+	if !c.evict() {
+		t.Fatal("a new connection was not evictable")
+	}
+	if n, err := c.Read(make([]byte, 4096)); n != 0 || err == nil {
+		t.Fatalf("read of an evicted connection: %d, %v", n, err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, body := readResponse(t, client, "evicted before its first read")
+	envelope(t, "evicted before its first read", resp, body, 408, "RequestTimeoutException")
+}
