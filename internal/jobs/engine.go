@@ -306,7 +306,11 @@ func (r *kindRunner) claim(ctx context.Context, n int, takeOver bool) ([]*Job, e
 	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		claimed = claimed[:0]
 		now := e.cfg.Now()
-		recs, err := tx.List(ctx, store.Query{Kind: RecordKind, Parent: r.k.Name, PendingOnly: true, Limit: scanLimit})
+		// Only what is due (running jobs are, since their due time is
+		// past): jobs waiting for a later time (the next step of a
+		// lifecycle) are never read, however many there are.
+		due := dueKey(now)
+		recs, err := tx.List(ctx, store.Query{Kind: RecordKind, Parent: r.k.Name, PendingOnly: true, SortKeyMax: &due, Limit: scanLimit})
 		if err != nil {
 			return err
 		}
