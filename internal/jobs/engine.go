@@ -182,6 +182,14 @@ func (e *Engine) Wake(kind string) {
 	}
 }
 
+// WakeAll wakes every kind (after the clock moved: tests on a manual
+// clock).
+func (e *Engine) WakeAll() {
+	for name := range e.kinds {
+		e.Wake(name)
+	}
+}
+
 // Enqueue inserts a job in its own transaction and wakes its kind.
 func (e *Engine) Enqueue(ctx context.Context, s Spec) error {
 	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error { return EnqueueTx(ctx, tx, e.cfg.Now(), s) })

@@ -81,8 +81,10 @@ type Config struct {
 	// another process takes over the job of a process that died.
 	JobLease time.Duration
 	Logger   *slog.Logger
-	// Clock overrides the time used for credential expiry and signature
-	// checks (tests only); nil means time.Now.
+	// Clock is the one clock of every service, the job engine, the token
+	// stores, credential expiry, signature checks and the janitor's
+	// expiry (tests set a manual one); nil means time.Now. Timers and
+	// tickers still run on real time (tests wake the engine: WakeJobs).
 	Clock func() time.Time
 	// MaxConnections caps open client connections (0: min(8192,
 	// RLIMIT_NOFILE/2), see netguard.DefaultMaxConns; < 0: no cap). Above
@@ -387,7 +389,11 @@ func (s *Server) janitor(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := time.Now()
+			if s.cfg.Clock != nil {
+				now = s.cfg.Clock()
+			}
 			if n, err := s.db.DeleteExpired(ctx, now); err != nil && ctx.Err() == nil {
 				s.log.Error("deleting expired records", "error", err)
 			} else if n > 0 {
