@@ -45,8 +45,8 @@ func upstreamConfig(m *blobtest.MinIO) func(*server.Config) {
 // the server's own blob store sees what clients uploaded.
 func TestS3EndpointFrontsExternalS3(t *testing.T) {
 	m := blobtest.RequireMinIO(t)
-	a := servertest.Start(t, upstreamConfig(m))
-	b := servertest.Start(t, upstreamConfig(m))
+	a, _ := servertest.StartClocked(t, upstreamConfig(m))
+	b, _ := servertest.StartClocked(t, upstreamConfig(m))
 	ctx := context.Background()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
