@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	apifinspace "github.com/openfinspace/openfinspace/internal/api/finspace"
 	apifinspacedata "github.com/openfinspace/openfinspace/internal/api/finspacedata"
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
@@ -21,6 +22,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/keyring"
+	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/server"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
@@ -95,6 +97,45 @@ var idempotentCases = map[string]idemCase{
 		mustSend(t, send, idemRequest{"POST", "/permission-group/" + g + "/users/" + v, nil})
 		return idemRequest{"DELETE", "/permission-group/" + g + "/users/" + u, nil}, idemRequest{"DELETE", "/permission-group/" + g + "/users/" + v, nil}
 	},
+	"CreateKxEnvironment": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		return idemRequest{"POST", "/kx/environments", map[string]any{"name": "idem-kx", "kmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/k"}},
+			idemRequest{"POST", "/kx/environments", map[string]any{"name": "idem-kx-2", "kmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/k"}}
+	},
+	"UpdateKxEnvironment": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-update")
+		return idemRequest{"PUT", "/kx/environments/" + e, map[string]any{"name": "renamed"}},
+			idemRequest{"PUT", "/kx/environments/" + e, map[string]any{"name": "renamed-again"}}
+	},
+	"DeleteKxEnvironment": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e, f := idemKxEnv(t, send, "idem-kx-delete"), idemKxEnv(t, send, "idem-kx-delete-2")
+		return idemRequest{"DELETE", "/kx/environments/" + e, nil}, idemRequest{"DELETE", "/kx/environments/" + f, nil}
+	},
+	"CreateKxUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-user")
+		return idemRequest{"POST", "/kx/environments/" + e + "/users", map[string]any{"userName": "alice", "iamRole": "arn:aws:iam::000000000000:role/a"}},
+			idemRequest{"POST", "/kx/environments/" + e + "/users", map[string]any{"userName": "bob", "iamRole": "arn:aws:iam::000000000000:role/a"}}
+	},
+	"UpdateKxUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-user-update")
+		mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/users", map[string]any{"userName": "alice", "iamRole": "arn:aws:iam::000000000000:role/a"}})
+		return idemRequest{"PUT", "/kx/environments/" + e + "/users/alice", map[string]any{"iamRole": "arn:aws:iam::000000000000:role/b"}},
+			idemRequest{"PUT", "/kx/environments/" + e + "/users/alice", map[string]any{"iamRole": "arn:aws:iam::000000000000:role/c"}}
+	},
+	"DeleteKxUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-user-delete")
+		for _, u := range []string{"alice", "bob"} {
+			mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/users", map[string]any{"userName": u, "iamRole": "arn:aws:iam::000000000000:role/a"}})
+		}
+		return idemRequest{"DELETE", "/kx/environments/" + e + "/users/alice", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/users/bob", nil}
+	},
+}
+
+// idemKxEnv creates a kx environment (users may be added while it is
+// still being created).
+func idemKxEnv(t *testing.T, send sendFunc, name string) string {
+	t.Helper()
+	id, _ := mustSend(t, send, idemRequest{"POST", "/kx/environments", map[string]any{"name": name, "kmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/k"}}).body["environmentId"].(string)
+	return id
 }
 
 func mustSend(t *testing.T, send sendFunc, r idemRequest) wireResponse {
@@ -370,9 +411,20 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 	}
 	fd := &finspacedata.Handlers{}
 	apifinspacedata.Register(fd, &apifinspacedata.Adapter{Identity: ident, Pages: paging.NewCodec(keys.Key("page-tokens")), Account: "000000000000"})
+	fs := &wfinspace.Handlers{}
+	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kx.New(kx.Config{Store: rec, Tokens: tokens, Account: "000000000000"}),
+		Pages: paging.NewCodec(keys.Key("page-tokens"))})
 	handler := &restjson.Handler{
-		Services:    map[string]*restjson.Service{finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fd.Lookup}},
-		Scope:       func(*http.Request) (string, bool) { return finspacedata.SigningName, true },
+		Services: map[string]*restjson.Service{
+			finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fd.Lookup},
+			wfinspace.SigningName:    {SigningName: wfinspace.SigningName, Operations: wfinspace.Operations, Lookup: fs.Lookup},
+		},
+		Scope: func(r *http.Request) (string, bool) {
+			if strings.HasPrefix(r.URL.Path, "/kx/") {
+				return wfinspace.SigningName, true
+			}
+			return finspacedata.SigningName, true
+		},
 		Auth:        rootCaller{},
 		Authz:       allowAll{},
 		Idempotency: tokens,
@@ -401,13 +453,14 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 
 	for service, ops := range idempotentOperations() {
 		for _, op := range ops {
-			if service != finspacedata.SigningName {
-				if server.ImplementedOperations()[service][op.Name] {
-					t.Errorf("%s:%s has a clientToken and is implemented: serve %s here too", service, op.Name, service)
-				}
-				continue
+			lookup := fd.Lookup
+			if service == wfinspace.SigningName {
+				lookup = fs.Lookup
 			}
-			if fd.Lookup(op.Name) == nil {
+			if lookup(op.Name) == nil {
+				if server.ImplementedOperations()[service][op.Name] {
+					t.Errorf("%s:%s has a clientToken and is implemented: serve it here too", service, op.Name)
+				}
 				continue
 			}
 			setup, ok := idempotentCases[op.Name]

@@ -33,15 +33,15 @@ import (
 // starts or stops being implemented without this list changing.
 var notYetAvailable = map[string][]string{
 	"finspace": {
-		"CreateKxChangeset", "CreateKxCluster", "CreateKxDatabase", "CreateKxDataview", "CreateKxEnvironment",
-		"CreateKxScalingGroup", "CreateKxUser", "CreateKxVolume", "DeleteKxCluster", "DeleteKxClusterNode",
-		"DeleteKxDatabase", "DeleteKxDataview", "DeleteKxEnvironment", "DeleteKxScalingGroup", "DeleteKxUser",
+		"CreateKxChangeset", "CreateKxCluster", "CreateKxDatabase", "CreateKxDataview",
+		"CreateKxScalingGroup", "CreateKxVolume", "DeleteKxCluster", "DeleteKxClusterNode",
+		"DeleteKxDatabase", "DeleteKxDataview", "DeleteKxScalingGroup",
 		"DeleteKxVolume", "GetKxChangeset", "GetKxCluster", "GetKxConnectionString", "GetKxDatabase",
-		"GetKxDataview", "GetKxEnvironment", "GetKxScalingGroup", "GetKxUser", "GetKxVolume",
+		"GetKxDataview", "GetKxScalingGroup", "GetKxVolume",
 		"ListKxChangesets", "ListKxClusterNodes", "ListKxClusters", "ListKxDatabases", "ListKxDataviews",
-		"ListKxEnvironments", "ListKxScalingGroups", "ListKxUsers", "ListKxVolumes",
+		"ListKxScalingGroups", "ListKxVolumes",
 		"UpdateKxClusterCodeConfiguration", "UpdateKxClusterDatabases", "UpdateKxDatabase", "UpdateKxDataview",
-		"UpdateKxEnvironment", "UpdateKxEnvironmentNetwork", "UpdateKxUser", "UpdateKxVolume",
+		"UpdateKxEnvironmentNetwork", "UpdateKxVolume",
 	},
 	"finspace-api": {
 		"CreateChangeset", "CreateDataView", "CreateDataset", "DeleteDataset", "GetChangeset", "GetDataView",

@@ -30,6 +30,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/keyring"
+	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/metrics"
 	"github.com/openfinspace/openfinspace/internal/netguard"
 	"github.com/openfinspace/openfinspace/internal/paging"
@@ -103,6 +104,7 @@ type Server struct {
 	db       store.Store
 	jobs     *jobs.Engine
 	envs     *environment.Service
+	kx       *kx.Service
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	http     *http.Server
@@ -238,6 +240,13 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	}
 	s.envs = envs
 	tags.Register("environment", envs.Exists)
+	kxs := kx.New(kx.Config{Store: s.db, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
+		StepDelay: s.cfg.LifecycleStep, Now: now})
+	if err := s.jobs.Register(s.withLease(kxs.JobKind())); err != nil {
+		return err
+	}
+	s.kx = kxs
+	tags.Register("kxEnvironment", kxs.Exists)
 
 	s.temp = credstore.New(s.db, keys, credstore.Options{Now: now})
 	// Operations with a client token mark it in their commit (tokens.CommitTx).
@@ -261,7 +270,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}
-	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Tags: tags, Pages: pages})
+	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
 	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
 	delegates := s.delegates()
@@ -348,6 +357,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.envs.Resume(ctx); err != nil {
 		ln.Close()
 		return fmt.Errorf("resuming lifecycles: %w", err)
+	}
+	if err := s.kx.Resume(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("resuming kx lifecycles: %w", err)
 	}
 	s.jobs.Start(ctx)
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -8,6 +8,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/fault"
+	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/tagging"
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
@@ -16,6 +17,7 @@ import (
 // Adapter holds the domain services the finspace operations call.
 type Adapter struct {
 	Environments *environment.Service
+	Kx           *kx.Service
 	Tags         *tagging.Service
 	Pages        *paging.Codec
 }
@@ -28,6 +30,16 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.ListEnvironments = a.listEnvironments
 	h.UpdateEnvironment = a.updateEnvironment
 	h.DeleteEnvironment = a.deleteEnvironment
+	h.CreateKxEnvironment = a.createKxEnvironment
+	h.GetKxEnvironment = a.getKxEnvironment
+	h.ListKxEnvironments = a.listKxEnvironments
+	h.UpdateKxEnvironment = a.updateKxEnvironment
+	h.DeleteKxEnvironment = a.deleteKxEnvironment
+	h.CreateKxUser = a.createKxUser
+	h.GetKxUser = a.getKxUser
+	h.ListKxUsers = a.listKxUsers
+	h.UpdateKxUser = a.updateKxUser
+	h.DeleteKxUser = a.deleteKxUser
 	h.TagResource = a.tagResource
 	h.UntagResource = a.untagResource
 	h.ListTagsForResource = a.listTagsForResource

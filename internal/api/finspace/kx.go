@@ -1,0 +1,172 @@
+package finspace
+
+import (
+	"context"
+
+	"github.com/openfinspace/openfinspace/internal/api/apiutil"
+	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/wire/finspace"
+	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+)
+
+func (a *Adapter) createKxEnvironment(ctx context.Context, in *finspace.CreateKxEnvironmentRequest) (*finspace.CreateKxEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, err := a.Kx.CreateEnvironment(ctx, reg, kx.CreateInput{Name: apiutil.Str(in.Name),
+		Description: apiutil.Str(in.Description), KmsKeyID: apiutil.Str(in.KmsKeyId), Tags: in.Tags})
+	if err != nil {
+		return nil, err
+	}
+	return &finspace.CreateKxEnvironmentResponse{Name: &env.Name, Status: apiutil.Ptr(finspace.EnvironmentStatus(env.Status)),
+		EnvironmentId: &env.ID, Description: apiutil.Ref(&env.Description), EnvironmentArn: &env.ARN,
+		KmsKeyId: apiutil.Ref(&env.KmsKeyID), CreationTimestamp: restjson.NewTimestamp(env.CreatedAt)}, nil
+}
+
+func (a *Adapter) getKxEnvironment(ctx context.Context, in *finspace.GetKxEnvironmentRequest) (*finspace.GetKxEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, err := a.Kx.GetEnvironment(ctx, reg, apiutil.Str(in.EnvironmentId))
+	if err != nil {
+		return nil, err
+	}
+	out := finspace.GetKxEnvironmentResponse(*kxEnvironmentOut(env))
+	return &out, nil
+}
+
+func (a *Adapter) listKxEnvironments(ctx context.Context, in *finspace.ListKxEnvironmentsRequest) (*finspace.ListKxEnvironmentsResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scope := "ListKxEnvironments|" + reg
+	cursor, err := apiutil.DecodeToken(a.Pages, scope, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	page, err := a.Kx.ListEnvironments(ctx, reg, cursor, apiutil.PageLimit(finspace.OperationByName("ListKxEnvironments"), in.MaxResults))
+	if err != nil {
+		return nil, err
+	}
+	out := &finspace.ListKxEnvironmentsResponse{Environments: make([]finspace.KxEnvironment, 0, len(page.Items))}
+	for _, env := range page.Items {
+		out.Environments = append(out.Environments, *kxEnvironmentOut(env))
+	}
+	out.NextToken = apiutil.EncodeToken(a.Pages, scope, page.Next)
+	return out, nil
+}
+
+func (a *Adapter) updateKxEnvironment(ctx context.Context, in *finspace.UpdateKxEnvironmentRequest) (*finspace.UpdateKxEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, err := a.Kx.UpdateEnvironment(ctx, reg, apiutil.Str(in.EnvironmentId), kx.UpdateInput{Name: in.Name, Description: in.Description})
+	if err != nil {
+		return nil, err
+	}
+	e := kxEnvironmentOut(env)
+	return &finspace.UpdateKxEnvironmentResponse{Name: e.Name, EnvironmentId: e.EnvironmentId, AwsAccountId: e.AwsAccountId,
+		Status: e.Status, TgwStatus: e.TgwStatus, DnsStatus: e.DnsStatus, Description: e.Description,
+		EnvironmentArn: e.EnvironmentArn, KmsKeyId: e.KmsKeyId, DedicatedServiceAccountId: e.DedicatedServiceAccountId,
+		TransitGatewayConfiguration: e.TransitGatewayConfiguration, CustomDNSConfiguration: e.CustomDNSConfiguration,
+		CreationTimestamp: e.CreationTimestamp, UpdateTimestamp: e.UpdateTimestamp, AvailabilityZoneIds: e.AvailabilityZoneIds}, nil
+}
+
+func (a *Adapter) deleteKxEnvironment(ctx context.Context, in *finspace.DeleteKxEnvironmentRequest) (*finspace.DeleteKxEnvironmentResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Kx.DeleteEnvironment(ctx, reg, apiutil.Str(in.EnvironmentId)); err != nil {
+		return nil, err
+	}
+	return &finspace.DeleteKxEnvironmentResponse{}, nil
+}
+
+// kxEnvironmentOut is the wire form of env (the caller's copy).
+func kxEnvironmentOut(env *kx.Environment) *finspace.KxEnvironment {
+	return &finspace.KxEnvironment{
+		Name: &env.Name, EnvironmentId: &env.ID, AwsAccountId: &env.Account,
+		Status:    apiutil.Ptr(finspace.EnvironmentStatus(env.Status)),
+		TgwStatus: apiutil.Ptr(finspace.TgwStatus("NONE")), DnsStatus: apiutil.Ptr(finspace.DnsStatus("NONE")),
+		Description: apiutil.Ref(&env.Description), EnvironmentArn: &env.ARN, KmsKeyId: apiutil.Ref(&env.KmsKeyID),
+		DedicatedServiceAccountId: &env.ServiceAccount,
+		CreationTimestamp:         restjson.NewTimestamp(env.CreatedAt), UpdateTimestamp: restjson.NewTimestamp(env.UpdatedAt),
+		AvailabilityZoneIds: env.AvailabilityZoneIDs, CertificateAuthorityArn: &env.CertificateAuthorityARN,
+	}
+}
+
+func (a *Adapter) createKxUser(ctx context.Context, in *finspace.CreateKxUserRequest) (*finspace.CreateKxUserResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.Kx.CreateUser(ctx, reg, apiutil.Str(in.EnvironmentId), apiutil.Str(in.UserName), apiutil.Str(in.IamRole), in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return &finspace.CreateKxUserResponse{UserName: &u.Name, UserArn: &u.ARN, EnvironmentId: &u.Environment, IamRole: &u.IAMRole}, nil
+}
+
+func (a *Adapter) getKxUser(ctx context.Context, in *finspace.GetKxUserRequest) (*finspace.GetKxUserResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.Kx.GetUser(ctx, reg, apiutil.Str(in.EnvironmentId), apiutil.Str(in.UserName))
+	if err != nil {
+		return nil, err
+	}
+	return &finspace.GetKxUserResponse{UserName: &u.Name, UserArn: &u.ARN, EnvironmentId: &u.Environment, IamRole: &u.IAMRole}, nil
+}
+
+func (a *Adapter) listKxUsers(ctx context.Context, in *finspace.ListKxUsersRequest) (*finspace.ListKxUsersResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env := apiutil.Str(in.EnvironmentId)
+	scope := "ListKxUsers|" + reg + "|" + env
+	cursor, err := apiutil.DecodeToken(a.Pages, scope, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	page, err := a.Kx.ListUsers(ctx, reg, env, cursor, apiutil.PageLimit(finspace.OperationByName("ListKxUsers"), in.MaxResults))
+	if err != nil {
+		return nil, err
+	}
+	out := &finspace.ListKxUsersResponse{Users: make([]finspace.KxUser, 0, len(page.Items))}
+	for _, u := range page.Items {
+		out.Users = append(out.Users, finspace.KxUser{UserArn: &u.ARN, UserName: &u.Name, IamRole: &u.IAMRole,
+			CreateTimestamp: restjson.NewTimestamp(u.CreatedAt), UpdateTimestamp: restjson.NewTimestamp(u.UpdatedAt)})
+	}
+	out.NextToken = apiutil.EncodeToken(a.Pages, scope, page.Next)
+	return out, nil
+}
+
+func (a *Adapter) updateKxUser(ctx context.Context, in *finspace.UpdateKxUserRequest) (*finspace.UpdateKxUserResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.Kx.UpdateUser(ctx, reg, apiutil.Str(in.EnvironmentId), apiutil.Str(in.UserName), apiutil.Str(in.IamRole))
+	if err != nil {
+		return nil, err
+	}
+	return &finspace.UpdateKxUserResponse{UserName: &u.Name, UserArn: &u.ARN, EnvironmentId: &u.Environment, IamRole: &u.IAMRole}, nil
+}
+
+func (a *Adapter) deleteKxUser(ctx context.Context, in *finspace.DeleteKxUserRequest) (*finspace.DeleteKxUserResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Kx.DeleteUser(ctx, reg, apiutil.Str(in.EnvironmentId), apiutil.Str(in.UserName)); err != nil {
+		return nil, err
+	}
+	return &finspace.DeleteKxUserResponse{}, nil
+}

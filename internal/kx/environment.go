@@ -1,0 +1,504 @@
+// Package kx implements Managed kdb Insights: kx environments (records,
+// status machine, asynchronous lifecycle) and, later, their databases,
+// users and clusters.
+package kx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/fault"
+	"github.com/openfinspace/openfinspace/internal/ids"
+	"github.com/openfinspace/openfinspace/internal/jobs"
+	"github.com/openfinspace/openfinspace/internal/paging"
+	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/tagging"
+)
+
+// EnvironmentKind is the store record kind of kx environments (Parent =
+// region).
+const EnvironmentKind = "kxEnvironment"
+
+// JobKind is the job kind of kx environments' lifecycles: one job per
+// phase ("kxEnvironment/<id>/create", ".../delete") takes one status step
+// per run, Config.StepDelay apart.
+const JobKind = "kxEnvironment"
+
+// Status is a kx environment status (model enum EnvironmentStatus).
+type Status string
+
+const (
+	CreateRequested Status = "CREATE_REQUESTED"
+	Creating        Status = "CREATING"
+	Created         Status = "CREATED"
+	DeleteRequested Status = "DELETE_REQUESTED"
+	Deleting        Status = "DELETING"
+	Deleted         Status = "DELETED"
+)
+
+// transitions is the status machine of kx environments.
+var transitions = map[Status][]Status{
+	CreateRequested: {Creating, DeleteRequested},
+	Creating:        {Created, DeleteRequested},
+	Created:         {DeleteRequested},
+	DeleteRequested: {Deleting},
+	Deleting:        {Deleted},
+	Deleted:         {},
+}
+
+func (s Status) terminal() bool { return s == Created || s == Deleted }
+
+func (s Status) deleting() bool { return s == DeleteRequested || s == Deleting || s == Deleted }
+
+// CanMove reports whether from → to is an allowed transition.
+func CanMove(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Environment is the stored document of one kx environment.
+type Environment struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	KmsKeyID    string `json:"kmsKeyId"`
+	Region      string `json:"region"`
+	Account     string `json:"account"`
+	ARN         string `json:"arn"`
+	// ServiceAccount is the dedicatedServiceAccountId: the account that
+	// would host the environment's infrastructure (derived from the id,
+	// so it is stable).
+	ServiceAccount string `json:"serviceAccount"`
+	// AvailabilityZoneIDs are the region's zone ids the environment spans.
+	AvailabilityZoneIDs     []string  `json:"availabilityZoneIds"`
+	CertificateAuthorityARN string    `json:"certificateAuthorityArn"`
+	Status                  Status    `json:"status"`
+	CreatedAt               time.Time `json:"createdAt"`
+	UpdatedAt               time.Time `json:"updatedAt"`
+	NextStepAt              time.Time `json:"nextStepAt"`
+}
+
+// Clone returns a deep copy of e.
+func (e *Environment) Clone() *Environment {
+	c := *e
+	c.AvailabilityZoneIDs = append([]string(nil), e.AvailabilityZoneIDs...)
+	return &c
+}
+
+func (e *Environment) moveTo(to Status) error {
+	if !CanMove(e.Status, to) {
+		return fault.Invalidf("The Environment is in %s state and cannot move to %s.", e.Status, to)
+	}
+	e.Status = to
+	return nil
+}
+
+// CreateInput is what CreateKxEnvironment asks for.
+type CreateInput struct {
+	Name, Description, KmsKeyID string
+	Tags                        map[string]string
+}
+
+// UpdateInput is what UpdateKxEnvironment may change; nil leaves a field.
+type UpdateInput struct{ Name, Description *string }
+
+// Jobs wakes the job engine after a transaction enqueued a job.
+type Jobs interface{ Wake(kind string) }
+
+// ClientTokens marks the client token of the request ctx belongs to as
+// carried out, in the transaction that commits its effects
+// (*idempotency.Tokens).
+type ClientTokens interface {
+	CommitTx(ctx context.Context, tx store.Tx) error
+}
+
+type noJobs struct{}
+
+func (noJobs) Wake(string) {}
+
+type noTokens struct{}
+
+func (noTokens) CommitTx(context.Context, store.Tx) error { return nil }
+
+// Config builds a Service.
+type Config struct {
+	Store   store.Store
+	Jobs    Jobs
+	Tokens  ClientTokens
+	Account string
+	// StepDelay is the pause between lifecycle steps (default 400 ms).
+	StepDelay time.Duration
+	// Now is the clock (default time.Now), the job engine's too.
+	Now func() time.Time
+}
+
+// Service implements the kx operations.
+type Service struct {
+	db        store.Store
+	jobs      Jobs
+	tokens    ClientTokens
+	account   string
+	stepDelay time.Duration
+	now       func() time.Time
+	envs      *store.Table[Environment, *Environment]
+	users     *store.Table[User, *User]
+}
+
+// New returns the kx service.
+func New(cfg Config) *Service {
+	s := &Service{db: cfg.Store, jobs: cfg.Jobs, tokens: cfg.Tokens, account: cfg.Account,
+		stepDelay: cfg.StepDelay, now: cfg.Now}
+	if s.jobs == nil {
+		s.jobs = noJobs{}
+	}
+	if s.tokens == nil {
+		s.tokens = noTokens{}
+	}
+	if s.stepDelay <= 0 {
+		s.stepDelay = 400 * time.Millisecond
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.envs = store.NewTable(store.TableDef[Environment, *Environment]{
+		Kind:     EnvironmentKind,
+		ID:       func(e *Environment) string { return e.ID },
+		Parent:   func(e *Environment) string { return e.Region },
+		SortKey:  func(e *Environment) string { return e.CreatedAt.UTC().Format("20060102T150405.000000000Z") },
+		Pending:  func(e *Environment) bool { return !e.Status.terminal() },
+		NotFound: envNotFound,
+		Conflict: func(id string) error {
+			return fault.Conflictf("The environment %s was changed by another request; retry.", id)
+		},
+	})
+	s.users = newUserTable()
+	return s
+}
+
+func envNotFound(id string) error {
+	f := fault.NotFoundf("The environment %s does not exist.", id)
+	f.Err = store.ErrNotFound
+	return f
+}
+
+// ARN returns the ARN of kx environment id in region.
+func (s *Service) ARN(region, id string) string {
+	return fmt.Sprintf("arn:aws:finspace:%s:%s:kxEnvironment/%s", region, s.account, id)
+}
+
+// serviceAccount derives a 12-digit dedicated service account id from the
+// environment id: plausible, and the same on every read.
+func serviceAccount(id string) string {
+	var h uint64 = 1469598103934665603
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return fmt.Sprintf("%012d", h%1_000_000_000_000)
+}
+
+// zoneIDs are three availability zone ids of region, in AWS's form
+// (use1-az1 for us-east-1).
+func zoneIDs(region string) []string {
+	short := region
+	if parts := splitRegion(region); len(parts) == 3 && parts[0] != "" && parts[1] != "" {
+		short = parts[0] + string(parts[1][0]) + parts[2]
+	}
+	return []string{short + "-az1", short + "-az2", short + "-az4"}
+}
+
+func splitRegion(r string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(r); i++ {
+		if r[i] == '-' {
+			out = append(out, r[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, r[start:])
+}
+
+// CreateEnvironment records a new kx environment in CREATE_REQUESTED and
+// schedules its creation. The real service allowed one per region by
+// default; openfinspace sets no such quota.
+func (s *Service) CreateEnvironment(ctx context.Context, region string, in CreateInput) (*Environment, error) {
+	now := s.now().UTC()
+	id := ids.EnvironmentID()
+	sa := serviceAccount(id)
+	env := &Environment{
+		ID: id, Name: in.Name, Description: in.Description, KmsKeyID: in.KmsKeyID,
+		Region: region, Account: s.account, ARN: s.ARN(region, id),
+		ServiceAccount: sa, AvailabilityZoneIDs: zoneIDs(region),
+		CertificateAuthorityARN: fmt.Sprintf("arn:aws:acm-pca:%s:%s:certificate-authority/%s", region, sa, uuidFrom(id)),
+		Status:                  CreateRequested, CreatedAt: now, UpdatedAt: now, NextStepAt: now.Add(s.stepDelay),
+	}
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		if err := s.envs.Insert(ctx, tx, env); err != nil {
+			return err
+		}
+		if err := tagging.PutTx(ctx, tx, env.ARN, in.Tags); err != nil {
+			return err
+		}
+		if err := s.enqueuePhaseTx(ctx, tx, env, now); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.jobs.Wake(JobKind)
+	return env, nil
+}
+
+// uuidFrom formats a stable UUID-shaped string from id.
+func uuidFrom(id string) string {
+	var b [16]byte
+	for i := 0; i < len(id); i++ {
+		b[i%16] = b[i%16]*31 + id[i]
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func phaseJob(env *Environment) string {
+	if env.Status.deleting() {
+		return "kxEnvironment/" + env.ID + "/delete"
+	}
+	return "kxEnvironment/" + env.ID + "/create"
+}
+
+func (s *Service) enqueuePhaseTx(ctx context.Context, tx store.Tx, env *Environment, now time.Time) error {
+	err := jobs.EnqueueTx(ctx, tx, now, jobs.Spec{ID: phaseJob(env), Kind: JobKind,
+		Args: stepArgs{ID: env.ID}, Due: env.NextStepAt})
+	if errors.Is(err, store.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+type stepArgs struct {
+	ID string `json:"id"`
+}
+
+// GetEnvironment returns kx environment id (DELETED ones too).
+func (s *Service) GetEnvironment(ctx context.Context, region, id string) (*Environment, error) {
+	var env *Environment
+	err := s.db.View(ctx, func(tx store.Tx) error {
+		var err error
+		env, _, err = s.envs.GetIn(ctx, tx, region, id)
+		return err
+	})
+	return env, err
+}
+
+// ListEnvironments returns one page of the region's kx environments,
+// oldest first.
+func (s *Service) ListEnvironments(ctx context.Context, region string, after *store.Cursor, limit int) (paging.Page[*Environment], error) {
+	var page paging.Page[*Environment]
+	err := s.db.View(ctx, func(tx store.Tx) error {
+		var err error
+		page, err = s.envs.Page(ctx, tx, store.Query{Parent: region, After: after}, limit)
+		return err
+	})
+	return page, err
+}
+
+// UpdateEnvironment changes name or description.
+func (s *Service) UpdateEnvironment(ctx context.Context, region, id string, in UpdateInput) (*Environment, error) {
+	var env *Environment
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		var version int64
+		var err error
+		env, version, err = s.envs.GetIn(ctx, tx, region, id)
+		if err != nil {
+			return err
+		}
+		if env.Status.deleting() {
+			return fault.Invalidf("The Environment is in %s state.", env.Status)
+		}
+		if in.Name != nil {
+			env.Name = *in.Name
+		}
+		if in.Description != nil {
+			env.Description = *in.Description
+		}
+		env.UpdatedAt = s.now().UTC()
+		if err := s.envs.Update(ctx, tx, env, version); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
+	})
+	return env, err
+}
+
+// DeleteEnvironment moves the environment to DELETE_REQUESTED and
+// schedules its deletion. On an environment already on its way out it
+// answers what the real service did ("The Environment is in DELETED
+// state", which Terraform ignores).
+func (s *Service) DeleteEnvironment(ctx context.Context, region, id string) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		env, version, err := s.envs.GetIn(ctx, tx, region, id)
+		if err != nil {
+			return err
+		}
+		if env.Status.deleting() {
+			return fault.Invalidf("The Environment is in %s state.", env.Status)
+		}
+		if err := env.moveTo(DeleteRequested); err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		env.UpdatedAt, env.NextStepAt = now, now.Add(s.stepDelay)
+		if err := s.envs.Update(ctx, tx, env, version); err != nil {
+			return err
+		}
+		if err := jobs.CancelTx(ctx, tx, now, nil, "kxEnvironment/"+env.ID+"/create"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := s.enqueuePhaseTx(ctx, tx, env, now); err != nil {
+			return err
+		}
+		return s.tokens.CommitTx(ctx, tx)
+	})
+	if err != nil {
+		return err
+	}
+	s.jobs.Wake(JobKind)
+	return nil
+}
+
+// JobKind is the job kind that drives kx environments' lifecycles; the
+// server registers it with its job engine.
+func (s *Service) JobKind() *jobs.Kind {
+	return &jobs.Kind{Name: JobKind, Workers: 4, Lease: 30 * time.Second, MaxAttempts: 10,
+		Handler: jobs.HandlerFunc(s.runStep)}
+}
+
+func (s *Service) runStep(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
+	var args stepArgs
+	if err := r.Args(&args); err != nil {
+		return jobs.Result{}, jobs.Permanent(err)
+	}
+	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
+		again, err := s.stepTx(ctx, tx, args.ID)
+		if again {
+			r.Again(s.stepDelay)
+		}
+		return err
+	}}, nil
+}
+
+// stepTx takes one status step of kx environment id and reports whether
+// another follows; a terminal status (or a missing record) takes none.
+func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, error) {
+	env, version, err := s.envs.Get(ctx, tx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || env.Status.terminal() {
+		return false, err
+	}
+	var to Status
+	switch env.Status {
+	case CreateRequested:
+		to = Creating
+	case Creating:
+		to = Created
+	case DeleteRequested:
+		to = Deleting
+	case Deleting:
+		to = Deleted
+		if err := tagging.DeleteTx(ctx, tx, env.ARN); err != nil {
+			return false, err
+		}
+		if err := s.deleteUsersTx(ctx, tx, env); err != nil {
+			return false, err
+		}
+	default:
+		return false, fmt.Errorf("kx environment %s: no step from status %s", id, env.Status)
+	}
+	if err := env.moveTo(to); err != nil {
+		return false, err
+	}
+	now := s.now().UTC()
+	env.UpdatedAt, env.NextStepAt = now, now.Add(s.stepDelay)
+	if err := s.envs.Update(ctx, tx, env, version); err != nil {
+		return false, err
+	}
+	return !env.Status.terminal(), nil
+}
+
+// Resume schedules the lifecycle of every kx environment still in flight
+// that has no job.
+func (s *Service) Resume(ctx context.Context) error {
+	var after *store.Cursor
+	for {
+		err := s.db.Update(ctx, func(tx store.Tx) error {
+			page, err := s.envs.Page(ctx, tx, store.Query{AnyParent: true, PendingOnly: true, After: after}, 200)
+			if err != nil {
+				return err
+			}
+			now := s.now().UTC()
+			for _, env := range page.Items {
+				if err := s.enqueuePhaseTx(ctx, tx, env, now); err != nil {
+					return err
+				}
+			}
+			after = page.Next
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if after == nil {
+			s.jobs.Wake(JobKind)
+			return nil
+		}
+	}
+}
+
+// liveEnvTx reads kx environment id for an operation on what it holds:
+// not found when absent; a ValidationException naming its status when it
+// is being deleted or gone, as the real service answered.
+func (s *Service) liveEnvTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, error) {
+	env, _, err := s.envs.GetIn(ctx, tx, region, id)
+	if err != nil {
+		return nil, err
+	}
+	if env.Status.deleting() {
+		return nil, fault.Invalidf("The Environment is in %s state.", env.Status)
+	}
+	return env, nil
+}
+
+// Exists is the tagging resolver of "kxEnvironment/<id>[/kxUser/<name>]"
+// ARNs.
+func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool, error) {
+	switch len(a.Resource) {
+	case 1:
+		env, _, err := s.envs.GetIn(ctx, tx, a.Region, a.Resource[0])
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return env.Status != Deleted, nil
+	case 3:
+		if a.Resource[1] != "kxUser" {
+			return false, nil
+		}
+		u, _, err := s.users.GetIn(ctx, tx, a.Resource[0], userID(a.Resource[0], a.Resource[2]))
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil && u.Region == a.Region, err
+	}
+	return false, nil
+}
