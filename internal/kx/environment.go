@@ -5,6 +5,7 @@ package kx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -36,16 +37,21 @@ const (
 	DeleteRequested Status = "DELETE_REQUESTED"
 	Deleting        Status = "DELETING"
 	Deleted         Status = "DELETED"
+	// A network update (UpdateKxEnvironmentNetwork) runs in these.
+	UpdateNetworkRequested Status = "UPDATE_NETWORK_REQUESTED"
+	UpdatingNetwork        Status = "UPDATING_NETWORK"
 )
 
 // transitions is the status machine of kx environments.
 var transitions = map[Status][]Status{
-	CreateRequested: {Creating, DeleteRequested},
-	Creating:        {Created, DeleteRequested},
-	Created:         {DeleteRequested},
-	DeleteRequested: {Deleting},
-	Deleting:        {Deleted},
-	Deleted:         {},
+	CreateRequested:        {Creating, DeleteRequested},
+	Creating:               {Created, DeleteRequested},
+	Created:                {DeleteRequested, UpdateNetworkRequested},
+	UpdateNetworkRequested: {UpdatingNetwork, DeleteRequested},
+	UpdatingNetwork:        {Created, DeleteRequested},
+	DeleteRequested:        {Deleting},
+	Deleting:               {Deleted},
+	Deleted:                {},
 }
 
 func (s Status) terminal() bool { return s == Created || s == Deleted }
@@ -82,12 +88,29 @@ type Environment struct {
 	CreatedAt               time.Time `json:"createdAt"`
 	UpdatedAt               time.Time `json:"updatedAt"`
 	NextStepAt              time.Time `json:"nextStepAt"`
+	// TransitGateway and CustomDNS are the network configurations as the
+	// client sent them (see NetworkInput); TgwStatus and DNSStatus their
+	// update statuses ("" reads as NONE).
+	TransitGateway json.RawMessage `json:"transitGateway,omitempty"`
+	CustomDNS      json.RawMessage `json:"customDNS,omitempty"`
+	TgwStatus      string          `json:"tgwStatus,omitempty"`
+	DNSStatus      string          `json:"dnsStatus,omitempty"`
+	// NetworkUpdates counts network updates (it names their jobs).
+	NetworkUpdates int `json:"networkUpdates,omitempty"`
 }
 
 // Clone returns a deep copy of e.
 func (e *Environment) Clone() *Environment {
 	c := *e
 	c.AvailabilityZoneIDs = append([]string(nil), e.AvailabilityZoneIDs...)
+	c.TransitGateway = append(json.RawMessage(nil), e.TransitGateway...)
+	c.CustomDNS = append(json.RawMessage(nil), e.CustomDNS...)
+	if e.TransitGateway == nil {
+		c.TransitGateway = nil
+	}
+	if e.CustomDNS == nil {
+		c.CustomDNS = nil
+	}
 	return &c
 }
 
@@ -267,6 +290,9 @@ func uuidFrom(id string) string {
 }
 
 func phaseJob(env *Environment) string {
+	if env.Status == UpdateNetworkRequested || env.Status == UpdatingNetwork {
+		return networkJob(env)
+	}
 	if env.Status.deleting() {
 		return "kxEnvironment/" + env.ID + "/delete"
 	}
@@ -358,8 +384,10 @@ func (s *Service) DeleteEnvironment(ctx context.Context, region, id string) erro
 		if err := s.envs.Update(ctx, tx, env, version); err != nil {
 			return err
 		}
-		if err := jobs.CancelTx(ctx, tx, now, nil, "kxEnvironment/"+env.ID+"/create"); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+		for _, job := range []string{"kxEnvironment/" + env.ID + "/create", networkJob(env)} {
+			if err := jobs.CancelTx(ctx, tx, now, nil, job); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		if err := s.enqueuePhaseTx(ctx, tx, env, now); err != nil {
 			return err
@@ -408,8 +436,10 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, err
 	switch env.Status {
 	case CreateRequested:
 		to = Creating
-	case Creating:
+	case Creating, UpdatingNetwork:
 		to = Created
+	case UpdateNetworkRequested:
+		to = UpdatingNetwork
 	case DeleteRequested:
 		to = Deleting
 	case Deleting:
@@ -426,6 +456,7 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, err
 	if err := env.moveTo(to); err != nil {
 		return false, err
 	}
+	env.stepNetwork(to)
 	now := s.now().UTC()
 	env.UpdatedAt, env.NextStepAt = now, now.Add(s.stepDelay)
 	if err := s.envs.Update(ctx, tx, env, version); err != nil {

@@ -106,6 +106,12 @@ var idempotentCases = map[string]idemCase{
 		return idemRequest{"PUT", "/kx/environments/" + e, map[string]any{"name": "renamed"}},
 			idemRequest{"PUT", "/kx/environments/" + e, map[string]any{"name": "renamed-again"}}
 	},
+	"UpdateKxEnvironmentNetwork": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-network")
+		send(t, idemRequest{method: kxReady, path: e}, "")
+		return idemRequest{"PUT", "/kx/environments/" + e + "/network", map[string]any{"customDNSConfiguration": []map[string]any{{"customDNSServerName": "a.example.com", "customDNSServerIP": "10.0.0.1"}}}},
+			idemRequest{"PUT", "/kx/environments/" + e + "/network", map[string]any{"customDNSConfiguration": []map[string]any{{"customDNSServerName": "b.example.com", "customDNSServerIP": "10.0.0.2"}}}}
+	},
 	"DeleteKxEnvironment": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
 		e, f := idemKxEnv(t, send, "idem-kx-delete"), idemKxEnv(t, send, "idem-kx-delete-2")
 		return idemRequest{"DELETE", "/kx/environments/" + e, nil}, idemRequest{"DELETE", "/kx/environments/" + f, nil}
@@ -129,6 +135,11 @@ var idempotentCases = map[string]idemCase{
 		return idemRequest{"DELETE", "/kx/environments/" + e + "/users/alice", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/users/bob", nil}
 	},
 }
+
+// kxReady is the method of a pseudo-request that each walk's send answers
+// by bringing kx environment path to CREATED (on the real server, by
+// driving its lifecycle on the manual clock).
+const kxReady = "KXREADY"
 
 // idemKxEnv creates a kx environment (users may be added while it is
 // still being created).
@@ -205,6 +216,24 @@ func TestEveryIdempotentOperationReplays(t *testing.T) {
 	for service, ops := range idempotentOperations() {
 		send := func(t *testing.T, r idemRequest, token string) wireResponse {
 			t.Helper()
+			if r.method == kxReady {
+				// As waitKxStatus: one clock step per status change, then
+				// reads until the engine took the step the clock made due.
+				last, deadline := "", time.Time{}
+				for {
+					sc.now = clk.Now()
+					st, _ := sc.do(t, service, "GET", "/kx/environments/"+r.path, nil, true).body["status"].(string)
+					switch {
+					case st == "CREATED":
+						return wireResponse{status: 200}
+					case st != last:
+						last, deadline = st, time.Now().Add(10*time.Second)
+						clk.Advance(clk.Step)
+					case time.Now().After(deadline):
+						t.Fatalf("kx environment %s: the step from %s was due and not taken", r.path, st)
+					}
+				}
+			}
 			path, body := r.withToken(token)
 			sc.now = clk.Now() // the server's clock moves past StaleAfter below
 			return sc.do(t, service, r.method, path, body, true)
@@ -434,6 +463,25 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 	t.Cleanup(ts.Close)
 	send := func(t *testing.T, r idemRequest, token string) wireResponse {
 		t.Helper()
+		if r.method == kxReady { // no job engine here: write the status
+			err := db.Update(ctx, func(tx store.Tx) error {
+				rec, err := tx.Get(ctx, kx.EnvironmentKind, r.path)
+				if err != nil {
+					return err
+				}
+				var d map[string]any
+				if err := json.Unmarshal(rec.Data, &d); err != nil {
+					return err
+				}
+				d["status"] = "CREATED"
+				rec.Data, _ = json.Marshal(d)
+				return tx.Update(ctx, rec)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return wireResponse{status: 200}
+		}
 		path, body := r.withToken(token)
 		req, err := http.NewRequest(r.method, ts.URL+path, bytes.NewReader(body))
 		if err != nil {

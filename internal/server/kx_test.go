@@ -179,3 +179,60 @@ func TestKxEnvironmentAndUsers(t *testing.T) {
 		t.Errorf("user of a DELETED environment: %s, want ResourceNotFoundException", code)
 	}
 }
+
+func TestKxEnvironmentNetwork(t *testing.T) {
+	srv, clk := servertest.StartClocked(t)
+	c := servertest.Finspace(srv)
+	ctx := context.Background()
+	created, err := c.CreateKxEnvironment(ctx, &finspace.CreateKxEnvironmentInput{Name: aws.String("net"), KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(created.EnvironmentId)
+	_, err = c.UpdateKxEnvironmentNetwork(ctx, &finspace.UpdateKxEnvironmentNetworkInput{EnvironmentId: &id,
+		CustomDNSConfiguration: []types.CustomDNSServer{{CustomDNSServerName: aws.String("a.example.com"), CustomDNSServerIP: aws.String("10.0.0.76")}}})
+	if code := apiCode(t, err); code != "ConflictException" {
+		t.Errorf("network update while CREATE_REQUESTED: %s, want ConflictException", code)
+	}
+	waitKxStatus(t, c, clk, id, types.EnvironmentStatusCreated)
+
+	for _, cidr := range []string{"100.64.0.0/24", "10.0.0.0/26", "100.64.0.1/26", "100.128.0.0/26", "nonsense"} {
+		_, err := c.UpdateKxEnvironmentNetwork(ctx, &finspace.UpdateKxEnvironmentNetworkInput{EnvironmentId: &id,
+			TransitGatewayConfiguration: &types.TransitGatewayConfiguration{TransitGatewayID: aws.String("tgw-1"), RoutableCIDRSpace: aws.String(cidr)}})
+		if code := apiCode(t, err); code != "ValidationException" {
+			t.Errorf("routableCIDRSpace %s: %s, want ValidationException", cidr, code)
+		}
+	}
+
+	tgw := &types.TransitGatewayConfiguration{TransitGatewayID: aws.String("tgw-0123"), RoutableCIDRSpace: aws.String("100.64.0.0/26"),
+		AttachmentNetworkAclConfiguration: []types.NetworkACLEntry{{RuleNumber: aws.Int32(1), Protocol: aws.String("6"),
+			RuleAction: types.RuleActionAllow, CidrBlock: aws.String("0.0.0.0/0"), PortRange: &types.PortRange{From: 53, To: 53}}}}
+	up, err := c.UpdateKxEnvironmentNetwork(ctx, &finspace.UpdateKxEnvironmentNetworkInput{EnvironmentId: &id, TransitGatewayConfiguration: tgw,
+		ClientToken: aws.String("terraform-20240101000000000000000002")})
+	if err != nil {
+		t.Fatalf("UpdateKxEnvironmentNetwork: %v", err)
+	}
+	if up.Status != types.EnvironmentStatusUpdateNetworkRequested || up.TgwStatus != types.TgwStatusUpdateRequested || up.DnsStatus != types.DnsStatusNone {
+		t.Errorf("update response: status %s tgw %s dns %s", up.Status, up.TgwStatus, up.DnsStatus)
+	}
+	env := waitKxStatus(t, c, clk, id, types.EnvironmentStatusCreated)
+	if env.TgwStatus != types.TgwStatusSuccessfullyUpdated || env.DnsStatus != types.DnsStatusNone {
+		t.Errorf("after the update: tgw %s dns %s", env.TgwStatus, env.DnsStatus)
+	}
+	got := env.TransitGatewayConfiguration
+	if got == nil || aws.ToString(got.TransitGatewayID) != "tgw-0123" || aws.ToString(got.RoutableCIDRSpace) != "100.64.0.0/26" ||
+		len(got.AttachmentNetworkAclConfiguration) != 1 || got.AttachmentNetworkAclConfiguration[0].PortRange.To != 53 {
+		t.Errorf("transitGatewayConfiguration read back: %+v", got)
+	}
+
+	// DNS separately, as Terraform does.
+	if _, err := c.UpdateKxEnvironmentNetwork(ctx, &finspace.UpdateKxEnvironmentNetworkInput{EnvironmentId: &id,
+		CustomDNSConfiguration: []types.CustomDNSServer{{CustomDNSServerName: aws.String("example.finspace.amazon.aws.com"), CustomDNSServerIP: aws.String("10.0.0.76")}}}); err != nil {
+		t.Fatalf("UpdateKxEnvironmentNetwork (DNS): %v", err)
+	}
+	env = waitKxStatus(t, c, clk, id, types.EnvironmentStatusCreated)
+	if env.DnsStatus != types.DnsStatusSuccessfullyUpdated || len(env.CustomDNSConfiguration) != 1 ||
+		aws.ToString(env.CustomDNSConfiguration[0].CustomDNSServerIP) != "10.0.0.76" || env.TransitGatewayConfiguration == nil {
+		t.Errorf("after the DNS update: %+v", env)
+	}
+}

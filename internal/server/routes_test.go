@@ -41,7 +41,7 @@ var notYetAvailable = map[string][]string{
 		"ListKxChangesets", "ListKxClusterNodes", "ListKxClusters", "ListKxDatabases", "ListKxDataviews",
 		"ListKxScalingGroups", "ListKxVolumes",
 		"UpdateKxClusterCodeConfiguration", "UpdateKxClusterDatabases", "UpdateKxDatabase", "UpdateKxDataview",
-		"UpdateKxEnvironmentNetwork", "UpdateKxVolume",
+		"UpdateKxVolume",
 	},
 	"finspace-api": {
 		"CreateChangeset", "CreateDataView", "CreateDataset", "DeleteDataset", "GetChangeset", "GetDataView",

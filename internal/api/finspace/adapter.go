@@ -35,6 +35,7 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.ListKxEnvironments = a.listKxEnvironments
 	h.UpdateKxEnvironment = a.updateKxEnvironment
 	h.DeleteKxEnvironment = a.deleteKxEnvironment
+	h.UpdateKxEnvironmentNetwork = a.updateKxEnvironmentNetwork
 	h.CreateKxUser = a.createKxUser
 	h.GetKxUser = a.getKxUser
 	h.ListKxUsers = a.listKxUsers

@@ -2,6 +2,7 @@ package finspace
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/openfinspace/openfinspace/internal/api/apiutil"
 	"github.com/openfinspace/openfinspace/internal/kx"
@@ -89,7 +90,7 @@ func (a *Adapter) deleteKxEnvironment(ctx context.Context, in *finspace.DeleteKx
 
 // kxEnvironmentOut is the wire form of env (the caller's copy).
 func kxEnvironmentOut(env *kx.Environment) *finspace.KxEnvironment {
-	return &finspace.KxEnvironment{
+	out := &finspace.KxEnvironment{
 		Name: &env.Name, EnvironmentId: &env.ID, AwsAccountId: &env.Account,
 		Status:    apiutil.Ptr(finspace.EnvironmentStatus(env.Status)),
 		TgwStatus: apiutil.Ptr(finspace.TgwStatus("NONE")), DnsStatus: apiutil.Ptr(finspace.DnsStatus("NONE")),
@@ -98,6 +99,8 @@ func kxEnvironmentOut(env *kx.Environment) *finspace.KxEnvironment {
 		CreationTimestamp:         restjson.NewTimestamp(env.CreatedAt), UpdateTimestamp: restjson.NewTimestamp(env.UpdatedAt),
 		AvailabilityZoneIds: env.AvailabilityZoneIDs, CertificateAuthorityArn: &env.CertificateAuthorityARN,
 	}
+	networkOut(env, out)
+	return out
 }
 
 func (a *Adapter) createKxUser(ctx context.Context, in *finspace.CreateKxUserRequest) (*finspace.CreateKxUserResponse, error) {
@@ -169,4 +172,56 @@ func (a *Adapter) deleteKxUser(ctx context.Context, in *finspace.DeleteKxUserReq
 		return nil, err
 	}
 	return &finspace.DeleteKxUserResponse{}, nil
+}
+
+func (a *Adapter) updateKxEnvironmentNetwork(ctx context.Context, in *finspace.UpdateKxEnvironmentNetworkRequest) (*finspace.UpdateKxEnvironmentNetworkResponse, error) {
+	reg, err := region(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ni kx.NetworkInput
+	if tg := in.TransitGatewayConfiguration; tg != nil {
+		if ni.TransitGateway, err = json.Marshal(tg); err != nil {
+			return nil, err
+		}
+		ni.RoutableCIDR = apiutil.Str(tg.RoutableCIDRSpace)
+	}
+	if in.CustomDNSConfiguration != nil {
+		if ni.CustomDNS, err = json.Marshal(in.CustomDNSConfiguration); err != nil {
+			return nil, err
+		}
+		for _, d := range in.CustomDNSConfiguration {
+			ni.DNSServerIPs = append(ni.DNSServerIPs, apiutil.Str(d.CustomDNSServerIP))
+		}
+	}
+	env, err := a.Kx.UpdateNetwork(ctx, reg, apiutil.Str(in.EnvironmentId), ni)
+	if err != nil {
+		return nil, err
+	}
+	e := kxEnvironmentOut(env)
+	return &finspace.UpdateKxEnvironmentNetworkResponse{Name: e.Name, EnvironmentId: e.EnvironmentId, AwsAccountId: e.AwsAccountId,
+		Status: e.Status, TgwStatus: e.TgwStatus, DnsStatus: e.DnsStatus, Description: e.Description,
+		EnvironmentArn: e.EnvironmentArn, KmsKeyId: e.KmsKeyId, DedicatedServiceAccountId: e.DedicatedServiceAccountId,
+		TransitGatewayConfiguration: e.TransitGatewayConfiguration, CustomDNSConfiguration: e.CustomDNSConfiguration,
+		CreationTimestamp: e.CreationTimestamp, UpdateTimestamp: e.UpdateTimestamp, AvailabilityZoneIds: e.AvailabilityZoneIds}, nil
+}
+
+// networkOut decodes the recorded network configurations (the wire
+// shapes the client sent; a record that does not decode echoes nothing).
+func networkOut(env *kx.Environment, out *finspace.KxEnvironment) {
+	if env.TransitGateway != nil {
+		var tg finspace.TransitGatewayConfiguration
+		if json.Unmarshal(env.TransitGateway, &tg) == nil {
+			out.TransitGatewayConfiguration = &tg
+		}
+	}
+	if env.CustomDNS != nil {
+		_ = json.Unmarshal(env.CustomDNS, &out.CustomDNSConfiguration)
+	}
+	if env.TgwStatus != "" {
+		out.TgwStatus = apiutil.Ptr(finspace.TgwStatus(env.TgwStatus))
+	}
+	if env.DNSStatus != "" {
+		out.DnsStatus = apiutil.Ptr(finspace.DnsStatus(env.DNSStatus))
+	}
 }
