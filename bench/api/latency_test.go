@@ -38,17 +38,7 @@ func TestReportLatency(t *testing.T) {
 	if !benchEnabled() {
 		t.Skip("set OPENFINSPACE_BENCH=1 to run the latency report")
 	}
-	rates := defaultPacedRates
-	if v := os.Getenv("OPENFINSPACE_BENCH_RATES"); v != "" {
-		rates = nil
-		for f := range strings.SplitSeq(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n <= 0 {
-				t.Fatalf("bad OPENFINSPACE_BENCH_RATES %q", v)
-			}
-			rates = append(rates, n)
-		}
-	}
+	rates := envRates(t, "OPENFINSPACE_BENCH_RATES", defaultPacedRates)
 	ctx := context.Background()
 	d := reportDuration(t)
 	scenarios := reportScenarios(t)
@@ -103,6 +93,25 @@ func TestReportLatency(t *testing.T) {
 	}
 	fmt.Fprintf(&buf, "CPU µs/req is this process's CPU time (clients + server) per request; load average now %.2f.\n", loadAverage())
 	fmt.Print(buf.String())
+}
+
+// envRates is the comma-separated list of positive rates in the variable
+// name, or def when it is unset.
+func envRates(t *testing.T, name string, def []int) []int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var rates []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			t.Fatalf("bad %s %q", name, v)
+		}
+		rates = append(rates, n)
+	}
+	return rates
 }
 
 // runPaced offers rate requests per second for d from workers clients,

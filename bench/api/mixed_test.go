@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,17 +43,7 @@ func TestReportMixedLoad(t *testing.T) {
 	if !benchEnabled() {
 		t.Skip("set OPENFINSPACE_BENCH=1 to run the mixed-load report")
 	}
-	rates := defaultWriteRates
-	if v := os.Getenv("OPENFINSPACE_BENCH_WRITE_RATES"); v != "" {
-		rates = nil
-		for f := range strings.SplitSeq(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n <= 0 {
-				t.Fatalf("bad OPENFINSPACE_BENCH_WRITE_RATES %q", v)
-			}
-			rates = append(rates, n)
-		}
-	}
+	rates := envRates(t, "OPENFINSPACE_BENCH_WRITE_RATES", defaultWriteRates)
 	ctx := context.Background()
 	d := reportDuration(t)
 	f := newFixture(t)
