@@ -265,3 +265,19 @@ func GrantDatasetTx(ctx context.Context, tx store.Tx, env, dataset, group string
 	}
 	return t.grants.Update(ctx, tx, grant, version)
 }
+
+// RevokeDatasetTx removes every group's grants on dataset (of environment
+// env), in tx: the dataset is being deleted.
+func RevokeDatasetTx(ctx context.Context, tx store.Tx, env, dataset string) error {
+	t := &uncached
+	groups, err := t.groups.List(ctx, tx, store.Query{Parent: env})
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if err := t.grants.Delete(ctx, tx, dataset+"/"+g.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ import (
 	apifinspacedata "github.com/openfinspace/openfinspace/internal/api/finspacedata"
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
+	"github.com/openfinspace/openfinspace/internal/dataset"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/identity"
@@ -216,6 +217,10 @@ func TestEveryIdempotentOperationReplays(t *testing.T) {
 	for service, ops := range idempotentOperations() {
 		send := func(t *testing.T, r idemRequest, token string) wireResponse {
 			t.Helper()
+			if r.method == changesetSucceeded {
+				markChangesetSucceeded(t, srv.Store(), r.path)
+				return wireResponse{status: 200}
+			}
 			if r.method == kxReady {
 				// As waitKxStatus: one clock step per status change, then
 				// reads until the engine took the step the clock made due.
@@ -439,7 +444,8 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	fd := &finspacedata.Handlers{}
-	apifinspacedata.Register(fd, &apifinspacedata.Adapter{Identity: ident, Pages: paging.NewCodec(keys.Key("page-tokens")), Account: "000000000000"})
+	apifinspacedata.Register(fd, &apifinspacedata.Adapter{Identity: ident, Pages: paging.NewCodec(keys.Key("page-tokens")), Account: "000000000000",
+		Datasets: dataset.New(dataset.Config{Store: rec, Tokens: tokens, Identity: ident, Account: "000000000000"})})
 	fs := &wfinspace.Handlers{}
 	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kx.New(kx.Config{Store: rec, Tokens: tokens, Account: "000000000000"}),
 		Pages: paging.NewCodec(keys.Key("page-tokens"))})
@@ -463,6 +469,10 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 	t.Cleanup(ts.Close)
 	send := func(t *testing.T, r idemRequest, token string) wireResponse {
 		t.Helper()
+		if r.method == changesetSucceeded {
+			markChangesetSucceeded(t, db, r.path)
+			return wireResponse{status: 200}
+		}
 		if r.method == kxReady { // no job engine here: write the status
 			err := db.Update(ctx, func(tx store.Tx) error {
 				rec, err := tx.Get(ctx, kx.EnvironmentKind, r.path)

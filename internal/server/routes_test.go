@@ -44,9 +44,7 @@ var notYetAvailable = map[string][]string{
 		"UpdateKxVolume",
 	},
 	"finspace-api": {
-		"CreateChangeset", "CreateDataView", "CreateDataset", "DeleteDataset", "GetChangeset", "GetDataView",
-		"GetDataset", "GetExternalDataViewAccessDetails", "ListChangesets",
-		"ListDataViews", "ListDatasets", "UpdateChangeset", "UpdateDataset",
+		"CreateDataView", "GetDataView", "GetExternalDataViewAccessDetails", "ListDataViews",
 	},
 }
 

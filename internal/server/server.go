@@ -25,6 +25,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/dataset"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/identity"
@@ -81,7 +82,9 @@ type Config struct {
 	// lasts without renewal (0: the job kind's own, 30 s): how soon
 	// another process takes over the job of a process that died.
 	JobLease time.Duration
-	Logger   *slog.Logger
+	// Ingest bounds changeset ingestion (zero fields: the defaults).
+	Ingest IngestConfig
+	Logger *slog.Logger
 	// Clock is the one clock of every service, the job engine, the token
 	// stores, credential expiry, signature checks and the janitor's
 	// expiry (tests set a manual one); nil means time.Now. Timers and
@@ -97,6 +100,21 @@ type Config struct {
 	ReadHeaderTimeout, IdleTimeout time.Duration
 }
 
+// IngestConfig bounds changeset ingestion (DuckDB runs inside the server
+// process; see package ingest).
+type IngestConfig struct {
+	// MemoryLimit is each conversion's DuckDB memory_limit (DuckDB syntax,
+	// default "512MB"); Threads its threads (default 2).
+	MemoryLimit string
+	Threads     int
+	// PerEnvironment bounds the changesets ingesting at once per
+	// environment across processes (default 10); Workers those running at
+	// once in this process (default 4).
+	PerEnvironment, Workers int
+	// MaxSourceBytes caps one changeset's sources (default 50 GiB).
+	MaxSourceBytes int64
+}
+
 // Server is one running openfinspace instance.
 type Server struct {
 	cfg      Config
@@ -105,6 +123,7 @@ type Server struct {
 	jobs     *jobs.Engine
 	envs     *environment.Service
 	kx       *kx.Service
+	datasets *dataset.Service
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	http     *http.Server
@@ -268,11 +287,15 @@ func (s *Server) build(keys *keyring.Keyring) error {
 		return err
 	}
 
+	if err := s.buildDatasets(ident, tokens, now); err != nil {
+		return err
+	}
+
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}
 	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
-	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
+	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Datasets: s.datasets, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
 	delegates := s.delegates()
 	api := &restjson.Handler{
 		Delegates: delegates,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/dataset"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/paging"
@@ -18,6 +19,7 @@ import (
 // Adapter holds the domain services the finspace-data operations call.
 type Adapter struct {
 	Identity *identity.Service
+	Datasets *dataset.Service
 	Pages    *paging.Codec
 	// Blobs is the object store (working locations' buckets).
 	Blobs   blob.Store
@@ -45,6 +47,15 @@ func Register(h *finspacedata.Handlers, a *Adapter) {
 	h.ListPermissionGroupsByUser = withActor(a, a.listPermissionGroupsByUser)
 	h.GetProgrammaticAccessCredentials = a.getProgrammaticAccessCredentials
 	h.GetWorkingLocation = withActor(a, a.getWorkingLocation)
+	h.CreateDataset = withActor(a, a.createDataset)
+	h.GetDataset = withActor(a, a.getDataset)
+	h.ListDatasets = withActor(a, a.listDatasets)
+	h.UpdateDataset = withActor(a, a.updateDataset)
+	h.DeleteDataset = withActor(a, a.deleteDataset)
+	h.CreateChangeset = withActor(a, a.createChangeset)
+	h.GetChangeset = withActor(a, a.getChangeset)
+	h.ListChangesets = withActor(a, a.listChangesets)
+	h.UpdateChangeset = withActor(a, a.updateChangeset)
 }
 
 // withActor resolves the FinSpace user a request acts as before calling f.
