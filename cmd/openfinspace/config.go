@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -56,11 +57,18 @@ var (
 		{env: "OPENFINSPACE_SERVER_KEY", secret: true},
 		{env: "OPENFINSPACE_LIFECYCLE_STEP"},
 		{env: "OPENFINSPACE_JOB_LEASE"},
+		{env: "OPENFINSPACE_INGEST_MEMORY"},
+		{env: "OPENFINSPACE_INGEST_THREADS"},
+		{env: "OPENFINSPACE_INGEST_WORKERS"},
+		{env: "OPENFINSPACE_INGEST_PER_ENVIRONMENT"},
 	}
 	credentialsSettings = []setting{
 		{flag: "region", env: "AWS_REGION", def: "us-east-1", usage: "region for the printed client setup"},
 	}
 )
+
+// duckSize is a size DuckDB's memory_limit accepts.
+var duckSize = regexp.MustCompile(`^(?i)[0-9]+(\.[0-9]+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)$`)
 
 // options is what a command runs with.
 type options struct {
@@ -186,6 +194,23 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		if val, src := v.get(d.name); val != "" {
 			if *d.to, err = time.ParseDuration(val); err != nil || *d.to <= 0 {
 				return nil, v.invalid(d.name, val, src, "a positive duration such as 400ms or 30s")
+			}
+		}
+	}
+	if val, src := v.get("OPENFINSPACE_INGEST_MEMORY"); val != "" {
+		if !duckSize.MatchString(val) {
+			return nil, v.invalid("OPENFINSPACE_INGEST_MEMORY", val, src, "a size such as 512MB or 2GiB")
+		}
+		c.Ingest.MemoryLimit = val
+	}
+	for _, n := range []struct {
+		name string
+		to   *int
+	}{{"OPENFINSPACE_INGEST_THREADS", &c.Ingest.Threads}, {"OPENFINSPACE_INGEST_WORKERS", &c.Ingest.Workers},
+		{"OPENFINSPACE_INGEST_PER_ENVIRONMENT", &c.Ingest.PerEnvironment}} {
+		if val, src := v.get(n.name); val != "" {
+			if *n.to, err = strconv.Atoi(val); err != nil || *n.to <= 0 {
+				return nil, v.invalid(n.name, val, src, "a positive count")
 			}
 		}
 	}
