@@ -200,3 +200,31 @@ func TestDebianBoto3Datasets(t *testing.T) {
 	}
 	runDatasetsBoto3(t, debianPython)
 }
+
+func runDatasetsCLI(t *testing.T, cli string) {
+	python := requirePython(t) // the script parses JSON with python3
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		missingClient(t, "bash is not installed")
+	}
+	srv, envID := datasetsEnvironment(t)
+	root := srv.Root()
+	env := append(clientEnv(t, srv.URL(), root.AccessKeyID, root.SecretAccessKey),
+		"AWS_CLI="+cli, "PYTHON3="+python, "OPENFINSPACE_ENVIRONMENT_ID="+envID)
+	runClient(t, env, bash, testdataPath(t, "datasets_cli.sh"))
+}
+
+// TestAWSCLIDatasets runs testdata/datasets_cli.sh with the image's AWS CLI.
+func TestAWSCLIDatasets(t *testing.T) {
+	t.Parallel()
+	runDatasetsCLI(t, requireAWSCLI(t))
+}
+
+// TestDebianAWSCLIDatasets runs it with Debian's AWS CLI 2.9.
+func TestDebianAWSCLIDatasets(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath(debianAWSCLI); err != nil {
+		missingClient(t, "%s not found; scripts/test.sh installs awscli", debianAWSCLI)
+	}
+	runDatasetsCLI(t, debianAWSCLI)
+}
