@@ -1,0 +1,221 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/identity"
+	"github.com/openfinspace/openfinspace/internal/ingest"
+	"github.com/openfinspace/openfinspace/internal/jobs"
+	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/store/sqlite"
+)
+
+// fakeBlobs is a test double of blob.Store: objects in a map.
+type fakeBlobs struct {
+	mu      sync.Mutex
+	objects map[string][]byte // "bucket/key"
+}
+
+func (f *fakeBlobs) EnsureBucket(context.Context, string) error { return nil }
+
+func (f *fakeBlobs) Put(_ context.Context, bucket, key string, r io.Reader, size int64) (*blob.ObjectInfo, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.objects == nil {
+		f.objects = map[string][]byte{}
+	}
+	f.objects[bucket+"/"+key] = data
+	return &blob.ObjectInfo{Bucket: bucket, Key: key, Size: int64(len(data))}, nil
+}
+
+func (f *fakeBlobs) Get(_ context.Context, bucket, key string) (io.ReadCloser, *blob.ObjectInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data, ok := f.objects[bucket+"/"+key]
+	if !ok {
+		return nil, nil, blob.ErrNotFound
+	}
+	return io.NopCloser(bytes.NewReader(data)), &blob.ObjectInfo{Bucket: bucket, Key: key, Size: int64(len(data))}, nil
+}
+
+func (f *fakeBlobs) Head(ctx context.Context, bucket, key string) (*blob.ObjectInfo, error) {
+	_, info, err := f.Get(ctx, bucket, key)
+	return info, err
+}
+
+func (f *fakeBlobs) List(_ context.Context, bucket string, o blob.ListOptions) (*blob.ListPage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	page := &blob.ListPage{}
+	for k, v := range f.objects {
+		if key, ok := strings.CutPrefix(k, bucket+"/"); ok && strings.HasPrefix(key, o.Prefix) {
+			page.Objects = append(page.Objects, blob.ObjectInfo{Bucket: bucket, Key: key, Size: int64(len(v))})
+		}
+	}
+	slices.SortFunc(page.Objects, func(a, b blob.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	return page, nil
+}
+
+func (f *fakeBlobs) Delete(_ context.Context, bucket, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.objects, bucket+"/"+key)
+	return nil
+}
+
+// gatedConverter is a test double of the DuckDB engine: each Convert
+// counts itself running until the gate opens, then writes a stub file.
+type gatedConverter struct {
+	mu           sync.Mutex
+	running, max int
+	gate         chan struct{}
+}
+
+func (g *gatedConverter) Convert(ctx context.Context, _ []ingest.Source, _ ingest.Format, _ ingest.Schema, out string) (int64, error) {
+	g.mu.Lock()
+	g.running++
+	g.max = max(g.max, g.running)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.running--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return 1, os.WriteFile(out, []byte("PAR1"), 0o600)
+}
+
+func (g *gatedConverter) counts() (int, int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running, g.max
+}
+
+// TestChangesetsPerEnvironmentBound creates 25 changesets at once in one
+// environment with room for 25 workers: at most PerEnvironment (10) ingest
+// at a time, the others stay PENDING, and all finish.
+func TestChangesetsPerEnvironmentBound(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := &gatedConverter{gate: make(chan struct{})}
+	blobs := &fakeBlobs{}
+	s := New(Config{Store: db, Jobs: engine, Blobs: blobs, Engine: conv, Account: "000000000000",
+		StagingDir: t.TempDir(), PerEnvironment: 10, Workers: 25})
+	if err := engine.Register(s.JobKindDef()); err != nil {
+		t.Fatal(err)
+	}
+	const env, region = "envaaaaaaaaaaaaaaaaaaa", "us-east-1"
+	actor := &identity.Actor{EnvironmentID: env, Region: region, User: &identity.User{ID: "su", Type: identity.SuperUser}}
+	d := &Dataset{ID: "ds00001", Environment: env, Region: region, Kind: Tabular, Title: "t",
+		Schema: &Schema{Columns: []Column{{Name: "a", Type: "STRING"}}}, CreatedAt: time.Now()}
+	d.ARN = s.datasetARN(region, d.ID)
+	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
+		t.Fatal(err)
+	}
+	wb := blob.WorkingLocationBucket("000000000000", region, env)
+	if _, err := blobs.Put(ctx, wb, "ingestion/a.csv", strings.NewReader("a\nx\n"), -1); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range 25 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := s.CreateChangeset(ctx, actor, d.ID, ChangesetInput{Type: Append,
+				SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/a.csv"},
+				FormatParams: map[string]string{"formatType": "CSV"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, c.ID)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(ids) != 25 {
+		t.Fatalf("%d changesets created", len(ids))
+	}
+	engine.Start(ctx)
+	t.Cleanup(engine.Stop)
+
+	statuses := func() map[Status]int {
+		out := map[Status]int{}
+		for _, id := range ids {
+			c, err := s.GetChangeset(ctx, actor, d.ID, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[c.Status]++
+		}
+		return out
+	}
+	// Wait for the engine to fill the environment's ten slots.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if running, _ := conv.counts(); running == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			running, _ := conv.counts()
+			t.Fatalf("%d conversions running after 30 s, want 10", running)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := statuses(); st[StatusRunning] != 10 || st[StatusPending] != 15 {
+		t.Errorf("while ten ingest: %v, want 10 RUNNING and 15 PENDING", st)
+	}
+	close(conv.gate)
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		st := statuses()
+		if st[StatusSuccess] == 25 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: %v, want 25 SUCCESS", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, most := conv.counts(); most != 10 {
+		t.Errorf("at most %d conversions ran at once, want 10 (PerEnvironment)", most)
+	}
+	left, err := os.ReadDir(s.cfg.StagingDir)
+	if err != nil || len(left) != 0 {
+		t.Errorf("staging dir after the jobs: %v %v, want empty", left, err)
+	}
+	for _, id := range ids {
+		if _, _, err := blobs.Get(ctx, s.ManagedBucket(region, env), changesetPrefix(d.ID, id)+"data.parquet"); err != nil {
+			t.Errorf("changeset %s: stored data: %v", id, err)
+		}
+	}
+}
