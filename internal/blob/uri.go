@@ -69,7 +69,7 @@ func StageSource(ctx context.Context, s Store, uri, dir string) (string, *Object
 		return "", nil, err
 	}
 	defer rc.Close()
-	f, err := os.CreateTemp(dir, "source-*"+safeExt(info.Key))
+	f, err := os.CreateTemp(dir, "source-*"+SafeExt(info.Key))
 	if err != nil {
 		return "", nil, &SourceError{URI: uri, Err: err}
 	}
@@ -87,9 +87,9 @@ func StageSource(ctx context.Context, s Store, uri, dir string) (string, *Object
 	return f.Name(), info, nil
 }
 
-// safeExt keeps a short, plain extension of key (".csv", ".csv.gz") so
+// SafeExt keeps a short, plain extension of key (".csv", ".csv.gz") so
 // engines that sniff by name still can.
-func safeExt(key string) string {
+func SafeExt(key string) string {
 	base := filepath.Base(key)
 	i := strings.IndexByte(base, '.')
 	if i < 0 {

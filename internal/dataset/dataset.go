@@ -184,6 +184,12 @@ type Config struct {
 	// quota); Workers the ingestions running at once in this process
 	// (default PerEnvironment).
 	PerEnvironment, Workers int
+	// LocalObject, when set, maps an object to the file that holds it on
+	// this machine (the embedded store): such sources are hard-linked into
+	// the staging area (an immutable snapshot: the store replaces objects
+	// by linking a new file) instead of copied. ok is false when the
+	// object has no such file or the link fails; it is then copied.
+	LocalObject func(bucket, key string) (path string, ok bool)
 	// MaxSourceBytes caps the bytes one changeset's sources may stage
 	// locally (default 50 GiB); a larger source set fails the changeset
 	// with SERVICE_QUOTA_EXCEEDED.

@@ -219,3 +219,102 @@ func TestChangesetsPerEnvironmentBound(t *testing.T) {
 		}
 	}
 }
+
+// recordingConverter is a test double of the DuckDB engine that records
+// which files it was given.
+type recordingConverter struct {
+	mu      sync.Mutex
+	sources []ingest.Source
+	same    []bool // whether each source was the local file itself (a link)
+	local   string
+}
+
+func (r *recordingConverter) Convert(_ context.Context, src []ingest.Source, _ ingest.Format, _ ingest.Schema, out string) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	orig, err := os.Stat(r.local)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range src {
+		st, err := os.Stat(s.Path)
+		if err != nil {
+			return 0, err
+		}
+		r.sources = append(r.sources, s)
+		r.same = append(r.same, os.SameFile(orig, st))
+	}
+	return 1, os.WriteFile(out, []byte("PAR1"), 0o600)
+}
+
+// TestLocalSourcesAreLinked: a source the embedded store holds as a local
+// file is hard-linked into the staging area (DuckDB reads it in place);
+// one whose local file is not the listed object (another size) is copied.
+func TestLocalSourcesAreLinked(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const env, region = "envaaaaaaaaaaaaaaaaaaa", "us-east-1"
+	staging := t.TempDir()
+	local := filepath.Join(filepath.Dir(staging), filepath.Base(staging)+"-object.csv") // same file system
+	if err := os.WriteFile(local, []byte("a\nx\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(local) })
+	conv := &recordingConverter{local: local}
+	blobs := &fakeBlobs{}
+	wb := blob.WorkingLocationBucket("000000000000", region, env)
+	s := New(Config{Store: db, Jobs: engine, Blobs: blobs, Engine: conv, Account: "000000000000", StagingDir: staging,
+		LocalObject: func(bucket, key string) (string, bool) { return local, bucket == wb }})
+	if err := engine.Register(s.JobKindDef()); err != nil {
+		t.Fatal(err)
+	}
+	engine.Start(ctx)
+	t.Cleanup(engine.Stop)
+	actor := &identity.Actor{EnvironmentID: env, Region: region, User: &identity.User{ID: "su", Type: identity.SuperUser}}
+	d := &Dataset{ID: "ds00002", Environment: env, Region: region, Kind: Tabular, Title: "t",
+		Schema: &Schema{Columns: []Column{{Name: "a", Type: "STRING"}}}, CreatedAt: time.Now()}
+	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
+		t.Fatal(err)
+	}
+	blobs.Put(ctx, wb, "ingestion/in/a.csv", strings.NewReader("a\nx\n"), -1)       // the local file's size
+	blobs.Put(ctx, wb, "ingestion/in/b.csv", strings.NewReader("a\nlonger\n"), -1) // not: copied
+	c, err := s.CreateChangeset(ctx, actor, d.ID, ChangesetInput{Type: Append,
+		SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/in/"},
+		FormatParams: map[string]string{"formatType": "CSV"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.GetChangeset(ctx, actor, d.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.final() {
+			if got.Status != StatusSuccess {
+				t.Fatalf("changeset %s: %s", got.Status, got.ErrorMessage)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("changeset did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	if len(conv.same) != 2 || !conv.same[0] || conv.same[1] {
+		t.Errorf("sources %v linked %v, want a.csv linked (the local file) and b.csv copied", conv.sources, conv.same)
+	}
+	if _, err := os.Stat(local); err != nil {
+		t.Errorf("the local object after the changeset: %v", err)
+	}
+}

@@ -274,8 +274,12 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 		return nil, 0, 0, failf(ingest.CategoryServiceQuotaExceeded, "The sources hold %d bytes but the server's staging area has %d bytes free; free space there, or ingest the files in smaller changesets.", total, free)
 	}
 	sources := make([]ingest.Source, 0, len(objs))
-	for _, o := range objs {
+	for i, o := range objs {
 		uri := "s3://" + o.Bucket + "/" + o.Key
+		if p, ok := s.linkSource(o, dir, i); ok {
+			sources = append(sources, ingest.Source{Path: p, Name: uri})
+			continue
+		}
 		p, _, err := blob.StageSource(ctx, s.cfg.Blobs, uri, dir)
 		if err != nil {
 			if isNoSpace(err) {
@@ -311,6 +315,29 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 		return nil, 0, 0, fmt.Errorf("storing changeset data: %w", err)
 	}
 	return []string{key}, rows, st.Size(), nil
+}
+
+// linkSource hard-links object o's local file (Config.LocalObject) into
+// dir, when there is one on the same file system and it is the object
+// listed (same size); DuckDB then reads it in place.
+func (s *Service) linkSource(o blob.ObjectInfo, dir string, i int) (string, bool) {
+	if s.cfg.LocalObject == nil {
+		return "", false
+	}
+	local, ok := s.cfg.LocalObject(o.Bucket, o.Key)
+	if !ok {
+		return "", false
+	}
+	p := filepath.Join(dir, fmt.Sprintf("linked-%05d%s", i, blob.SafeExt(o.Key)))
+	if err := os.Link(local, p); err != nil {
+		return "", false
+	}
+	st, err := os.Lstat(p)
+	if err != nil || !st.Mode().IsRegular() || st.Size() != o.Size {
+		os.Remove(p) // replaced since the listing, or not a plain file: copy it
+		return "", false
+	}
+	return p, true
 }
 
 // copyFiles keeps a NON_TABULAR changeset's files as given: each object is

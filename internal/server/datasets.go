@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/dataset"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/identity"
@@ -36,7 +38,8 @@ func (s *Server) buildDatasets(ident *identity.Service, tokens *idempotency.Toke
 	}
 	s.datasets = dataset.New(dataset.Config{Store: s.db, Jobs: s.jobs, Tokens: tokens, Identity: ident, Blobs: s.blobs,
 		Engine: engine, Account: s.cfg.AccountID, StagingDir: jobDir, PerEnvironment: ic.PerEnvironment,
-		Workers: cmp.Or(ic.Workers, 4), MaxSourceBytes: ic.MaxSourceBytes, Now: now, Lease: s.cfg.JobLease})
+		Workers: cmp.Or(ic.Workers, 4), MaxSourceBytes: ic.MaxSourceBytes, Now: now, Lease: s.cfg.JobLease,
+		LocalObject: s.localObject()})
 	return s.jobs.Register(s.datasets.JobKindDef())
 }
 
@@ -44,4 +47,38 @@ func (s *Server) buildDatasets(ident *identity.Service, tokens *idempotency.Toke
 // changeset data (tests read it back).
 func (s *Server) DatasetsManagedBucket(region, env string) string {
 	return s.datasets.ManagedBucket(region, env)
+}
+
+// localObject maps an object of the embedded store to its file under
+// <DataDir>/objects (nil with an external store): changesets read those
+// in place. Names are checked as the blob store checks them, and the
+// path must stay a regular file inside the objects directory.
+func (s *Server) localObject() func(bucket, key string) (string, bool) {
+	if s.cfg.S3.External || s.s3gw == nil {
+		return nil
+	}
+	root := filepath.Join(s.cfg.DataDir, "objects")
+	return func(bucket, key string) (string, bool) {
+		realRoot, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return "", false
+		}
+		if blob.ValidBucketName(bucket) != nil || blob.ValidKey(key) != nil || strings.HasSuffix(key, "/") {
+			return "", false
+		}
+		p := filepath.Join(realRoot, bucket, filepath.FromSlash(key))
+		if rel, err := filepath.Rel(realRoot, p); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			return "", false
+		}
+		// No symbolic link below the objects directory (the store makes
+		// none).
+		if real, err := filepath.EvalSymlinks(p); err != nil || real != p {
+			return "", false
+		}
+		st, err := os.Lstat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			return "", false
+		}
+		return p, true
+	}
 }
