@@ -284,7 +284,7 @@ func TestLocalSourcesAreLinked(t *testing.T) {
 	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
 		t.Fatal(err)
 	}
-	blobs.Put(ctx, wb, "ingestion/in/a.csv", strings.NewReader("a\nx\n"), -1)       // the local file's size
+	blobs.Put(ctx, wb, "ingestion/in/a.csv", strings.NewReader("a\nx\n"), -1)      // the local file's size
 	blobs.Put(ctx, wb, "ingestion/in/b.csv", strings.NewReader("a\nlonger\n"), -1) // not: copied
 	c, err := s.CreateChangeset(ctx, actor, d.ID, ChangesetInput{Type: Append,
 		SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/in/"},

@@ -126,14 +126,18 @@ func (s *Service) runIngestion(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	prefix := changesetPrefix(c.Dataset, c.ID)
 	var stored []string
 	var rows, size int64
+	var ph phases
 	if c.Kind == NonTabular {
 		stored, size, err = s.copyFiles(ctx, src, objs, bucket, prefix)
 	} else {
-		stored, rows, size, err = s.convert(ctx, c, objs, dir, bucket, prefix)
+		stored, rows, size, err = s.convert(ctx, c, objs, dir, bucket, prefix, &ph)
 	}
 	if err != nil {
 		return jobs.Result{}, err
 	}
+	slog.Default().Info("changeset ingested", "changeset", c.ID, "dataset", c.Dataset, "files", len(objs), "rows", rows,
+		"storedBytes", size, "linked", ph.linked, "stageMs", ph.stage.Milliseconds(), "convertMs", ph.convert.Milliseconds(),
+		"storeMs", ph.store.Milliseconds())
 	if ctx.Err() != nil {
 		// Cancelled (the dataset is being deleted) or the lease was lost:
 		// this attempt commits nothing, so what it stored goes again.
@@ -255,7 +259,13 @@ func sourceErr(uri string, err error) error {
 
 // convert stages the sources locally, converts them to one Parquet file
 // and stores it.
-func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectInfo, dir, bucket, prefix string) ([]string, int64, int64, error) {
+// phases times an ingestion's steps (for the log).
+type phases struct {
+	stage, convert, store time.Duration
+	linked                int
+}
+
+func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectInfo, dir, bucket, prefix string, ph *phases) ([]string, int64, int64, error) {
 	f, err := ingest.ParseFormatParams(c.FormatParams)
 	if err != nil {
 		return nil, 0, 0, failf(ingest.CategoryValidation, "%v", err)
@@ -274,10 +284,12 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 		return nil, 0, 0, failf(ingest.CategoryServiceQuotaExceeded, "The sources hold %d bytes but the server's staging area has %d bytes free; free space there, or ingest the files in smaller changesets.", total, free)
 	}
 	sources := make([]ingest.Source, 0, len(objs))
+	start := time.Now()
 	for i, o := range objs {
 		uri := "s3://" + o.Bucket + "/" + o.Key
 		if p, ok := s.linkSource(o, dir, i); ok {
 			sources = append(sources, ingest.Source{Path: p, Name: uri})
+			ph.linked++
 			continue
 		}
 		p, _, err := blob.StageSource(ctx, s.cfg.Blobs, uri, dir)
@@ -290,7 +302,10 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 		sources = append(sources, ingest.Source{Path: p, Name: uri})
 	}
 	out := filepath.Join(dir, "data.parquet")
+	ph.stage = time.Since(start)
+	start = time.Now()
 	rows, err := s.cfg.Engine.Convert(ctx, sources, f, c.Schema.engineSchema(), out)
+	ph.convert = time.Since(start)
 	if err != nil {
 		var c interface{ Category() ingest.Category }
 		if errors.As(err, &c) && c.Category() != ingest.CategoryInternal && c.Category() != ingest.CategoryCancelled {
@@ -311,9 +326,11 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 		return nil, 0, 0, err
 	}
 	key := prefix + "data.parquet"
+	start = time.Now()
 	if _, err := s.cfg.Blobs.Put(ctx, bucket, key, file, st.Size()); err != nil {
 		return nil, 0, 0, fmt.Errorf("storing changeset data: %w", err)
 	}
+	ph.store = time.Since(start)
 	return []string{key}, rows, st.Size(), nil
 }
 
