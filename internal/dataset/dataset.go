@@ -207,6 +207,9 @@ type Service struct {
 	now        func() time.Time
 	datasets   *store.Table[Dataset, *Dataset]
 	changesets *store.Table[Changeset, *Changeset]
+	// freeSpace reports the free bytes of the staging file system
+	// (freeBytes; tests replace it).
+	freeSpace func(dir string) (int64, bool)
 }
 
 // New returns the datasets service.
@@ -226,7 +229,7 @@ func New(cfg Config) *Service {
 	if cfg.Tokens == nil {
 		cfg.Tokens = noTokens{}
 	}
-	s := &Service{cfg: cfg, db: cfg.Store, now: cfg.Now}
+	s := &Service{cfg: cfg, db: cfg.Store, now: cfg.Now, freeSpace: freeBytes}
 	s.datasets = store.NewTable(store.TableDef[Dataset, *Dataset]{
 		Kind:   DatasetKind,
 		ID:     func(d *Dataset) string { return d.ID },

@@ -318,3 +318,63 @@ func TestLocalSourcesAreLinked(t *testing.T) {
 		t.Errorf("the local object after the changeset: %v", err)
 	}
 }
+
+// TestStagingSpaceExhausted: sources that would not fit the staging area's
+// free space fail the changeset with SERVICE_QUOTA_EXCEEDED and a message
+// saying so, before anything is copied.
+func TestStagingSpaceExhausted(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const env, region = "envaaaaaaaaaaaaaaaaaaa", "us-east-1"
+	blobs := &fakeBlobs{}
+	staging := t.TempDir()
+	s := New(Config{Store: db, Jobs: engine, Blobs: blobs, Engine: &recordingConverter{}, Account: "000000000000", StagingDir: staging})
+	s.freeSpace = func(string) (int64, bool) { return 10, true }
+	if err := engine.Register(s.JobKindDef()); err != nil {
+		t.Fatal(err)
+	}
+	engine.Start(ctx)
+	t.Cleanup(engine.Stop)
+	actor := &identity.Actor{EnvironmentID: env, Region: region, User: &identity.User{ID: "su", Type: identity.SuperUser}}
+	d := &Dataset{ID: "ds00003", Environment: env, Region: region, Kind: Tabular, Title: "t",
+		Schema: &Schema{Columns: []Column{{Name: "a", Type: "STRING"}}}, CreatedAt: time.Now()}
+	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
+		t.Fatal(err)
+	}
+	wb := blob.WorkingLocationBucket("000000000000", region, env)
+	blobs.Put(ctx, wb, "ingestion/big.csv", strings.NewReader("a\n"+strings.Repeat("x\n", 100)), -1)
+	c, err := s.CreateChangeset(ctx, actor, d.ID, ChangesetInput{Type: Append,
+		SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/big.csv"},
+		FormatParams: map[string]string{"formatType": "CSV"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.GetChangeset(ctx, actor, d.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.final() {
+			if got.Status != StatusFailed || got.ErrorCategory != "SERVICE_QUOTA_EXCEEDED" || !strings.Contains(got.ErrorMessage, "staging area has 10 bytes free") {
+				t.Fatalf("changeset %s %s %q, want FAILED SERVICE_QUOTA_EXCEEDED about the staging space", got.Status, got.ErrorCategory, got.ErrorMessage)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("changeset did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if left, _ := os.ReadDir(staging); len(left) != 0 {
+		t.Errorf("staging dir after the failure: %v", left)
+	}
+}

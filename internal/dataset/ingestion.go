@@ -280,18 +280,28 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 	if total > s.cfg.MaxSourceBytes {
 		return nil, 0, 0, failf(ingest.CategoryServiceQuotaExceeded, "The sources hold %d bytes, more than the %d bytes one changeset may ingest on this server.", total, s.cfg.MaxSourceBytes)
 	}
-	if free, ok := freeBytes(dir); ok && total > free {
-		return nil, 0, 0, failf(ingest.CategoryServiceQuotaExceeded, "The sources hold %d bytes but the server's staging area has %d bytes free; free space there, or ingest the files in smaller changesets.", total, free)
-	}
-	sources := make([]ingest.Source, 0, len(objs))
+	// Sources the embedded store holds as local files are linked (read in
+	// place); only the others are copied, and must fit the free space.
+	sources := make([]ingest.Source, len(objs))
 	start := time.Now()
+	var copied int64
 	for i, o := range objs {
-		uri := "s3://" + o.Bucket + "/" + o.Key
+		sources[i].Name = "s3://" + o.Bucket + "/" + o.Key
 		if p, ok := s.linkSource(o, dir, i); ok {
-			sources = append(sources, ingest.Source{Path: p, Name: uri})
+			sources[i].Path = p
 			ph.linked++
+		} else {
+			copied += o.Size
+		}
+	}
+	if free, ok := s.freeSpace(dir); ok && copied > free {
+		return nil, 0, 0, failf(ingest.CategoryServiceQuotaExceeded, "The sources hold %d bytes but the server's staging area has %d bytes free; free space there, or ingest the files in smaller changesets.", copied, free)
+	}
+	for i := range sources {
+		if sources[i].Path != "" {
 			continue
 		}
+		uri := sources[i].Name
 		p, _, err := blob.StageSource(ctx, s.cfg.Blobs, uri, dir)
 		if err != nil {
 			if isNoSpace(err) {
@@ -299,7 +309,7 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 			}
 			return nil, 0, 0, sourceErr(uri, err)
 		}
-		sources = append(sources, ingest.Source{Path: p, Name: uri})
+		sources[i].Path = p
 	}
 	out := filepath.Join(dir, "data.parquet")
 	ph.stage = time.Since(start)

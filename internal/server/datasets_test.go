@@ -558,3 +558,44 @@ func TestDatasetPermissionsAndDeletion(t *testing.T) {
 		t.Errorf("the deleted dataset's data is still stored")
 	}
 }
+
+// TestNonTabularKeepsFiles: a NON_TABULAR dataset's changeset keeps its
+// files byte for byte, named by their path below the source prefix.
+func TestNonTabularKeepsFiles(t *testing.T) {
+	f := newDatasetFixture(t)
+	ctx := context.Background()
+	g := f.group("docs")
+	out, err := f.su.CreateDataset(ctx, &finspacedata.CreateDatasetRequest{DatasetTitle: sp("Reports"), Kind: ptrTo(finspacedata.DatasetKindNonTabular),
+		PermissionGroupParams: &finspacedata.PermissionGroupParams{PermissionGroupId: &g, DatasetPermissions: allPermissions()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := *out.DatasetId
+	files := map[string]string{"reports/2024/q1.pdf": "%PDF-1.7 q1\x00\xff", "reports/2024/notes/readme.txt": "plain text"}
+	for name, body := range files {
+		f.upload(name, body)
+	}
+	id := f.changeset(ds, finspacedata.ChangeTypeAppend, "s3://"+f.bucket+"/"+f.prefix+"reports/", map[string]string{"formatType": "PDF"})
+	f.succeed(ds, id)
+	bucket := f.srv.DatasetsManagedBucket(servertest.Region, f.env)
+	for name, body := range files {
+		rc, _, err := f.srv.Blobs().Get(ctx, bucket, "datasets/"+ds+"/changesets/"+id+"/files/"+strings.TrimPrefix(name, "reports/"))
+		if err != nil {
+			t.Errorf("stored %s: %v", name, err)
+			continue
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(got) != body {
+			t.Errorf("stored %s = %q, want %q", name, got, body)
+		}
+	}
+	// A NON_TABULAR dataset takes no schema.
+	_, err = f.su.CreateDataset(ctx, &finspacedata.CreateDatasetRequest{DatasetTitle: sp("x"), Kind: ptrTo(finspacedata.DatasetKindNonTabular),
+		PermissionGroupParams: &finspacedata.PermissionGroupParams{PermissionGroupId: &g},
+		SchemaDefinition: &finspacedata.SchemaUnion{TabularSchemaConfig: &finspacedata.SchemaDefinition{Columns: []finspacedata.ColumnDefinition{
+			col("a", finspacedata.ColumnDataTypeString)}}}})
+	if code(err) != "ValidationException" {
+		t.Errorf("NON_TABULAR with a schema: %v", err)
+	}
+}
