@@ -3,6 +3,8 @@ package dataset
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -252,16 +254,6 @@ func (r *recordingConverter) Convert(_ context.Context, src []ingest.Source, _ i
 // one whose local file is not the listed object (another size) is copied.
 func TestLocalSourcesAreLinked(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const env, region = "envaaaaaaaaaaaaaaaaaaa", "us-east-1"
 	staging := t.TempDir()
 	local := filepath.Join(filepath.Dir(staging), filepath.Base(staging)+"-object.csv") // same file system
 	if err := os.WriteFile(local, []byte("a\nx\n"), 0o600); err != nil {
@@ -269,45 +261,21 @@ func TestLocalSourcesAreLinked(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Remove(local) })
 	conv := &recordingConverter{local: local}
-	blobs := &fakeBlobs{}
-	wb := blob.WorkingLocationBucket("000000000000", region, env)
-	s := New(Config{Store: db, Jobs: engine, Blobs: blobs, Engine: conv, Account: "000000000000", StagingDir: staging,
-		LocalObject: func(bucket, key string) (string, bool) { return local, bucket == wb }})
-	if err := engine.Register(s.JobKindDef()); err != nil {
-		t.Fatal(err)
-	}
-	engine.Start(ctx)
-	t.Cleanup(engine.Stop)
-	actor := &identity.Actor{EnvironmentID: env, Region: region, User: &identity.User{ID: "su", Type: identity.SuperUser}}
-	d := &Dataset{ID: "ds00002", Environment: env, Region: region, Kind: Tabular, Title: "t",
-		Schema: &Schema{Columns: []Column{{Name: "a", Type: "STRING"}}}, CreatedAt: time.Now()}
-	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
-		t.Fatal(err)
-	}
-	blobs.Put(ctx, wb, "ingestion/in/a.csv", strings.NewReader("a\nx\n"), -1)      // the local file's size
+	wb := blob.WorkingLocationBucket("000000000000", testRegion, testEnv)
+	s, blobs, a, d, _ := newTestService(t, conv, func(c *Config) {
+		c.StagingDir = staging
+		c.LocalObject = func(bucket, key string) (string, bool) { return local, bucket == wb }
+	}, nil)
+	blobs.Put(ctx, wb, "ingestion/in/a.csv", strings.NewReader("a\nx\n"), -1)       // the local file's size
 	blobs.Put(ctx, wb, "ingestion/in/b.csv", strings.NewReader("a\nlonger\n"), -1) // not: copied
-	c, err := s.CreateChangeset(ctx, actor, d.ID, ChangesetInput{Type: Append,
+	c, err := s.CreateChangeset(ctx, a, d.ID, ChangesetInput{Type: Append,
 		SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/in/"},
 		FormatParams: map[string]string{"formatType": "CSV"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, err := s.GetChangeset(ctx, actor, d.ID, c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status.final() {
-			if got.Status != StatusSuccess {
-				t.Fatalf("changeset %s: %s", got.Status, got.ErrorMessage)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("changeset did not finish")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if got := waitFinal(t, s, a, d.ID, c.ID); got.Status != StatusSuccess {
+		t.Fatalf("changeset %s: %s", got.Status, got.ErrorMessage)
 	}
 	conv.mu.Lock()
 	defer conv.mu.Unlock()
@@ -324,6 +292,36 @@ func TestLocalSourcesAreLinked(t *testing.T) {
 // saying so, before anything is copied.
 func TestStagingSpaceExhausted(t *testing.T) {
 	ctx := context.Background()
+	s, blobs, a, d, _ := newTestService(t, &recordingConverter{}, nil, nil)
+	// Set before any job can run: CreateChangeset below wakes the engine.
+	s.freeSpace = func(string) (int64, bool) { return 10, true }
+	wb := blob.WorkingLocationBucket("000000000000", testRegion, testEnv)
+	blobs.Put(ctx, wb, "ingestion/big.csv", strings.NewReader("a\n"+strings.Repeat("x\n", 100)), -1)
+	c, err := s.CreateChangeset(ctx, a, d.ID, ChangesetInput{Type: Append,
+		SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/big.csv"},
+		FormatParams: map[string]string{"formatType": "CSV"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitFinal(t, s, a, d.ID, c.ID)
+	if got.Status != StatusFailed || got.ErrorCategory != "SERVICE_QUOTA_EXCEEDED" || !strings.Contains(got.ErrorMessage, "staging area has 10 bytes free") {
+		t.Fatalf("changeset %s %s %q, want FAILED SERVICE_QUOTA_EXCEEDED about the staging space", got.Status, got.ErrorCategory, got.ErrorMessage)
+	}
+	if left, _ := os.ReadDir(s.cfg.StagingDir); len(left) != 0 {
+		t.Errorf("staging dir after the failure: %v", left)
+	}
+}
+
+// testEnv, testRegion are the test services' environment and region.
+const testEnv, testRegion = "envaaaaaaaaaaaaaaaaaaa", "us-east-1"
+
+// newTestService is a service over a real SQLite store and job engine
+// with test doubles for the blob store and the converter, and one
+// dataset whose working bucket holds ingestion/a.csv (its URI is
+// returned). cfg adjusts the configuration, kind the ingestion job kind.
+func newTestService(t *testing.T, conv Converter, cfg func(*Config), kind func(*jobs.Kind)) (*Service, *fakeBlobs, *identity.Actor, *Dataset, string) {
+	t.Helper()
+	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -333,48 +331,136 @@ func TestStagingSpaceExhausted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const env, region = "envaaaaaaaaaaaaaaaaaaa", "us-east-1"
+	env, region := testEnv, testRegion
 	blobs := &fakeBlobs{}
-	staging := t.TempDir()
-	s := New(Config{Store: db, Jobs: engine, Blobs: blobs, Engine: &recordingConverter{}, Account: "000000000000", StagingDir: staging})
-	s.freeSpace = func(string) (int64, bool) { return 10, true }
-	if err := engine.Register(s.JobKindDef()); err != nil {
+	c := Config{Store: db, Jobs: engine, Blobs: blobs, Engine: conv, Account: "000000000000", StagingDir: t.TempDir()}
+	if cfg != nil {
+		cfg(&c)
+	}
+	s := New(c)
+	k := s.JobKindDef()
+	if kind != nil {
+		kind(k)
+	}
+	if err := engine.Register(k); err != nil {
 		t.Fatal(err)
 	}
 	engine.Start(ctx)
 	t.Cleanup(engine.Stop)
 	actor := &identity.Actor{EnvironmentID: env, Region: region, User: &identity.User{ID: "su", Type: identity.SuperUser}}
-	d := &Dataset{ID: "ds00003", Environment: env, Region: region, Kind: Tabular, Title: "t",
+	d := &Dataset{ID: "ds00004", Environment: env, Region: region, Kind: Tabular, Title: "t",
 		Schema: &Schema{Columns: []Column{{Name: "a", Type: "STRING"}}}, CreatedAt: time.Now()}
 	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
 		t.Fatal(err)
 	}
 	wb := blob.WorkingLocationBucket("000000000000", region, env)
-	blobs.Put(ctx, wb, "ingestion/big.csv", strings.NewReader("a\n"+strings.Repeat("x\n", 100)), -1)
-	c, err := s.CreateChangeset(ctx, actor, d.ID, ChangesetInput{Type: Append,
-		SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/big.csv"},
-		FormatParams: map[string]string{"formatType": "CSV"}})
+	blobs.Put(ctx, wb, "ingestion/a.csv", strings.NewReader("a\nx\n"), -1)
+	return s, blobs, actor, d, "s3://" + wb + "/ingestion/a.csv"
+}
+
+func waitFinal(t *testing.T, s *Service, a *identity.Actor, dataset, id string) *Changeset {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.GetChangeset(context.Background(), a, dataset, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.final() {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("changeset still %s", got.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// failingConverter is a test double whose conversions fail with an
+// internal error (one that is retried).
+type failingConverter struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *failingConverter) Convert(context.Context, []ingest.Source, ingest.Format, ingest.Schema, string) (int64, error) {
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	return 0, fmt.Errorf("duckdb: something broke in /var/lib/secret/path")
+}
+
+// TestInternalFailureRetriedThenFailed: an internal error is retried; after
+// the last attempt the changeset is FAILED with INTERNAL_SERVICE_EXCEPTION
+// and a message that does not leak the cause's local details.
+func TestInternalFailureRetriedThenFailed(t *testing.T) {
+	conv := &failingConverter{}
+	s, _, a, d, uri := newTestService(t, conv, nil, func(k *jobs.Kind) {
+		k.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
+	})
+	c, err := s.CreateChangeset(context.Background(), a, d.ID, ChangesetInput{Type: Append,
+		SourceParams: map[string]string{"s3SourcePath": uri}, FormatParams: map[string]string{"formatType": "CSV"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitFinal(t, s, a, d.ID, c.ID)
+	if got.Status != StatusFailed || got.ErrorCategory != "INTERNAL_SERVICE_EXCEPTION" || strings.Contains(got.ErrorMessage, "/var/lib") {
+		t.Errorf("changeset %s %s %q", got.Status, got.ErrorCategory, got.ErrorMessage)
+	}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	if conv.calls != 3 {
+		t.Errorf("%d attempts, want 3 (the kind's MaxAttempts)", conv.calls)
+	}
+}
+
+// TestDeleteDatasetCancelsIngestion: deleting a dataset while its
+// changeset converts cancels the conversion, and nothing of it remains.
+func TestDeleteDatasetCancelsIngestion(t *testing.T) {
+	conv := &gatedConverter{gate: make(chan struct{})}
+	s, blobs, a, d, uri := newTestService(t, conv, nil, nil)
+	ctx := context.Background()
+	c, err := s.CreateChangeset(ctx, a, d.ID, ChangesetInput{Type: Append,
+		SourceParams: map[string]string{"s3SourcePath": uri}, FormatParams: map[string]string{"formatType": "CSV"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, err := s.GetChangeset(ctx, actor, d.ID, c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status.final() {
-			if got.Status != StatusFailed || got.ErrorCategory != "SERVICE_QUOTA_EXCEEDED" || !strings.Contains(got.ErrorMessage, "staging area has 10 bytes free") {
-				t.Fatalf("changeset %s %s %q, want FAILED SERVICE_QUOTA_EXCEEDED about the staging space", got.Status, got.ErrorCategory, got.ErrorMessage)
-			}
+		if running, _ := conv.counts(); running == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("changeset did not finish")
+			t.Fatal("the conversion did not start")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if left, _ := os.ReadDir(staging); len(left) != 0 {
-		t.Errorf("staging dir after the failure: %v", left)
+	if err := s.DeleteDataset(ctx, a, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if running, _ := conv.counts(); running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the conversion was not cancelled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := s.GetChangeset(ctx, a, d.ID, c.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetChangeset after DeleteDataset: %v", err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		left, _ := os.ReadDir(s.cfg.StagingDir)
+		page, _ := blobs.List(ctx, s.ManagedBucket(d.Region, d.Environment), blob.ListOptions{Prefix: dataPrefix(d.ID)})
+		if len(left) == 0 && len(page.Objects) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the deletion: staging %v, stored %v", left, page.Objects)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
