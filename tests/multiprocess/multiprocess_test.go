@@ -17,7 +17,9 @@ package multiprocess_test
 import (
 	"context"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/blob/blobtest"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/jobs"
@@ -267,6 +270,11 @@ func TestTwoProcesses(t *testing.T) {
 		t.Errorf("working location read through A = %q", got)
 	}
 
+	// A dataset created through A takes a changeset created through B;
+	// whichever process claims the ingestion streams the source from MinIO
+	// (no local file to read in place) and stores Parquet there.
+	datasetAcrossProcesses(t, c, superA, env, "s3://"+aws.ToString(loc.S3Bucket)+"/"+key)
+
 	// An STS session from B works on A: finspace and S3.
 	role, err := stsFor(c.b, c.rootCreds).AssumeRole(ctx, &sts.AssumeRoleInput{
 		RoleArn: aws.String("arn:aws:iam::000000000000:role/CrossProcess"), RoleSessionName: aws.String("multiprocess")})
@@ -307,10 +315,9 @@ func TestTwoProcesses(t *testing.T) {
 
 	t.Run("kill mid-job", func(t *testing.T) { killMidJob(t, c) })
 	for _, p := range []*serverProcess{c.a, c.b} {
-		// Nothing shared, nothing at all, was kept in a data dir.
-		if ents, err := os.ReadDir(p.dataDir); err != nil || len(ents) != 0 {
-			t.Errorf("%s's data dir holds %d entries (%v), want none", p.name, len(ents), err)
-		}
+		// Nothing shared, nothing at all, was kept in a data dir: only the
+		// process's own scratch directory for ingestion, empty.
+		checkDataDirEmpty(t, p)
 		for _, line := range strings.Split(p.log.String(), "\n") {
 			if strings.Contains(line, "level=ERROR") {
 				t.Errorf("%s logged an error: %s", p.name, line)
@@ -495,3 +502,71 @@ func sorted(s []string) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// checkDataDirEmpty fails unless p's data dir holds nothing but empty
+// directories under staging/ (the ingestion scratch area, swept at start).
+func checkDataDirEmpty(t *testing.T, p *serverProcess) {
+	t.Helper()
+	ents, err := os.ReadDir(p.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "staging" || !e.IsDir() {
+			t.Errorf("%s's data dir holds %s, want nothing but the staging scratch directory", p.name, e.Name())
+			continue
+		}
+		_ = filepath.WalkDir(filepath.Join(p.dataDir, "staging"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				t.Errorf("%s left %s in its staging directory", p.name, path)
+			}
+			return nil
+		})
+	}
+}
+
+// datasetAcrossProcesses: CreateDataset through A, CreateChangeset of uri
+// through B, GetChangeset through A until SUCCESS; the Parquet is in
+// MinIO.
+func datasetAcrossProcesses(t *testing.T, c *cluster, creds aws.CredentialsProvider, env, uri string) {
+	t.Helper()
+	ctx := context.Background()
+	a, b := fd.New(c.a.url, region, creds), fd.New(c.b.url, region, creds)
+	g, err := a.CreatePermissionGroup(ctx, &finspacedata.CreatePermissionGroupRequest{Name: aws.String("datasets"),
+		ApplicationPermissions: []finspacedata.ApplicationPermission{finspacedata.ApplicationPermissionCreateDataset}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, num := finspacedata.ColumnDataTypeString, finspacedata.ColumnDataTypeInteger
+	ds, err := a.CreateDataset(ctx, &finspacedata.CreateDatasetRequest{DatasetTitle: aws.String("prices"), Kind: ptr(finspacedata.DatasetKindTabular),
+		PermissionGroupParams: &finspacedata.PermissionGroupParams{PermissionGroupId: g.PermissionGroupId},
+		SchemaDefinition: &finspacedata.SchemaUnion{TabularSchemaConfig: &finspacedata.SchemaDefinition{Columns: []finspacedata.ColumnDefinition{
+			{ColumnName: aws.String("sym"), DataType: &str}, {ColumnName: aws.String("px"), DataType: &num}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := b.CreateChangeset(ctx, &finspacedata.CreateChangesetRequest{DatasetId: ds.DatasetId, ChangeType: ptr(finspacedata.ChangeTypeAppend),
+		SourceParams: map[string]string{"s3SourcePath": uri}, FormatParams: map[string]string{"formatType": "CSV"}})
+	if err != nil {
+		t.Fatalf("CreateChangeset through B of A's dataset: %v", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := a.GetChangeset(ctx, &finspacedata.GetChangesetRequest{DatasetId: ds.DatasetId, ChangesetId: cs.ChangesetId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *out.Status == finspacedata.IngestionStatusSuccess {
+			break
+		}
+		if *out.Status == finspacedata.IngestionStatusFailed || time.Now().After(deadline) {
+			t.Fatalf("changeset %s: %+v", *out.Status, out.ErrorInfo)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	managed := blob.WorkingLocationBucket("000000000000", region, env+"-managed")
+	got := get(t, s3For(c.minioURL, c.minioCreds), managed, "datasets/"+*ds.DatasetId+"/changesets/"+*cs.ChangesetId+"/data.parquet")
+	if !strings.HasPrefix(got, "PAR1") {
+		t.Errorf("the stored data in MinIO is not Parquet (%d bytes)", len(got))
+	}
+}
