@@ -599,3 +599,21 @@ func TestNonTabularKeepsFiles(t *testing.T) {
 		t.Errorf("NON_TABULAR with a schema: %v", err)
 	}
 }
+
+// TestCSVByteOrderMark: a UTF-8 byte order mark (as spreadsheet exports
+// write it) is not part of the first value, with or without a header.
+func TestCSVByteOrderMark(t *testing.T) {
+	f := newDatasetFixture(t)
+	g := f.group("bom")
+	ds := f.dataset(f.su, "BOM", g, []finspacedata.ColumnDefinition{col("sym", finspacedata.ColumnDataTypeString),
+		col("qty", finspacedata.ColumnDataTypeInteger)}, allPermissions())
+	for _, c := range []struct {
+		name, body, header string
+	}{{"noheader.csv", "\ufeffA,1\nB,2\n", "false"}, {"header.csv", "\ufeffsym,qty\nA,1\nB,2\n", "true"}} {
+		id := f.changeset(ds, finspacedata.ChangeTypeAppend, f.upload(c.name, c.body), map[string]string{"formatType": "CSV", "withHeader": c.header})
+		f.succeed(ds, id)
+		if rows := f.rows(ds, id, "SELECT sym, qty FROM read_parquet($file) ORDER BY sym"); strings.Join(rows, ",") != "A|1,B|2" {
+			t.Errorf("%s: %q", c.name, rows)
+		}
+	}
+}
