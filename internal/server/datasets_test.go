@@ -393,6 +393,8 @@ func TestChangesetFailures(t *testing.T) {
 	}
 	bad := f.upload("bad.csv", "sym,qty\nA,1\nB,2\nC,lots\n")
 	failed(bad, csv, "VALIDATION", bad, "line 4", "qty", "lots")
+	over := f.upload("overflow.csv", "sym,qty\nA,2147483647\nB,2147483648\n")
+	failed(over, csv, "VALIDATION", "line 3", "qty", "2147483648")
 	failed("s3://"+f.bucket+"/"+f.prefix+"missing.csv", csv, "RESOURCE_NOT_FOUND", "missing.csv")
 	// Another bucket on this server is not the environment's to read.
 	mustCreateBucket(t, rootS3(f.srv), "operator-bucket")
