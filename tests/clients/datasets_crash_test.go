@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/finspace"
-	"github.com/aws/aws-sdk-go-v2/service/finspace/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
@@ -46,20 +45,7 @@ func TestChangesetSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, err := fs.GetEnvironment(ctx, &finspace.GetEnvironmentInput{EnvironmentId: env.EnvironmentId})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Environment.Status == types.EnvironmentStatusCreated {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("environment stuck in %s", got.Environment.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitCreated(t, fs, *env.EnvironmentId)
 	root := func(endpoint string) *fd.Client { return fd.New(endpoint, region, fd.StaticCredentials(akid, secret, "")) }
 	s3c := func(endpoint string) *s3.Client {
 		return s3.New(s3.Options{Region: region, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
@@ -127,7 +113,7 @@ func TestChangesetSurvivesSIGKILL(t *testing.T) {
 		}
 		return out
 	}
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for *get(endpoint).Status != finspacedata.IngestionStatusRunning {
 		if time.Now().After(deadline) {
 			t.Fatalf("changeset not RUNNING after 30 s: %s", *get(endpoint).Status)

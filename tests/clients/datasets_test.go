@@ -116,33 +116,40 @@ const allTypesColumns = `s, coalesce(c, 'NULL'), coalesce(i::VARCHAR, 'NULL'), c
 	coalesce(si::VARCHAR, 'NULL'), coalesce(bi::VARCHAR, 'NULL'), coalesce(f::VARCHAR, 'NULL'), coalesce(d::VARCHAR, 'NULL'),
 	coalesce(dt::VARCHAR, 'NULL'), coalesce(ts::VARCHAR, 'NULL'), coalesce(b::VARCHAR, 'NULL'), coalesce(hex(bin), 'NULL')`
 
-// datasetsEnvironment starts a server with one CREATED environment.
-func datasetsEnvironment(t *testing.T) (*server.Server, string) {
+// createdEnvironment starts a server with one CREATED environment.
+func createdEnvironment(t *testing.T) (*server.Server, string) {
 	t.Helper()
 	srv := servertest.Start(t)
 	c := servertest.Finspace(srv)
-	out, err := c.CreateEnvironment(context.Background(), &finspace.CreateEnvironmentInput{Name: aws.String("datasets")})
+	out, err := c.CreateEnvironment(context.Background(), &finspace.CreateEnvironmentInput{Name: aws.String("clients")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	waitCreated(t, c, *out.EnvironmentId)
+	return srv, *out.EnvironmentId
+}
+
+// waitCreated polls GetEnvironment until environment id is CREATED.
+func waitCreated(t *testing.T, c *finspace.Client, id string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, err := c.GetEnvironment(context.Background(), &finspace.GetEnvironmentInput{EnvironmentId: out.EnvironmentId})
+		got, err := c.GetEnvironment(context.Background(), &finspace.GetEnvironmentInput{EnvironmentId: &id})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Environment.Status == types.EnvironmentStatusCreated {
-			return srv, *out.EnvironmentId
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("environment stuck in %s", got.Environment.Status)
+			t.Fatalf("environment %s stuck in %s", id, got.Environment.Status)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 func runDatasetsBoto3(t *testing.T, python string) {
-	srv, env := datasetsEnvironment(t)
+	srv, env := createdEnvironment(t)
 	fixtures := datasetFixtures(t)
 	result := filepath.Join(t.TempDir(), "result.json")
 	root := srv.Root()
@@ -207,7 +214,7 @@ func runDatasetsCLI(t *testing.T, cli string) {
 	if err != nil {
 		missingClient(t, "bash is not installed")
 	}
-	srv, envID := datasetsEnvironment(t)
+	srv, envID := createdEnvironment(t)
 	root := srv.Root()
 	env := append(clientEnv(t, srv.URL(), root.AccessKeyID, root.SecretAccessKey),
 		"AWS_CLI="+cli, "PYTHON3="+python, "OPENFINSPACE_ENVIRONMENT_ID="+envID)

@@ -1,16 +1,8 @@
 package clients_test
 
 import (
-	"context"
 	"os/exec"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/finspace"
-	"github.com/aws/aws-sdk-go-v2/service/finspace/types"
-
-	"github.com/openfinspace/openfinspace/internal/server/servertest"
 )
 
 // debianPython is the interpreter of Debian's python3-boto3 (boto3 1.26,
@@ -21,28 +13,9 @@ const debianPython = "/usr/bin/python3"
 // environment, whose superuser root credentials act as.
 func identityEnvironment(t *testing.T) (endpoint, akid, secret, envID string) {
 	t.Helper()
-	srv := servertest.Start(t)
-	c := servertest.Finspace(srv)
-	out, err := c.CreateEnvironment(context.Background(), &finspace.CreateEnvironmentInput{Name: aws.String("identity")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got, err := c.GetEnvironment(context.Background(), &finspace.GetEnvironmentInput{EnvironmentId: out.EnvironmentId})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Environment.Status == types.EnvironmentStatusCreated {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("environment stuck in %s", got.Environment.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv, env := createdEnvironment(t)
 	root := srv.Root()
-	return srv.URL(), root.AccessKeyID, root.SecretAccessKey, *out.EnvironmentId
+	return srv.URL(), root.AccessKeyID, root.SecretAccessKey, env
 }
 
 func TestBoto3Identity(t *testing.T) {

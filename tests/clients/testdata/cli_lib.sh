@@ -76,6 +76,16 @@ expect_error() {
 	fi
 }
 
+# as_root / as_session KEY SECRET TOKEN: which credentials the next calls
+# use (as_root needs ROOT_KEY and ROOT_SECRET).
+as_root() {
+	export AWS_ACCESS_KEY_ID="$ROOT_KEY" AWS_SECRET_ACCESS_KEY="$ROOT_SECRET"
+	unset AWS_SESSION_TOKEN
+}
+as_session() {
+	export AWS_ACCESS_KEY_ID="$1" AWS_SECRET_ACCESS_KEY="$2" AWS_SESSION_TOKEN="$3"
+}
+
 # summary: the last line of every flow script.
 summary() {
 	if ((failures > 0)); then
