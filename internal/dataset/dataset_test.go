@@ -266,7 +266,7 @@ func TestLocalSourcesAreLinked(t *testing.T) {
 		c.StagingDir = staging
 		c.LocalObject = func(bucket, key string) (string, bool) { return local, bucket == wb }
 	}, nil)
-	blobs.Put(ctx, wb, "ingestion/in/a.csv", strings.NewReader("a\nx\n"), -1)       // the local file's size
+	blobs.Put(ctx, wb, "ingestion/in/a.csv", strings.NewReader("a\nx\n"), -1)      // the local file's size
 	blobs.Put(ctx, wb, "ingestion/in/b.csv", strings.NewReader("a\nlonger\n"), -1) // not: copied
 	c, err := s.CreateChangeset(ctx, a, d.ID, ChangesetInput{Type: Append,
 		SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/in/"},

@@ -46,7 +46,9 @@ func TestChangesetSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCreated(t, fs, *env.EnvironmentId)
-	root := func(endpoint string) *fd.Client { return fd.New(endpoint, region, fd.StaticCredentials(akid, secret, "")) }
+	root := func(endpoint string) *fd.Client {
+		return fd.New(endpoint, region, fd.StaticCredentials(akid, secret, ""))
+	}
 	s3c := func(endpoint string) *s3.Client {
 		return s3.New(s3.Options{Region: region, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})
