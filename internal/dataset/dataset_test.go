@@ -116,34 +116,9 @@ func (g *gatedConverter) counts() (int, int) {
 // at a time, the others stay PENDING, and all finish.
 func TestChangesetsPerEnvironmentBound(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	conv := &gatedConverter{gate: make(chan struct{})}
-	blobs := &fakeBlobs{}
-	s := New(Config{Store: db, Jobs: engine, Blobs: blobs, Engine: conv, Account: "000000000000",
-		StagingDir: t.TempDir(), PerEnvironment: 10, Workers: 25})
-	if err := engine.Register(s.JobKindDef()); err != nil {
-		t.Fatal(err)
-	}
-	const env, region = "envaaaaaaaaaaaaaaaaaaa", "us-east-1"
-	actor := &identity.Actor{EnvironmentID: env, Region: region, User: &identity.User{ID: "su", Type: identity.SuperUser}}
-	d := &Dataset{ID: "ds00001", Environment: env, Region: region, Kind: Tabular, Title: "t",
-		Schema: &Schema{Columns: []Column{{Name: "a", Type: "STRING"}}}, CreatedAt: time.Now()}
-	d.ARN = s.datasetARN(region, d.ID)
-	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
-		t.Fatal(err)
-	}
-	wb := blob.WorkingLocationBucket("000000000000", region, env)
-	if _, err := blobs.Put(ctx, wb, "ingestion/a.csv", strings.NewReader("a\nx\n"), -1); err != nil {
-		t.Fatal(err)
-	}
+	s, blobs, actor, d, uri := newTestService(t, conv, func(c *Config) { c.PerEnvironment, c.Workers = 10, 25 }, nil)
+	env, region := testEnv, testRegion
 	var ids []string
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -152,7 +127,7 @@ func TestChangesetsPerEnvironmentBound(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c, err := s.CreateChangeset(ctx, actor, d.ID, ChangesetInput{Type: Append,
-				SourceParams: map[string]string{"s3SourcePath": "s3://" + wb + "/ingestion/a.csv"},
+				SourceParams: map[string]string{"s3SourcePath": uri},
 				FormatParams: map[string]string{"formatType": "CSV"}})
 			if err != nil {
 				t.Error(err)
@@ -167,8 +142,6 @@ func TestChangesetsPerEnvironmentBound(t *testing.T) {
 	if len(ids) != 25 {
 		t.Fatalf("%d changesets created", len(ids))
 	}
-	engine.Start(ctx)
-	t.Cleanup(engine.Stop)
 
 	statuses := func() map[Status]int {
 		out := map[Status]int{}
