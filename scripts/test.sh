@@ -15,6 +15,11 @@ apt_install() {
 
 step "tools"
 command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
+# DuckDB (changeset ingestion) is linked in through cgo: a C and C++ toolchain.
+if ! command -v gcc >/dev/null || ! command -v g++ >/dev/null; then
+  echo "installing gcc and g++ (cgo, for DuckDB)"
+  apt_install gcc g++ libc6-dev
+fi
 # The image's clients (pyenv python3 with boto3 1.43, AWS CLI 1.45) and
 # Debian's older ones (python3-boto3 1.26 at /usr/bin/python3, awscli 2.9 at
 # /usr/bin/aws), which users still run.
