@@ -287,6 +287,10 @@ func (c *child) serve(region, addr string, withToken bool) (*childServer, error)
 					return ctx.SendString(xmlError("AccessDenied", "Access Denied", ""))
 				}
 			}
+			if ctx.Get(descriptorHeader) == "1" {
+				// The main port takes a large body as its file (child_fd.go).
+				ctx.RequestCtx().SetUserValue(descriptorKey, true)
+			}
 			return ctx.Next()
 		}))
 	}

@@ -48,6 +48,9 @@ type largeWrites struct{ *posix.Posix }
 var bodyBuffers = newBoundedBuffers(bodyWriteSize, bodySmallWriteSize, bodyMaxLarge)
 
 func (b largeWrites) GetObject(ctx context.Context, in *s3.GetObjectInput) (*s3.GetObjectOutput, error) {
+	if out, err, ok := b.getForDescriptor(ctx, in); ok {
+		return out, err
+	}
 	out, err := b.Posix.GetObject(ctx, in)
 	if err == nil && out != nil && out.Body != nil {
 		body := &largeWriteBody{ReadCloser: out.Body}

@@ -162,7 +162,16 @@ func (g *Gateway) forward(rt *route, w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "SlowDown", slowDownMessage)
 		return
 	}
-	defer g.admit.release()
+	handed := false
+	defer func() {
+		if !handed {
+			g.admit.release()
+		}
+	}()
+	if downloadable(r) {
+		handed = g.download(rt, w, r)
+		return
+	}
 	rt.proxy.ServeHTTP(w, r)
 }
 

@@ -51,13 +51,21 @@
 //
 // # Downloads
 //
-// Object bodies cross the Unix socket by sendfile(2) or in large writes
-// (child_body.go) and the reverse proxy copies them to the client with
-// 256 KiB buffers (a bounded set, see limits.go). A splice
-// fast path (the Unix connection handed to the client's TCPConn.ReadFrom)
-// was measured and dropped: on the reference machine it used 40% more CPU
-// in this process than the two copies and downloaded 8% slower (see
-// bench/s3/README.md).
+// A GET of an object goes to the gateway on a connection of its own
+// (download.go). A body of 1 MiB or more comes back as the object's open
+// file, passed over the Unix socket (child_fd.go): the gateway's request
+// ends there, and the main port hijacks the client's connection, writes
+// the head with "Connection: close" and sends the body from the file with
+// sendfile(2), holding one goroutine, the connection and the file — so a
+// client that stalls costs a few KiB, not a proxied request in both
+// processes. Smaller bodies, errors and an upstream's bodies are proxied
+// as any response, keeping the connection. Other bodies cross the Unix
+// socket by sendfile(2) or in large writes (child_body.go) and the
+// reverse proxy copies them to the client with 256 KiB buffers (a bounded
+// set, see limits.go). A splice fast path (the Unix connection handed to
+// the client's TCPConn.ReadFrom) was measured and dropped: on the
+// reference machine it used 40% more CPU in this process than the two
+// copies and downloaded 8% slower (see bench/s3/README.md).
 //
 // # Hostile clients
 //
@@ -166,6 +174,9 @@ type Gateway struct {
 	// forwarded at the moment.
 	limits Limits
 	admit  *admission
+	// downloads are the bodies sent from files on hijacked connections
+	// (download.go).
+	downloads downloadSet
 
 	mu     sync.Mutex
 	closed bool
@@ -190,6 +201,7 @@ type process struct {
 }
 
 type route struct {
+	sock      string // the router's socket (download.go dials it)
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 }
@@ -545,7 +557,7 @@ func (g *Gateway) newRoute(sock string) *route {
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   g.proxyError,
 	}
-	return &route{transport: tr, proxy: rp}
+	return &route{sock: sock, transport: tr, proxy: rp}
 }
 
 // target is the request target exactly as the client sent it: the
@@ -567,6 +579,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL = &url.URL{Scheme: "http", Host: "s3gw", Opaque: path, RawQuery: query}
 	pr.Out.Host = pr.In.Host
 	pr.Out.Header.Set(tokenHeader, g.token)
+	pr.Out.Header.Del(descriptorHeader) // only download.go asks for one
 	// ServeHTTP authorized the request for this key; the gateway refuses
 	// it if its signature is by another (no key matches "-").
 	akid, _, rerr := credentialOf(pr.In)
@@ -681,6 +694,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	p := g.proc
 	g.proc = nil
 	g.mu.Unlock()
+	defer g.downloads.close(ctx, 15*time.Second)
 	if p == nil {
 		return nil
 	}
