@@ -698,6 +698,15 @@ func (g *Gateway) Close(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
+	// The gateway's shutdown waits for every connection it has not seen
+	// idle, and fasthttp counts one that never carried a request as busy:
+	// the transports' idle connections (some dialed for a request that
+	// another connection served) go first.
+	p.mu.Lock()
+	for _, rt := range p.routes {
+		rt.transport.CloseIdleConnections()
+	}
+	p.mu.Unlock()
 	p.ctl.close() // the lifeline: the process shuts down
 	timer := time.NewTimer(15 * time.Second)
 	defer timer.Stop()
