@@ -86,6 +86,9 @@ func (e *Engine) Convert(ctx context.Context, sources []Source, f Format, s Sche
 		return 0, &LimitError{Msg: "the staging area is not usable", Err: err}
 	}
 	defer os.RemoveAll(work)
+	if f.Type == FormatXML {
+		return e.convertXML(ctx, work, sources, f, s, out)
+	}
 
 	budget := e.lim.MaxStagedBytes
 	preps := make([]prepared, len(sources))

@@ -1,4 +1,4 @@
-// Package ingest converts changeset source files (CSV, JSON, Parquet; none,
+// Package ingest converts changeset source files (CSV, JSON, Parquet, XML; none,
 // gzip, zstd or bz2 compressed) into one Parquet file typed by a dataset
 // schema, using DuckDB. It is the engine the datasets domain calls; it knows
 // nothing about HTTP, S3 or the store: its inputs are local files, a format,
@@ -32,6 +32,14 @@
 // extra columns are ignored. CSV columns are positional: the header line is
 // skipped, not matched against the schema; a row with too few or too many
 // fields fails with its line.
+//
+// XML, which DuckDB cannot read, is parsed in Go with encoding/xml (streaming)
+// and loaded through DuckDB's appender into a table of text columns with each
+// record's source and line; the same casts then write the Parquet file, and
+// the diagnostic query over that table names the first bad value's line. The
+// layout and its rules (attributes as columns, xsi:nil, empty elements) are
+// in xml.go. It is about a ninth of CSV's speed (BenchmarkXMLvsCSV: 0.29 M
+// vs 2.6 M rows/s for 4 columns on this machine): encoding/xml's cost.
 //
 // # Bounds and sandbox
 //

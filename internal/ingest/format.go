@@ -9,8 +9,8 @@ import (
 // FormatType is a FinSpace formatParams formatType.
 type FormatType string
 
-// Supported format types. XML is a FinSpace format not handled yet: it needs
-// a Go parser feeding DuckDB's appender (DuckDB has no XML reader).
+// Supported format types. DuckDB has no XML reader: XML is parsed in Go and
+// loaded through DuckDB's appender (xml.go).
 const (
 	FormatCSV     FormatType = "CSV"
 	FormatJSON    FormatType = "JSON"
@@ -120,9 +120,7 @@ func ParseFormatParams(p map[string]string) (Format, error) {
 // Validate checks a Format for the values Convert accepts.
 func (f Format) Validate() error {
 	switch f.Type {
-	case FormatCSV, FormatJSON, FormatParquet:
-	case FormatXML:
-		return &RequestError{Member: "formatParams.formatType", Msg: "XML sources are not supported yet"}
+	case FormatCSV, FormatJSON, FormatParquet, FormatXML:
 	default:
 		return &RequestError{Member: "formatParams.formatType", Msg: fmt.Sprintf("unknown formatType %q", f.Type)}
 	}

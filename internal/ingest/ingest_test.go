@@ -209,7 +209,7 @@ func TestParseFormatParams(t *testing.T) {
 		{map[string]string{"formatType": "CSV", "withHeader": "yes"}, "formatParams.withHeader"},
 		{map[string]string{"formatType": "CSV", "separator": ";;"}, "formatParams.separator"},
 		{map[string]string{"formatType": "JSON", "separator": ";"}, "formatParams.separator"},
-		{map[string]string{"formatType": "XML"}, "formatParams.formatType"},
+		{map[string]string{"formatType": "XML", "withHeader": "true"}, "formatParams.withHeader"},
 	} {
 		_, err := ParseFormatParams(tc.p)
 		var re *RequestError

@@ -1,0 +1,315 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// XML sources are parsed in Go (encoding/xml, streaming: one record in
+// memory at a time) and loaded through DuckDB's appender into a table of
+// text columns; the same strict casts as the other formats then write the
+// Parquet file, and a value that does not cast is found by a second query
+// over that table, with the line its record starts on.
+//
+// Layout: the document's root element holds one child element per record;
+// a record's child elements (and its attributes) are its columns, matched to
+// the schema's names without case; an element's text is the value (entities
+// and CDATA decoded, surrounding white space kept). A column the record
+// lacks, or an element with xsi:nil="true", is NULL; an empty element is the
+// empty string, which fits STRING and CHAR columns and fails any other type
+// with VALIDATION (never a silent NULL). Elements and attributes that are no
+// column of the schema are ignored, as Parquet and JSON ignore extra fields;
+// a column given twice in one record, an element inside a column, or text
+// outside the columns fails with the line.
+
+const xmlTable = "ingest_xml_rows"
+
+// xmlColumn names the text column of schema column i in the load table.
+func xmlColumn(i int) string { return fmt.Sprintf("c%d", i) }
+
+// convertXML is Convert for XML sources, in work (Convert's directory).
+func (e *Engine) convertXML(ctx context.Context, work string, sources []Source, f Format, s Schema, out string) (int64, error) {
+	budget := e.lim.MaxStagedBytes
+	preps := make([]prepared, len(sources))
+	for i, src := range sources {
+		var err error
+		if preps[i], err = prepare(ctx, src, f, work, i, &budget); err != nil {
+			return 0, err
+		}
+	}
+	tmp, err := tempName(out)
+	if err != nil {
+		return 0, &internalError{err}
+	}
+	defer os.Remove(tmp)
+	// DuckDB reads no source: Go does.
+	db, conn, err := e.open(ctx, work, nil, tmp)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	defer conn.Close()
+
+	cols := []string{"src INTEGER", "line BIGINT"}
+	for i := range s.Columns {
+		cols = append(cols, xmlColumn(i)+" VARCHAR")
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE "+xmlTable+" ("+strings.Join(cols, ", ")+")"); err != nil {
+		return 0, &internalError{err}
+	}
+	err = conn.Raw(func(dc any) error {
+		dconn, ok := dc.(driver.Conn)
+		if !ok {
+			return &internalError{errors.New("ingest: the DuckDB connection is not a driver.Conn")}
+		}
+		app, err := duckdb.NewAppenderFromConn(dconn, "", xmlTable)
+		if err != nil {
+			return &internalError{err}
+		}
+		for i, p := range preps {
+			if err := loadXML(ctx, app, i, p, s); err != nil {
+				app.Close()
+				return err
+			}
+		}
+		if err := app.Close(); err != nil {
+			return &internalError{err}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, &cancelledError{ctx.Err()}
+		}
+		return 0, err
+	}
+	var casts []string
+	for i, c := range s.Columns {
+		casts = append(casts, fmt.Sprintf("CAST(%s AS %s) AS %s", xmlColumn(i), c.Type.DuckType(), ident(c.Name)))
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY src, line) TO %s (FORMAT parquet, COMPRESSION zstd)",
+		strings.Join(casts, ", "), xmlTable, lit(tmp))
+	res, err := conn.ExecContext(ctx, q)
+	if err != nil {
+		os.Remove(tmp)
+		if ctx.Err() != nil {
+			return 0, &cancelledError{ctx.Err()}
+		}
+		return 0, diagnoseXML(ctx, conn, preps, s, err)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return 0, &internalError{err}
+	}
+	conn.Close()
+	db.Close()
+	if err := commitFile(tmp, out); err != nil {
+		return 0, &internalError{err}
+	}
+	return rows, nil
+}
+
+// diagnoseXML names the first value that does not cast, in source and
+// line order.
+func diagnoseXML(ctx context.Context, conn *sql.Conn, preps []prepared, s Schema, cause error) error {
+	var de *duckdb.Error
+	if errors.As(cause, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
+		return &LimitError{Msg: "the conversion needs more memory or spill space than this server allows for one ingestion", Err: cause}
+	}
+	var conds, vals, anyBad []string
+	for i, c := range s.Columns {
+		bad := fmt.Sprintf("(%s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL)", xmlColumn(i), xmlColumn(i), c.Type.DuckType())
+		conds = append(conds, fmt.Sprintf("WHEN %s THEN %d", bad, i+1))
+		vals = append(vals, fmt.Sprintf("WHEN %s THEN %s", bad, xmlColumn(i)))
+		anyBad = append(anyBad, bad)
+	}
+	q := fmt.Sprintf("SELECT src, line, CASE %s ELSE 0 END, CASE %s END FROM %s WHERE %s ORDER BY src, line LIMIT 1",
+		strings.Join(conds, " "), strings.Join(vals, " "), xmlTable, strings.Join(anyBad, " OR "))
+	var src, col int
+	var line int64
+	var val sql.NullString
+	switch err := conn.QueryRowContext(ctx, q).Scan(&src, &line, &col, &val); {
+	case errors.Is(err, sql.ErrNoRows):
+		return &internalError{cause}
+	case err != nil:
+		return &internalError{errors.Join(cause, err)}
+	}
+	c := s.Columns[col-1]
+	return &ValidationError{File: preps[src].src.name(), Line: line, Unit: "line", Column: c.Name, Type: c.Type, Value: clip(val.String)}
+}
+
+// xmlNS is the XML Schema instance namespace of xsi:nil.
+const xmlNS = "http://www.w3.org/2001/XMLSchema-instance"
+
+// loadXML parses one source and appends its records.
+func loadXML(ctx context.Context, app *duckdb.Appender, idx int, p prepared, s Schema) error {
+	name := p.src.name()
+	file, err := os.Open(p.path)
+	if err != nil {
+		return &SourceError{File: name, Problem: SourceUnreadable, Msg: "the source file cannot be opened", Err: err}
+	}
+	defer file.Close()
+	body, err := decompressor(bufio.NewReaderSize(file, 64<<10), p.compression)
+	if err != nil {
+		return &SourceError{File: name, Problem: SourceCompression, Msg: fmt.Sprintf("the %s stream is corrupt", lower(p.compression)), Err: err}
+	}
+	defer body.Close()
+	byName := make(map[string]int, len(s.Columns))
+	for i, c := range s.Columns {
+		byName[strings.ToLower(c.Name)] = i
+	}
+	dec := xml.NewDecoder(&compressedErr{r: body, c: p.compression})
+	dec.Strict = true
+	line := func() int64 { l, _ := dec.InputPos(); return int64(l) }
+	malformed := func(at int64, msg string, cause error) error {
+		return &SourceError{File: name, Line: at, Problem: SourceMalformed, Msg: "not valid XML records: " + msg, Err: cause}
+	}
+
+	vals := make([]driver.Value, 2+len(s.Columns))
+	var (
+		depth      int   // elements open
+		rootDone   bool  // the root element ended
+		recordLine int64 // the line the current record starts on
+		col        = -1  // the schema column being read (depth 3), -1 for an unknown element
+		isNil      bool  // that column element has xsi:nil="true"
+		text       strings.Builder
+		seen       = make([]bool, len(s.Columns))
+		records    int
+	)
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var ce *compressionError
+			if errors.As(err, &ce) {
+				return &SourceError{File: name, Problem: SourceCompression, Msg: fmt.Sprintf("the %s stream is truncated or corrupt", lower(p.compression)), Err: ce.err}
+			}
+			var se *xml.SyntaxError
+			if errors.As(err, &se) {
+				return malformed(int64(se.Line), se.Msg, err)
+			}
+			return malformed(line(), err.Error(), err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch depth {
+			case 1:
+				if rootDone {
+					return malformed(line(), "a second root element <"+t.Name.Local+">", nil)
+				}
+			case 2: // a record
+				recordLine = line()
+				vals[0], vals[1] = int32(idx), recordLine
+				for i := range s.Columns {
+					vals[2+i], seen[i] = nil, false
+				}
+				for _, a := range t.Attr {
+					if i, ok := byName[strings.ToLower(a.Name.Local)]; ok && a.Name.Space == "" {
+						if seen[i] {
+							return dupColumn(name, recordLine, s.Columns[i])
+						}
+						vals[2+i], seen[i] = a.Value, true
+					}
+				}
+			case 3: // a column
+				col = -1
+				if i, ok := byName[strings.ToLower(t.Name.Local)]; ok {
+					if seen[i] {
+						return dupColumn(name, recordLine, s.Columns[i])
+					}
+					col, seen[i], isNil = i, true, false
+					text.Reset()
+					for _, a := range t.Attr {
+						if a.Name.Local == "nil" && (a.Name.Space == xmlNS || a.Name.Space == "xsi") && strings.TrimSpace(a.Value) == "true" {
+							isNil = true
+						}
+					}
+				}
+			default:
+				if depth == 4 && col >= 0 {
+					return &ValidationError{File: name, Line: recordLine, Unit: "line", Column: s.Columns[col].Name,
+						Reason: "the column holds an element <" + t.Name.Local + ">; a column's value must be text"}
+				}
+			}
+		case xml.EndElement:
+			switch depth {
+			case 1:
+				rootDone = true
+			case 2:
+				if err := app.AppendRow(vals...); err != nil {
+					return &internalError{err}
+				}
+				records++
+				if records%4096 == 0 && ctx.Err() != nil {
+					return &cancelledError{ctx.Err()}
+				}
+			case 3:
+				if col >= 0 && !isNil {
+					vals[2+col] = text.String()
+				}
+				col = -1
+			}
+			depth--
+		case xml.CharData:
+			switch {
+			case depth == 3 && col >= 0 && isNil:
+				if strings.TrimSpace(string(t)) != "" {
+					return malformed(line(), "an element with xsi:nil=\"true\" holds text", nil)
+				}
+			case depth == 3 && col >= 0:
+				text.Write(t)
+			case depth <= 2 && strings.TrimSpace(string(t)) != "":
+				where := "outside the root element"
+				if depth == 1 {
+					where = "between records"
+				} else if depth == 2 {
+					where = "in a record, outside its column elements"
+				}
+				return malformed(line(), "text "+where+" ("+clip(strings.TrimSpace(string(t)))+")", nil)
+			}
+		}
+	}
+	if !rootDone && depth == 0 {
+		return &SourceError{File: name, Problem: SourceEmpty, Msg: "the source holds no XML element"}
+	}
+	return nil
+}
+
+func dupColumn(file string, line int64, c Column) error {
+	return &ValidationError{File: file, Line: line, Unit: "line", Column: c.Name, Reason: "the record gives this column twice"}
+}
+
+// compressedErr marks read errors of the decompressed stream, so that a
+// truncated or corrupt compressed file is told from malformed XML.
+type compressedErr struct {
+	r io.Reader
+	c Compression
+}
+
+type compressionError struct{ err error }
+
+func (e *compressionError) Error() string { return e.err.Error() }
+
+func (c *compressedErr) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && c.c != CompressionNone {
+		return n, &compressionError{err}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) && c.c != CompressionNone {
+		return n, &compressionError{err}
+	}
+	return n, err
+}
