@@ -55,6 +55,15 @@ func datasetFixtures(t *testing.T) string {
 `
 	write("rows.ndjson", []byte(ndjson))
 	write("rows.json", []byte("["+strings.Join(strings.Split(strings.TrimSpace(ndjson), "\n"), ",\n")+"]\n"))
+	write("rows.xml", []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<rows xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <row s="a, b"><c>x</c><i>2147483647</i><ti>127</ti><si>32767</si><bi>9223372036854775807</bi><f>1.5</f><d>2.25</d>
+    <dt>2024-02-29</dt><ts>2024-02-29 03:04:05</ts><b>true</b><bin>ab</bin></row>
+  <row><s>ü東京</s><c>y</c><i>-2147483648</i><ti>-128</ti><si>-32768</si><bi>-9223372036854775808</bi><f>-0.5</f><d>1e+300</d>
+    <dt>1970-01-01</dt><ts>1999-12-31 23:59:59.5</ts><b>false</b><bin>zz</bin></row>
+  <row><s>nulls</s><c xsi:nil="true"/></row>
+</rows>
+`))
 	enc, _ := zstd.NewWriter(nil)
 	write("rows.csv.zst", enc.EncodeAll([]byte(datasetRowsCSV), nil))
 	db, err := sql.Open("duckdb", "")
@@ -164,7 +173,7 @@ func runDatasetsBoto3(t *testing.T, python string) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"csv", "csv_defaults", "ndjson", "json_array", "gzip", "bz2", "zstd", "parquet"} {
+	for _, name := range []string{"csv", "csv_defaults", "ndjson", "json_array", "gzip", "bz2", "zstd", "parquet", "xml", "xml_gzip"} {
 		c, ok := got[name]
 		if !ok {
 			t.Errorf("the script reported no %s changeset", name)

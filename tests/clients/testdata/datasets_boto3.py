@@ -122,6 +122,10 @@ variants = [
 ]
 with open(os.path.join(fixtures, "rows.csv.zst"), "rb") as f:
     variants.append(("zstd", upload("rows.csv.zst", f.read()), {"formatType": "CSV", "compression": "zstd"}))
+with open(os.path.join(fixtures, "rows.xml"), "rb") as f:
+    xml_bytes = f.read()
+variants.append(("xml", upload("rows.xml", xml_bytes), {"formatType": "XML"}))
+variants.append(("xml_gzip", upload("rows.xml.gz", gzip.compress(xml_bytes)), {"formatType": "XML", "compression": "gzip"}))
 with open(os.path.join(fixtures, "rows.parquet"), "rb") as f:
     variants.append(("parquet", upload("rows.parquet", f.read()), {"formatType": "PARQUET"}))
 for i in range(3):
@@ -190,6 +194,9 @@ for name, uri, fmt, cat, words in [
     ("other bucket", "s3://some-other-bucket/x.csv", {"formatType": "CSV"}, "ACCESS_DENIED", ["working bucket"]),
     ("not gzip", upload("plain.csv.gz", b"sym,qty\nA,1\n"), {"formatType": "CSV", "compression": "gzip"}, "USER_RECOVERABLE", ["plain.csv.gz"]),
     ("not json", upload("notjson.json", b"sym,qty\nA,1\n"), {"formatType": "JSON"}, "USER_RECOVERABLE", ["notjson.json"]),
+    ("bad xml value", upload("bad.xml", b"<t>\n<r><sym>A</sym><qty>1</qty></r>\n<r><sym>B</sym><qty>many</qty></r>\n</t>"), {"formatType": "XML"},
+     "VALIDATION", ["bad.xml", "line 3", "qty", "many"]),
+    ("malformed xml", upload("broken.xml", b"<t><r><sym>A</r></t>"), {"formatType": "XML"}, "USER_RECOVERABLE", ["broken.xml"]),
 ]:
     out = wait(trades, changeset(trades, uri, fmt))
     info = out.get("errorInfo", {})
