@@ -1,7 +1,8 @@
 // Package terraform_test drives openfinspace with Terraform and the AWS
 // provider from the image's filesystem mirror (spec TERRAFORM.md): apply,
-// plan with no changes, destroy, for a kx environment (with its
-// transit gateway and DNS configuration) and a kx user. Skipped where terraform or the mirror is
+// plan with no changes, update in place, import, destroy, for a kx
+// environment (with its transit gateway and DNS configuration) and a kx
+// user. Skipped where terraform or the mirror is
 // missing.
 package terraform_test
 
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +48,19 @@ resource "aws_finspace_kx_user" "user" {
   iam_role       = "arn:aws:iam::000000000000:role/kx-user"
   tags           = { who = "tf" }
 }
+
+output "env_id" { value = aws_finspace_kx_environment.env.id }
 `
+
+// updated changes what can change in place: the environment's name,
+// description and tags, the user's role and tags.
+var updated = strings.NewReplacer(
+	`name        = "tf_env"`, `name        = "tf_env_renamed"`,
+	`description = "terraform"`, `description = "terraform updated"`,
+	`tags        = { team = "kdb" }`, `tags        = { team = "kdb", stage = "prod" }`,
+	`role/kx-user"`, `role/kx-user-2"`,
+	`tags           = { who = "tf" }`, `tags           = { who = "tf2" }`,
+).Replace(config)
 
 func mirror(t *testing.T) string {
 	for _, dir := range []string{"/opt/tf-plugins", "/usr/share/terraform/plugins", "/root/.terraform.d/plugins"} {
@@ -84,7 +98,7 @@ disable_checkpoint = true
 		"AWS_ENDPOINT_URL="+srv.URL(), "AWS_ACCESS_KEY_ID="+rc.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+rc.SecretAccessKey,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"TF_DATA_DIR="+filepath.Join(dir, "data"))
-	run := func(wantCode int, args ...string) {
+	run := func(wantCode int, args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
@@ -102,10 +116,30 @@ disable_checkpoint = true
 		if code != wantCode {
 			t.Fatalf("terraform %v: exit %d, want %d\n%s", args, code, wantCode, out.String())
 		}
+		return out.String()
 	}
 	run(0, "init", "-input=false", "-no-color")
 	run(0, "apply", "-auto-approve", "-input=false", "-no-color")
 	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color") // 0: no changes
+	id := strings.TrimSpace(run(0, "output", "-raw", "env_id"))
+
+	// Update in place, then nothing left to change.
+	must(t, os.WriteFile(filepath.Join(work, "main.tf"), []byte(updated), 0o600))
+	run(2, "plan", "-detailed-exitcode", "-input=false", "-no-color") // 2: changes
+	if out := run(0, "apply", "-auto-approve", "-input=false", "-no-color"); !strings.Contains(out, "0 added, 2 changed, 0 destroyed") {
+		t.Errorf("the update was not made in place:\n%s", out)
+	}
+	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+	if again := strings.TrimSpace(run(0, "output", "-raw", "env_id")); again != id {
+		t.Errorf("the environment was replaced: %s, then %s", id, again)
+	}
+
+	// Forget both, import them by id, and the plan is empty again.
+	run(0, "state", "rm", "-no-color", "aws_finspace_kx_user.user", "aws_finspace_kx_environment.env")
+	run(0, "import", "-input=false", "-no-color", "aws_finspace_kx_environment.env", id)
+	run(0, "import", "-input=false", "-no-color", "aws_finspace_kx_user.user", id+",tf_user")
+	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+
 	run(0, "destroy", "-auto-approve", "-input=false", "-no-color")
 }
 
