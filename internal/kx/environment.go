@@ -1,6 +1,7 @@
 // Package kx implements Managed kdb Insights: kx environments (records,
-// status machine, asynchronous lifecycle) and, later, their databases,
-// users and clusters.
+// status machine, asynchronous lifecycle), their users, and their
+// databases, whose versions changesets make in a content-addressed store
+// (apply.go; package kxfs materializes them on local disk).
 package kx
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/ids"
 	"github.com/openfinspace/openfinspace/internal/jobs"
@@ -43,7 +45,7 @@ const (
 )
 
 // transitions is the status machine of kx environments.
-var transitions = map[Status][]Status{
+var transitions = Machine[Status]{
 	CreateRequested:        {Creating, DeleteRequested},
 	Creating:               {Created, DeleteRequested},
 	Created:                {DeleteRequested, UpdateNetworkRequested},
@@ -59,14 +61,7 @@ func (s Status) terminal() bool { return s == Created || s == Deleted }
 func (s Status) deleting() bool { return s == DeleteRequested || s == Deleting || s == Deleted }
 
 // CanMove reports whether from → to is an allowed transition.
-func CanMove(from, to Status) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
+func CanMove(from, to Status) bool { return transitions.CanMove(from, to) }
 
 // Environment is the stored document of one kx environment.
 type Environment struct {
@@ -115,11 +110,7 @@ func (e *Environment) Clone() *Environment {
 }
 
 func (e *Environment) moveTo(to Status) error {
-	if !CanMove(e.Status, to) {
-		return fault.Invalidf("The Environment is in %s state and cannot move to %s.", e.Status, to)
-	}
-	e.Status = to
-	return nil
+	return transitions.Move("The Environment", &e.Status, to)
 }
 
 // CreateInput is what CreateKxEnvironment asks for.
@@ -159,6 +150,17 @@ type Config struct {
 	StepDelay time.Duration
 	// Now is the clock (default time.Now), the job engine's too.
 	Now func() time.Time
+	// Blobs is the object store: changesets' sources and the content
+	// store of database versions.
+	Blobs blob.Store
+	// PerEnvironment bounds the changesets applied at once in one
+	// environment (default 10, the real service's quota); Workers those of
+	// one process (default 4); Lease their job lease (default 30 s).
+	PerEnvironment, Workers int
+	Lease                   time.Duration
+	// Mounted refuses the deletion of a database a cluster mounts (nil:
+	// no clusters yet).
+	Mounted MountCheck
 }
 
 // Service implements the kx operations.
@@ -171,12 +173,31 @@ type Service struct {
 	now       func() time.Time
 	envs      *store.Table[Environment, *Environment]
 	users     *store.Table[User, *User]
+
+	blobs       blob.Store
+	perEnv      int
+	workers     int
+	copyWorkers int
+	lease       time.Duration
+	mounted     MountCheck
+	databases   *store.Table[Database, *Database]
+	changesets  *store.Table[Changeset, *Changeset]
 }
 
 // New returns the kx service.
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.Store, jobs: cfg.Jobs, tokens: cfg.Tokens, account: cfg.Account,
-		stepDelay: cfg.StepDelay, now: cfg.Now}
+		stepDelay: cfg.StepDelay, now: cfg.Now, blobs: cfg.Blobs, perEnv: cfg.PerEnvironment, workers: cfg.Workers,
+		copyWorkers: 4, lease: cfg.Lease, mounted: cfg.Mounted}
+	if s.perEnv <= 0 {
+		s.perEnv = 10
+	}
+	if s.workers <= 0 {
+		s.workers = 4
+	}
+	if s.lease <= 0 {
+		s.lease = 30 * time.Second
+	}
 	if s.jobs == nil {
 		s.jobs = noJobs{}
 	}
@@ -201,6 +222,8 @@ func New(cfg Config) *Service {
 		},
 	})
 	s.users = newUserTable()
+	s.databases = newDatabaseTable()
+	s.changesets = newChangesetTable()
 	return s
 }
 
@@ -450,6 +473,9 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, err
 		if err := s.deleteUsersTx(ctx, tx, env); err != nil {
 			return false, err
 		}
+		if err := s.deleteDatabasesTx(ctx, tx, env); err != nil {
+			return false, err
+		}
 	default:
 		return false, fmt.Errorf("kx environment %s: no step from status %s", id, env.Status)
 	}
@@ -489,6 +515,10 @@ func (s *Service) Resume(ctx context.Context) error {
 		}
 		if after == nil {
 			s.jobs.Wake(JobKind)
+			if err := s.resumeChangesets(ctx); err != nil {
+				return err
+			}
+			s.jobs.Wake(ChangesetJobKind)
 			return nil
 		}
 	}
@@ -522,6 +552,13 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 		}
 		return env.Status != Deleted, nil
 	case 3:
+		if a.Resource[1] == "kxDatabase" {
+			d, _, err := s.databases.GetIn(ctx, tx, a.Resource[0], databaseID(a.Resource[0], a.Resource[2]))
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil && d.Region == a.Region, err
+		}
 		if a.Resource[1] != "kxUser" {
 			return false, nil
 		}

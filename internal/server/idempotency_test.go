@@ -117,6 +117,29 @@ var idempotentCases = map[string]idemCase{
 		e, f := idemKxEnv(t, send, "idem-kx-delete"), idemKxEnv(t, send, "idem-kx-delete-2")
 		return idemRequest{"DELETE", "/kx/environments/" + e, nil}, idemRequest{"DELETE", "/kx/environments/" + f, nil}
 	},
+	"CreateKxDatabase": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxReady(t, send, "idem-kx-db")
+		return idemRequest{"POST", "/kx/environments/" + e + "/databases", map[string]any{"databaseName": "db_one"}},
+			idemRequest{"POST", "/kx/environments/" + e + "/databases", map[string]any{"databaseName": "db_two"}}
+	},
+	"UpdateKxDatabase": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxDatabase(t, send, "idem-kx-db-update")
+		return idemRequest{"PUT", "/kx/environments/" + e + "/databases/db_one", map[string]any{"description": "a"}},
+			idemRequest{"PUT", "/kx/environments/" + e + "/databases/db_one", map[string]any{"description": "b"}}
+	},
+	"DeleteKxDatabase": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxDatabase(t, send, "idem-kx-db-delete")
+		mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/databases", map[string]any{"databaseName": "db_two", "clientToken": "setup-two-" + e}})
+		return idemRequest{"DELETE", "/kx/environments/" + e + "/databases/db_one", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/databases/db_two", nil}
+	},
+	"CreateKxChangeset": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxDatabase(t, send, "idem-kx-changeset")
+		cs := func(p string) map[string]any {
+			return map[string]any{"changeRequests": []map[string]any{{"changeType": "PUT", "s3Path": "s3://idem-bucket/" + p, "dbPath": "/"}}}
+		}
+		return idemRequest{"POST", "/kx/environments/" + e + "/databases/db_one/changesets", cs("a/")},
+			idemRequest{"POST", "/kx/environments/" + e + "/databases/db_one/changesets", cs("b/")}
+	},
 	"CreateKxUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
 		e := idemKxEnv(t, send, "idem-kx-user")
 		return idemRequest{"POST", "/kx/environments/" + e + "/users", map[string]any{"userName": "alice", "iamRole": "arn:aws:iam::000000000000:role/a"}},
@@ -148,6 +171,22 @@ func idemKxEnv(t *testing.T, send sendFunc, name string) string {
 	t.Helper()
 	id, _ := mustSend(t, send, idemRequest{"POST", "/kx/environments", map[string]any{"name": name, "kmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/k"}}).body["environmentId"].(string)
 	return id
+}
+
+// idemKxReady creates a kx environment and brings it to CREATED.
+func idemKxReady(t *testing.T, send sendFunc, name string) string {
+	t.Helper()
+	e := idemKxEnv(t, send, name)
+	send(t, idemRequest{method: kxReady, path: e}, "")
+	return e
+}
+
+// idemKxDatabase creates a CREATED kx environment with database db_one.
+func idemKxDatabase(t *testing.T, send sendFunc, name string) string {
+	t.Helper()
+	e := idemKxReady(t, send, name)
+	mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/databases", map[string]any{"databaseName": "db_one", "clientToken": "setup-one-" + name}})
+	return e
 }
 
 func mustSend(t *testing.T, send sendFunc, r idemRequest) wireResponse {

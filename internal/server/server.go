@@ -259,13 +259,6 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	}
 	s.envs = envs
 	tags.Register("environment", envs.Exists)
-	kxs := kx.New(kx.Config{Store: s.db, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
-		StepDelay: s.cfg.LifecycleStep, Now: now})
-	if err := s.jobs.Register(s.withLease(kxs.JobKind())); err != nil {
-		return err
-	}
-	s.kx = kxs
-	tags.Register("kxEnvironment", kxs.Exists)
 
 	s.temp = credstore.New(s.db, keys, credstore.Options{Now: now})
 	// Operations with a client token mark it in their commit (tokens.CommitTx).
@@ -290,6 +283,11 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	if err := s.buildDatasets(ident, tokens, now); err != nil {
 		return err
 	}
+	kxs, err := s.buildKx(tokens, now)
+	if err != nil {
+		return err
+	}
+	tags.Register("kxEnvironment", kxs.Exists)
 
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}

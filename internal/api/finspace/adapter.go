@@ -41,6 +41,14 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.ListKxUsers = a.listKxUsers
 	h.UpdateKxUser = a.updateKxUser
 	h.DeleteKxUser = a.deleteKxUser
+	h.CreateKxDatabase = regional(a.createKxDatabase)
+	h.GetKxDatabase = regional(a.getKxDatabase)
+	h.ListKxDatabases = regional(a.listKxDatabases)
+	h.UpdateKxDatabase = regional(a.updateKxDatabase)
+	h.DeleteKxDatabase = regional(a.deleteKxDatabase)
+	h.CreateKxChangeset = regional(a.createKxChangeset)
+	h.GetKxChangeset = regional(a.getKxChangeset)
+	h.ListKxChangesets = regional(a.listKxChangesets)
 	h.TagResource = a.tagResource
 	h.UntagResource = a.untagResource
 	h.ListTagsForResource = a.listTagsForResource

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"time"
+
+	"github.com/openfinspace/openfinspace/internal/idempotency"
+	"github.com/openfinspace/openfinspace/internal/jobs"
+	"github.com/openfinspace/openfinspace/internal/kx"
+)
+
+// buildKx makes the Managed kdb service: environments and users on the
+// lifecycle job kind, changesets applied into the content store in the
+// object store (so it comes after openObjects), and the collection of
+// that store after deletions.
+func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.Service, error) {
+	kxs := kx.New(kx.Config{Store: s.db, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
+		StepDelay: s.cfg.LifecycleStep, Now: now, Blobs: s.blobs, Lease: s.cfg.JobLease})
+	for _, k := range []*jobs.Kind{s.withLease(kxs.JobKind()), kxs.ChangesetJobKindDef(), kxs.CollectJobKindDef()} {
+		if err := s.jobs.Register(k); err != nil {
+			return nil, err
+		}
+	}
+	s.kx = kxs
+	return kxs, nil
+}
+
+// KxContentBucket is the bucket of region's kx content store (tests read
+// it).
+func (s *Server) KxContentBucket(region string) string { return s.kx.ContentBucket(region) }
+
+// Kx is the Managed kdb service (tests materialize versions with it).
+func (s *Server) Kx() *kx.Service { return s.kx }
