@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/finspace"
 	"github.com/aws/aws-sdk-go-v2/service/finspace/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -229,7 +230,9 @@ func TestReportIngest(t *testing.T) {
 		}
 		defer f.Close()
 		key := prefix + name
-		if _, err := s.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: f}); err != nil {
+		// Multipart (S3 takes at most 5 GiB in one PUT).
+		up := manager.NewUploader(s.s3, func(u *manager.Uploader) { u.PartSize = 64 << 20 })
+		if _, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: f}); err != nil {
 			t.Fatal(err)
 		}
 		return "s3://" + bucket + "/" + key
