@@ -124,7 +124,9 @@ func prepare(ctx context.Context, src Source, f Format, stageDir string, idx int
 			return p, &SourceError{File: name, Problem: SourceMalformed, Msg: "the file is not a Parquet file"}
 		}
 	}
-	if c != CompressionBzip2 && !(f.Type == FormatParquet && c != CompressionNone) {
+	// XML is decompressed by the Go parser as it reads, bz2 included: no
+	// staging copy.
+	if f.Type == FormatXML || c != CompressionBzip2 && !(f.Type == FormatParquet && c != CompressionNone) {
 		return p, nil
 	}
 	// Stage: DuckDB reads neither bz2 nor a compressed Parquet file.

@@ -104,7 +104,7 @@ func TestXMLBadValuesAndFiles(t *testing.T) {
 	}{
 		"unclosed.xml": {"<r>\n<x><id>1</id>\n</r>", SourceMalformed, 3},
 		"entity.xml":   {"<r><x><id>&nbsp;</id></x></r>", SourceMalformed, 1},
-		"text.xml":     {"<r>\n<x><id>1</id></x>\nstray\n</r>", SourceMalformed, 4},
+		"text.xml":     {"<r>\n<x><id>1</id></x>\nstray\n</r>", SourceMalformed, 3},
 		"roots.xml":    {"<r></r>\n<r></r>", SourceMalformed, 2},
 		"noroot.xml":   {"<?xml version=\"1.0\"?>\n", SourceEmpty, 0},
 	} {
