@@ -178,7 +178,11 @@ func loadXML(ctx context.Context, app *duckdb.Appender, idx int, p prepared, s S
 	for i, c := range s.Columns {
 		byName[strings.ToLower(c.Name)] = i
 	}
-	dec := xml.NewDecoder(&compressedErr{ctx: ctx, r: body, c: p.compression})
+	in := bufio.NewReaderSize(&compressedErr{ctx: ctx, r: body, c: p.compression}, 64<<10)
+	if bom, _ := in.Peek(3); string(bom) == "\xef\xbb\xbf" {
+		in.Discard(3) // a UTF-8 byte order mark, which encoding/xml takes for text
+	}
+	dec := xml.NewDecoder(in)
 	dec.Strict = true
 	dec.CharsetReader = func(cs string, r io.Reader) (io.Reader, error) {
 		if strings.EqualFold(cs, "us-ascii") || strings.EqualFold(cs, "ascii") {

@@ -1,12 +1,14 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const xmlAllTypes = `<?xml version="1.0" encoding="UTF-8"?>
@@ -166,4 +168,142 @@ func BenchmarkXMLvsCSV(b *testing.B) {
 			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// Layout rules beyond the basic case: names without case, namespaces,
+// xsi:nil forms, ignored elements, comments, a BOM, white space, an empty
+// record, and values of every type NULL at once.
+func TestXMLLayoutRules(t *testing.T) {
+	fx := newFixture(t)
+	doc := "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"US-ASCII\"?>\n" +
+		"<!-- a comment before the root -->\n" +
+		"<d:rows xmlns:d=\"urn:data\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">\n" +
+		"  <d:Row><d:S>  padded\t</d:S><d:I>7</d:I><meta><s>not a column</s></meta></d:Row>\n" +
+		"  <Row><S>a<!-- c -->b<?pi x?>c</S><I i:nil=\"1\"/><B i:nil=\" true \"></B></Row>\n" +
+		"  <Row/>\n" +
+		"  <Row><S xsi:nil=\"true\"/><I>&#x2D;5</I><B>1</B></Row>\n" +
+		"</d:rows>\n"
+	out, n, err := fx.convert(Format{Type: FormatXML}, schema("s:STRING i:INTEGER b:BOOLEAN"), fx.file("rules.xml", []byte(doc)))
+	if err != nil {
+		t.Fatalf("%v (%v)", err, errors.Unwrap(err))
+	}
+	if n != 4 {
+		t.Errorf("rows = %d", n)
+	}
+	_, rows := readBack(t, out)
+	wantRows(t, rows, [][]string{
+		{"  padded\t", "7", "<nil>"},
+		{"abc", "<nil>", "<nil>"},
+		{"<nil>", "<nil>", "<nil>"},
+		{"<nil>", "-5", "true"},
+	})
+
+	// Every type NULL in one record, and empty strings for STRING and CHAR.
+	out, _, err = fx.convert(Format{Type: FormatXML}, allTypes(), fx.file("nulls.xml", []byte("<r><x/><x><s/><c></c></x></r>")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows = readBack(t, out)
+	allNil := []string{"<nil>", "<nil>", "<nil>", "<nil>", "<nil>", "<nil>", "<nil>", "<nil>", "<nil>", "<nil>", "<nil>", "<nil>"}
+	wantRows(t, rows, [][]string{allNil, append([]string{"", ""}, allNil[2:]...)})
+}
+
+func TestXMLLinesAndEncodings(t *testing.T) {
+	fx := newFixture(t)
+	s := schema("id:INTEGER v:SMALLINT")
+	// The record whose start tag begins on line 5 (and ends on line 7) has
+	// v = 40000; its value sits on line 8.
+	doc := "<r>\n<x><id>1</id><v>1</v></x>\n<x><id>2</id><v>\n2</v></x>\n<x\n  id=\"3\"\n>\n<v>40000</v></x>\n</r>\n"
+	_, _, err := fx.convert(Format{Type: FormatXML}, s, fx.file("lines.xml", []byte(doc)))
+	wantValidation(t, err, "s3://bucket/lines.xml", 5, "v", "40000")
+	// The same through bz2, which is parsed as it is decompressed: a
+	// staging budget far smaller than the document does not matter.
+	eng, err := New(Limits{StagingDir: fx.stage, MemoryLimit: "256MB", MaxStagedBytes: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.eng = eng
+	_, _, err = fx.convert(Format{Type: FormatXML, Compression: CompressionBzip2}, s, fx.file("lines.xml.bz2", bz2(t, []byte(doc))))
+	wantValidation(t, err, "s3://bucket/lines.xml.bz2", 5, "v", "40000")
+	full := bz2(t, []byte("<r>"+strings.Repeat("<x><id>1</id></x>", 50000)+"</r>"))
+	_, _, err = fx.convert(Format{Type: FormatXML, Compression: CompressionBzip2}, s, fx.file("cut.xml.bz2", full[:len(full)/2]))
+	var se *SourceError
+	if !errors.As(err, &se) || se.Problem != SourceCompression || CategoryOf(err) != CategoryUserRecoverable {
+		t.Errorf("truncated bz2: %v", err)
+	}
+
+	for name, body := range map[string]string{
+		"latin1.xml": "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<r><x><id>1</id></x></r>",
+		"badutf.xml": "<r><x><id>\xff</id></x></r>",
+		"ctrl.xml":   "<r><x><id>\x01</id></x></r>",
+		"dtd.xml":    "<!DOCTYPE r [<!ENTITY e \"1\">]>\n<r><x><id>&e;</id></x></r>",
+		"text0.xml":  "junk<r></r>",
+		"attr.xml":   "<r><x id=1></x></r>",
+	} {
+		_, _, err := fx.convert(Format{Type: FormatXML}, s, fx.file(name, []byte(body)))
+		var se *SourceError
+		if !errors.As(err, &se) || se.Problem != SourceMalformed || se.Line < 1 || !strings.Contains(err.Error(), "s3://bucket/"+name) || strings.Contains(err.Error(), fx.dir) {
+			t.Errorf("%s: %v (%T)", name, err, err)
+		}
+		if name == "latin1.xml" && !strings.Contains(err.Error(), `"ISO-8859-1"`) {
+			t.Errorf("latin1: %v", err)
+		}
+	}
+}
+
+// Several sources keep their order, record by record, across more rows
+// than one Parquet row group and DuckDB vector.
+func TestXMLOrderAcrossSources(t *testing.T) {
+	fx := newFixture(t)
+	doc := func(from, to int) []byte {
+		var b strings.Builder
+		b.WriteString("<r>")
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "<x><id>%d</id></x>\n", i)
+		}
+		b.WriteString("</r>")
+		return []byte(b.String())
+	}
+	out, n, err := fx.convert(Format{Type: FormatXML}, schema("id:INTEGER"),
+		fx.file("o1.xml", doc(0, 130000)), fx.file("o2.xml", doc(130000, 131000)), fx.file("o3.xml", doc(131000, 200000)))
+	if err != nil || n != 200000 {
+		t.Fatalf("%d %v", n, err)
+	}
+	_, rows := readBack(t, out)
+	for i, r := range rows {
+		if r[0] != fmt.Sprint(i) {
+			t.Fatalf("row %d is %v", i, r)
+		}
+	}
+}
+
+func TestXMLCancel(t *testing.T) {
+	fx := newFixture(t)
+	var b strings.Builder
+	b.WriteString("<r>\n")
+	for i := range 400000 {
+		fmt.Fprintf(&b, "<x><id>%d</id><s>name-%d</s></x>\n", i, i)
+	}
+	b.WriteString("</r>\n")
+	src := fx.file("big.xml", []byte(b.String()))
+	s := schema("id:BIGINT s:STRING")
+	out := filepath.Join(fx.dir, "big.parquet")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := fx.eng.Convert(ctx, []Source{src}, Format{Type: FormatXML}, s, out)
+	if !errors.Is(err, context.Canceled) || CategoryOf(err) != CategoryCancelled {
+		t.Errorf("cancelled before: %v", err)
+	}
+	fx.checkClean(out, err)
+
+	// Cancelled while parsing (the parse of 400 000 records takes well over
+	// the delay; only the outcome is checked, not the time).
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err = fx.eng.Convert(ctx, []Source{src}, Format{Type: FormatXML}, s, out)
+	if !errors.Is(err, context.Canceled) || CategoryOf(err) != CategoryCancelled {
+		t.Errorf("cancelled while parsing: %v", err)
+	}
+	fx.checkClean(out, err)
 }

@@ -33,14 +33,14 @@ import (
 // starts or stops being implemented without this list changing.
 var notYetAvailable = map[string][]string{
 	"finspace": {
-		"CreateKxChangeset", "CreateKxCluster", "CreateKxDatabase", "CreateKxDataview",
+		"CreateKxCluster", "CreateKxDataview",
 		"CreateKxScalingGroup", "CreateKxVolume", "DeleteKxCluster", "DeleteKxClusterNode",
-		"DeleteKxDatabase", "DeleteKxDataview", "DeleteKxScalingGroup",
-		"DeleteKxVolume", "GetKxChangeset", "GetKxCluster", "GetKxConnectionString", "GetKxDatabase",
+		"DeleteKxDataview", "DeleteKxScalingGroup",
+		"DeleteKxVolume", "GetKxCluster", "GetKxConnectionString",
 		"GetKxDataview", "GetKxScalingGroup", "GetKxVolume",
-		"ListKxChangesets", "ListKxClusterNodes", "ListKxClusters", "ListKxDatabases", "ListKxDataviews",
+		"ListKxClusterNodes", "ListKxClusters", "ListKxDataviews",
 		"ListKxScalingGroups", "ListKxVolumes",
-		"UpdateKxClusterCodeConfiguration", "UpdateKxClusterDatabases", "UpdateKxDatabase", "UpdateKxDataview",
+		"UpdateKxClusterCodeConfiguration", "UpdateKxClusterDatabases", "UpdateKxDataview",
 		"UpdateKxVolume",
 	},
 	"finspace-api": {
