@@ -1,20 +1,27 @@
 // Package terraform_test drives openfinspace with Terraform and the AWS
 // provider from the image's filesystem mirror (spec TERRAFORM.md): apply,
 // plan with no changes, update in place, import, destroy, for a kx
-// environment (with its transit gateway and DNS configuration) and a kx
-// user. Skipped where terraform or the mirror is
-// missing.
+// environment (with its transit gateway and DNS configuration), a kx
+// user and a kx database (description and tags updated in place, checked
+// through the Go SDK not to be replaced, destroyed on its own while the
+// environment lives). Skipped where terraform or the mirror is missing.
 package terraform_test
 
 import (
 	"bytes"
 	"context"
+	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/finspace"
+	"github.com/aws/aws-sdk-go-v2/service/finspace/types"
 
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
 )
@@ -49,17 +56,28 @@ resource "aws_finspace_kx_user" "user" {
   tags           = { who = "tf" }
 }
 
+resource "aws_finspace_kx_database" "db" {
+  name           = "tf_db"
+  environment_id = aws_finspace_kx_environment.env.id
+  description    = "terraform database"
+  tags           = { data = "ticks", keep = "yes" }
+}
+
 output "env_id" { value = aws_finspace_kx_environment.env.id }
+output "db_created" { value = aws_finspace_kx_database.db.created_timestamp }
 `
 
 // updated changes what can change in place: the environment's name,
-// description and tags, the user's role and tags.
+// description and tags, the user's role and tags, the database's
+// description and tags.
 var updated = strings.NewReplacer(
 	`name        = "tf_env"`, `name        = "tf_env_renamed"`,
 	`description = "terraform"`, `description = "terraform updated"`,
 	`tags        = { team = "kdb" }`, `tags        = { team = "kdb", stage = "prod" }`,
 	`role/kx-user"`, `role/kx-user-2"`,
 	`tags           = { who = "tf" }`, `tags           = { who = "tf2" }`,
+	`description    = "terraform database"`, `description    = "terraform database updated"`,
+	`tags           = { data = "ticks", keep = "yes" }`, `tags           = { keep = "no", tier = "hdb" }`,
 ).Replace(config)
 
 func mirror(t *testing.T) string {
@@ -72,7 +90,7 @@ func mirror(t *testing.T) string {
 	return ""
 }
 
-func TestTerraformKxEnvironmentAndUser(t *testing.T) {
+func TestTerraformKxEnvironmentUserAndDatabase(t *testing.T) {
 	tf, err := exec.LookPath("terraform")
 	if err != nil {
 		t.Skip("terraform is not on PATH")
@@ -102,6 +120,8 @@ disable_checkpoint = true
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
+		start := time.Now()
+		defer func() { t.Logf("terraform %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond)) }()
 		cmd := exec.CommandContext(ctx, tf, args...)
 		cmd.Dir, cmd.Env = work, env
 		var out bytes.Buffer
@@ -122,25 +142,78 @@ disable_checkpoint = true
 	run(0, "apply", "-auto-approve", "-input=false", "-no-color")
 	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color") // 0: no changes
 	id := strings.TrimSpace(run(0, "output", "-raw", "env_id"))
+	created := strings.TrimSpace(run(0, "output", "-raw", "db_created"))
+	fs := servertest.Finspace(srv)
+	db := wantDatabase(t, fs, id, "terraform database", map[string]string{"data": "ticks", "keep": "yes"})
 
 	// Update in place, then nothing left to change.
 	must(t, os.WriteFile(filepath.Join(work, "main.tf"), []byte(updated), 0o600))
 	run(2, "plan", "-detailed-exitcode", "-input=false", "-no-color") // 2: changes
-	if out := run(0, "apply", "-auto-approve", "-input=false", "-no-color"); !strings.Contains(out, "0 added, 2 changed, 0 destroyed") {
+	if out := run(0, "apply", "-auto-approve", "-input=false", "-no-color"); !strings.Contains(out, "0 added, 3 changed, 0 destroyed") {
 		t.Errorf("the update was not made in place:\n%s", out)
 	}
 	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
 	if again := strings.TrimSpace(run(0, "output", "-raw", "env_id")); again != id {
 		t.Errorf("the environment was replaced: %s, then %s", id, again)
 	}
+	if again := strings.TrimSpace(run(0, "output", "-raw", "db_created")); again != created {
+		t.Errorf("the database was replaced: created %s, then %s", created, again)
+	}
+	db2 := wantDatabase(t, fs, id, "terraform database updated", map[string]string{"keep": "no", "tier": "hdb"})
+	if !db2.CreatedTimestamp.Equal(*db.CreatedTimestamp) || aws.ToString(db2.DatabaseArn) != aws.ToString(db.DatabaseArn) {
+		t.Errorf("the database was replaced: created %v %s, then %v %s", db.CreatedTimestamp, aws.ToString(db.DatabaseArn),
+			db2.CreatedTimestamp, aws.ToString(db2.DatabaseArn))
+	}
+	if db2.LastModifiedTimestamp.Before(*db.LastModifiedTimestamp) {
+		t.Errorf("lastModifiedTimestamp went back: %v, then %v", db.LastModifiedTimestamp, db2.LastModifiedTimestamp)
+	}
 
-	// Forget both, import them by id, and the plan is empty again.
-	run(0, "state", "rm", "-no-color", "aws_finspace_kx_user.user", "aws_finspace_kx_environment.env")
+	// Forget all three, import them by id, and the plan is empty again.
+	run(0, "state", "rm", "-no-color", "aws_finspace_kx_database.db", "aws_finspace_kx_user.user", "aws_finspace_kx_environment.env")
 	run(0, "import", "-input=false", "-no-color", "aws_finspace_kx_environment.env", id)
 	run(0, "import", "-input=false", "-no-color", "aws_finspace_kx_user.user", id+",tf_user")
+	run(0, "import", "-input=false", "-no-color", "aws_finspace_kx_database.db", id+",tf_db")
 	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
 
+	// The database alone goes while its environment lives, then the rest.
+	if out := run(0, "destroy", "-auto-approve", "-input=false", "-no-color", "-target=aws_finspace_kx_database.db"); !strings.Contains(out, "1 destroyed") {
+		t.Errorf("the database was not destroyed alone:\n%s", out)
+	}
+	_, err = fs.GetKxDatabase(context.Background(), &finspace.GetKxDatabaseInput{EnvironmentId: &id, DatabaseName: aws.String("tf_db")})
+	var rnf *types.ResourceNotFoundException
+	if !errors.As(err, &rnf) {
+		t.Errorf("GetKxDatabase after destroy: %v, want ResourceNotFoundException", err)
+	}
+	if list, err := fs.ListKxDatabases(context.Background(), &finspace.ListKxDatabasesInput{EnvironmentId: &id}); err != nil || len(list.KxDatabases) != 0 {
+		t.Errorf("ListKxDatabases after destroy: %v, %+v", err, list)
+	}
+	if _, err := fs.GetKxEnvironment(context.Background(), &finspace.GetKxEnvironmentInput{EnvironmentId: &id}); err != nil {
+		t.Errorf("GetKxEnvironment after destroying the database: %v", err)
+	}
 	run(0, "destroy", "-auto-approve", "-input=false", "-no-color")
+}
+
+// wantDatabase reads database tf_db of env through the Go SDK and checks
+// its description and tags.
+func wantDatabase(t *testing.T, fs *finspace.Client, env, description string, tags map[string]string) *finspace.GetKxDatabaseOutput {
+	t.Helper()
+	ctx := context.Background()
+	d, err := fs.GetKxDatabase(ctx, &finspace.GetKxDatabaseInput{EnvironmentId: &env, DatabaseName: aws.String("tf_db")})
+	if err != nil {
+		t.Fatalf("GetKxDatabase: %v", err)
+	}
+	if aws.ToString(d.Description) != description || d.CreatedTimestamp == nil || d.LastModifiedTimestamp == nil {
+		t.Errorf("GetKxDatabase: description %q created %v modified %v; want description %q", aws.ToString(d.Description),
+			d.CreatedTimestamp, d.LastModifiedTimestamp, description)
+	}
+	tagged, err := fs.ListTagsForResource(ctx, &finspace.ListTagsForResourceInput{ResourceArn: d.DatabaseArn})
+	if err != nil {
+		t.Fatalf("ListTagsForResource(%s): %v", aws.ToString(d.DatabaseArn), err)
+	}
+	if !maps.Equal(tagged.Tags, tags) {
+		t.Errorf("database tags %v, want %v", tagged.Tags, tags)
+	}
+	return d
 }
 
 func must(t *testing.T, err error) {
