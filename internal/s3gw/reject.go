@@ -155,6 +155,10 @@ func (g *Gateway) reject(w http.ResponseWriter, r *http.Request) bool {
 				return true
 			}
 		}
+	case key != "" && r.Method == http.MethodPut && declaredLength(r) > maxPutSize:
+		// S3's limit for one PUT (an object or a part), refused before a
+		// byte of the body is read.
+		return fail(badRequest("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."))
 	case key != "" && r.Method == http.MethodPost && query.has("uploadId"):
 		body, ok := g.peekBody(w, r)
 		if !ok {
@@ -165,6 +169,20 @@ func (g *Gateway) reject(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// maxPutSize is the largest body one PutObject or UploadPart may carry
+// (5 GiB).
+const maxPutSize = 5 << 30
+
+// declaredLength is the length of r's payload: the decoded length of an
+// aws-chunked upload, else Content-Length (-1 when unknown).
+func declaredLength(r *http.Request) int64 {
+	if streamingWithLength(r) {
+		n, _ := strconv.ParseInt(r.Header.Get("X-Amz-Decoded-Content-Length"), 10, 64)
+		return n
+	}
+	return r.ContentLength
 }
 
 // keyProblem returns why key may not be used as an object key, or nil.

@@ -360,6 +360,8 @@ func TestRejectRequests(t *testing.T) {
 	}
 	// withHeader adds a header that the signature does not cover.
 	withHeader := func(r *http.Request, k, v string) *http.Request { r.Header.Set(k, v); return r }
+	// sized declares a Content-Length the (empty) test body does not have.
+	sized := func(r *http.Request, n int64) *http.Request { r.ContentLength = n; return r }
 	xmlBody := func(s string) []byte { return []byte(s) }
 	deleteBody := xmlBody(`<Delete><Object><Key>ok</Key></Object><Object><Key>.sgwtmp/multipart/x/y/1</Key></Object></Delete>`)
 	completeBody := xmlBody(`<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>"b"</ETag></Part><Part><PartNumber>1</PartNumber><ETag>"a"</ETag></Part></CompleteMultipartUpload>`)
@@ -373,6 +375,10 @@ func TestRejectRequests(t *testing.T) {
 	}{
 		{name: "GET object", r: signed("GET", "/bkt/data/x.csv", nil)},
 		{name: "PUT object", r: signed("PUT", "/bkt/data/x.csv", []byte("body"))},
+		{name: "PUT of 5 GiB", r: sized(signed("PUT", "/bkt/big", nil), 5<<30)},
+		{name: "PUT over 5 GiB", r: sized(signed("PUT", "/bkt/big", nil), 5<<30+1), status: 400, code: "EntityTooLarge"},
+		{name: "part over 5 GiB", r: sized(signed("PUT", "/bkt/big?partNumber=1&uploadId=u", nil), 6<<30), status: 400, code: "EntityTooLarge"},
+		{name: "aws-chunked PUT over 5 GiB", r: withHeader(withHeader(sized(signed("PUT", "/bkt/big", nil), 100), "X-Amz-Content-Sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), "X-Amz-Decoded-Content-Length", "5368709121"), status: 400, code: "EntityTooLarge"},
 		{name: "NUL", r: signed("PUT", "/bkt/a%00b", []byte("x")), status: 400, code: "InvalidURI"},
 		{name: "invalid UTF-8", r: signed("GET", "/bkt/%FF", nil), status: 400, code: "InvalidURI"},
 		{name: "dot segment", r: signed("GET", "/bkt/a/%2E%2E/b", nil), status: 403, code: "AccessDenied"},
