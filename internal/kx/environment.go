@@ -6,7 +6,6 @@ package kx
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/store"
 	"github.com/openfinspace/openfinspace/internal/tagging"
+	shapes "github.com/openfinspace/openfinspace/internal/wire/finspace"
 )
 
 // EnvironmentKind is the store record kind of kx environments (Parent =
@@ -84,28 +84,23 @@ type Environment struct {
 	UpdatedAt               time.Time `json:"updatedAt"`
 	NextStepAt              time.Time `json:"nextStepAt"`
 	// TransitGateway and CustomDNS are the network configurations as the
-	// client sent them (see NetworkInput); TgwStatus and DNSStatus their
-	// update statuses ("" reads as NONE).
-	TransitGateway json.RawMessage `json:"transitGateway,omitempty"`
-	CustomDNS      json.RawMessage `json:"customDNS,omitempty"`
-	TgwStatus      string          `json:"tgwStatus,omitempty"`
-	DNSStatus      string          `json:"dnsStatus,omitempty"`
+	// client sent them: the validated wire shapes, kept and echoed (see
+	// NetworkInput). They are values: an update replaces them whole and
+	// nothing changes them in place, so copies share them. TgwStatus and
+	// DNSStatus are their update statuses ("" reads as NONE).
+	TransitGateway *shapes.TransitGatewayConfiguration `json:"transitGateway,omitempty"`
+	CustomDNS      []shapes.CustomDNSServer            `json:"customDNS,omitempty"`
+	TgwStatus      string                              `json:"tgwStatus,omitempty"`
+	DNSStatus      string                              `json:"dnsStatus,omitempty"`
 	// NetworkUpdates counts network updates (it names their jobs).
 	NetworkUpdates int `json:"networkUpdates,omitempty"`
 }
 
-// Clone returns a deep copy of e.
+// Clone returns a copy of e (the network configurations shared: see
+// TransitGateway).
 func (e *Environment) Clone() *Environment {
 	c := *e
 	c.AvailabilityZoneIDs = append([]string(nil), e.AvailabilityZoneIDs...)
-	c.TransitGateway = append(json.RawMessage(nil), e.TransitGateway...)
-	c.CustomDNS = append(json.RawMessage(nil), e.CustomDNS...)
-	if e.TransitGateway == nil {
-		c.TransitGateway = nil
-	}
-	if e.CustomDNS == nil {
-		c.CustomDNS = nil
-	}
 	return &c
 }
 

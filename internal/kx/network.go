@@ -2,12 +2,12 @@ package kx
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/store"
+	shapes "github.com/openfinspace/openfinspace/internal/wire/finspace"
 )
 
 // Network statuses (model enums TgwStatus and DnsStatus).
@@ -19,18 +19,15 @@ const (
 )
 
 // NetworkInput is one UpdateKxEnvironmentNetwork call. There is no transit
-// gateway or DNS here: the domain validates the fields it acts on and
-// records each configuration as the client sent it (the validated wire
-// shape, as JSON), to echo it on every read.
+// gateway or DNS here: the domain validates the fields it acts on
+// (routableCIDRSpace, the servers' addresses) and records each
+// configuration as the client sent it (the validated generated shape), to
+// echo it on every read.
 type NetworkInput struct {
-	// TransitGateway is the transitGatewayConfiguration document (nil:
-	// unchanged); RoutableCIDR its routableCIDRSpace.
-	TransitGateway json.RawMessage
-	RoutableCIDR   string
-	// CustomDNS is the customDNSConfiguration document (nil: unchanged);
-	// DNSServerIPs its servers' addresses.
-	CustomDNS    json.RawMessage
-	DNSServerIPs []string
+	// TransitGateway is the transitGatewayConfiguration (nil: unchanged).
+	TransitGateway *shapes.TransitGatewayConfiguration
+	// CustomDNS is the customDNSConfiguration (nil: unchanged).
+	CustomDNS []shapes.CustomDNSServer
 }
 
 // cgnat is the range a routable CIDR space must lie in (BEHAVIOR.md §3.6).
@@ -41,20 +38,29 @@ func (in NetworkInput) validate() error {
 		return fault.Invalidf("Specify transitGatewayConfiguration or customDNSConfiguration.")
 	}
 	if in.TransitGateway != nil {
-		p, err := netip.ParsePrefix(in.RoutableCIDR)
+		cidr := deref(in.TransitGateway.RoutableCIDRSpace)
+		p, err := netip.ParsePrefix(cidr)
 		if err != nil || !p.Addr().Is4() {
-			return fault.Invalidf("routableCIDRSpace %q is not an IPv4 CIDR block.", in.RoutableCIDR)
+			return fault.Invalidf("routableCIDRSpace %q is not an IPv4 CIDR block.", cidr)
 		}
 		if p.Bits() != 26 || p.Masked() != p || !cgnat.Contains(p.Addr()) {
-			return fault.Invalidf("routableCIDRSpace %s must be a /26 CIDR block within 100.64.0.0/10.", in.RoutableCIDR)
+			return fault.Invalidf("routableCIDRSpace %s must be a /26 CIDR block within 100.64.0.0/10.", cidr)
 		}
 	}
-	for _, ip := range in.DNSServerIPs {
+	for _, d := range in.CustomDNS {
+		ip := deref(d.CustomDNSServerIP)
 		if a, err := netip.ParseAddr(ip); err != nil || !a.Is4() {
 			return fault.Invalidf("customDNSServerIP %q is not an IPv4 address.", ip)
 		}
 	}
 	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func networkJob(env *Environment) string {

@@ -2,7 +2,6 @@ package finspace
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/openfinspace/openfinspace/internal/api/apiutil"
 	"github.com/openfinspace/openfinspace/internal/kx"
@@ -179,21 +178,7 @@ func (a *Adapter) updateKxEnvironmentNetwork(ctx context.Context, in *finspace.U
 	if err != nil {
 		return nil, err
 	}
-	var ni kx.NetworkInput
-	if tg := in.TransitGatewayConfiguration; tg != nil {
-		if ni.TransitGateway, err = json.Marshal(tg); err != nil {
-			return nil, err
-		}
-		ni.RoutableCIDR = apiutil.Str(tg.RoutableCIDRSpace)
-	}
-	if in.CustomDNSConfiguration != nil {
-		if ni.CustomDNS, err = json.Marshal(in.CustomDNSConfiguration); err != nil {
-			return nil, err
-		}
-		for _, d := range in.CustomDNSConfiguration {
-			ni.DNSServerIPs = append(ni.DNSServerIPs, apiutil.Str(d.CustomDNSServerIP))
-		}
-	}
+	ni := kx.NetworkInput{TransitGateway: in.TransitGatewayConfiguration, CustomDNS: in.CustomDNSConfiguration}
 	env, err := a.Kx.UpdateNetwork(ctx, reg, apiutil.Str(in.EnvironmentId), ni)
 	if err != nil {
 		return nil, err
@@ -206,18 +191,10 @@ func (a *Adapter) updateKxEnvironmentNetwork(ctx context.Context, in *finspace.U
 		CreationTimestamp: e.CreationTimestamp, UpdateTimestamp: e.UpdateTimestamp, AvailabilityZoneIds: e.AvailabilityZoneIds}, nil
 }
 
-// networkOut decodes the recorded network configurations (the wire
-// shapes the client sent; a record that does not decode echoes nothing).
+// networkOut echoes the recorded network configurations (the shapes the
+// client sent) and their statuses.
 func networkOut(env *kx.Environment, out *finspace.KxEnvironment) {
-	if env.TransitGateway != nil {
-		var tg finspace.TransitGatewayConfiguration
-		if json.Unmarshal(env.TransitGateway, &tg) == nil {
-			out.TransitGatewayConfiguration = &tg
-		}
-	}
-	if env.CustomDNS != nil {
-		_ = json.Unmarshal(env.CustomDNS, &out.CustomDNSConfiguration)
-	}
+	out.TransitGatewayConfiguration, out.CustomDNSConfiguration = env.TransitGateway, env.CustomDNS
 	if env.TgwStatus != "" {
 		out.TgwStatus = apiutil.Ptr(finspace.TgwStatus(env.TgwStatus))
 	}

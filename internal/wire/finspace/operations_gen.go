@@ -7,11 +7,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+	"github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 // Operations lists every operation of the model, sorted by name.
-var Operations = []*restjson.Operation{
+var Operations = []*shape.Operation{
 	{
 		Service:     SigningName,
 		Name:        "CreateEnvironment",
@@ -20,7 +20,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "AccessDeniedException", "ThrottlingException", "ServiceQuotaExceededException", "LimitExceededException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(CreateEnvironmentRequest) },
+		NewInput:    func() shape.Input { return new(CreateEnvironmentRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -30,7 +30,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException", "LimitExceededException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxChangesetRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxChangesetRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -40,7 +40,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxClusterRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxClusterRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -50,7 +50,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ConflictException", "ResourceAlreadyExistsException", "ResourceNotFoundException", "LimitExceededException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxDatabaseRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxDatabaseRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -60,7 +60,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException", "LimitExceededException", "ResourceAlreadyExistsException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxDataviewRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxDataviewRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -70,7 +70,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "AccessDeniedException", "ThrottlingException", "ServiceQuotaExceededException", "LimitExceededException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxEnvironmentRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxEnvironmentRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -80,7 +80,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxScalingGroupRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxScalingGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -90,7 +90,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"ResourceNotFoundException", "InternalServerException", "ThrottlingException", "AccessDeniedException", "ValidationException", "ResourceAlreadyExistsException", "LimitExceededException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxUserRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxUserRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -100,7 +100,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException", "ResourceAlreadyExistsException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateKxVolumeRequest) },
+		NewInput:         func() shape.Input { return new(CreateKxVolumeRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -110,7 +110,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "AccessDeniedException", "ThrottlingException", "ValidationException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(DeleteEnvironmentRequest) },
+		NewInput:    func() shape.Input { return new(DeleteEnvironmentRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -120,7 +120,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteKxClusterRequest) },
+		NewInput:         func() shape.Input { return new(DeleteKxClusterRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -129,7 +129,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/clusters/{clusterName}/nodes/{nodeId}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "ValidationException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(DeleteKxClusterNodeRequest) },
+		NewInput:    func() shape.Input { return new(DeleteKxClusterNodeRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -139,7 +139,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteKxDatabaseRequest) },
+		NewInput:         func() shape.Input { return new(DeleteKxDatabaseRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -149,7 +149,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteKxDataviewRequest) },
+		NewInput:         func() shape.Input { return new(DeleteKxDataviewRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -159,7 +159,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"ResourceNotFoundException", "InternalServerException", "AccessDeniedException", "ThrottlingException", "ValidationException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteKxEnvironmentRequest) },
+		NewInput:         func() shape.Input { return new(DeleteKxEnvironmentRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -169,7 +169,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteKxScalingGroupRequest) },
+		NewInput:         func() shape.Input { return new(DeleteKxScalingGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -179,7 +179,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ValidationException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteKxUserRequest) },
+		NewInput:         func() shape.Input { return new(DeleteKxUserRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -189,7 +189,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteKxVolumeRequest) },
+		NewInput:         func() shape.Input { return new(DeleteKxVolumeRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -199,7 +199,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ValidationException", "AccessDeniedException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetEnvironmentRequest) },
+		NewInput:    func() shape.Input { return new(GetEnvironmentRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -208,7 +208,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/databases/{databaseName}/changesets/{changesetId}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(GetKxChangesetRequest) },
+		NewInput:    func() shape.Input { return new(GetKxChangesetRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -217,7 +217,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/clusters/{clusterName}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(GetKxClusterRequest) },
+		NewInput:    func() shape.Input { return new(GetKxClusterRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -226,7 +226,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/connectionString",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ValidationException"},
-		NewInput:    func() restjson.Input { return new(GetKxConnectionStringRequest) },
+		NewInput:    func() shape.Input { return new(GetKxConnectionStringRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -235,7 +235,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/databases/{databaseName}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(GetKxDatabaseRequest) },
+		NewInput:    func() shape.Input { return new(GetKxDatabaseRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -244,7 +244,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/databases/{databaseName}/dataviews/{dataviewName}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(GetKxDataviewRequest) },
+		NewInput:    func() shape.Input { return new(GetKxDataviewRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -253,7 +253,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}",
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ValidationException", "AccessDeniedException", "ConflictException"},
-		NewInput:    func() restjson.Input { return new(GetKxEnvironmentRequest) },
+		NewInput:    func() shape.Input { return new(GetKxEnvironmentRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -262,7 +262,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/scalingGroups/{scalingGroupName}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(GetKxScalingGroupRequest) },
+		NewInput:    func() shape.Input { return new(GetKxScalingGroupRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -271,7 +271,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/users/{userName}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ValidationException"},
-		NewInput:    func() restjson.Input { return new(GetKxUserRequest) },
+		NewInput:    func() shape.Input { return new(GetKxUserRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -280,7 +280,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/kxvolumes/{volumeName}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(GetKxVolumeRequest) },
+		NewInput:    func() shape.Input { return new(GetKxVolumeRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -290,7 +290,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "AccessDeniedException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -299,7 +299,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListEnvironmentsRequest) },
+		NewInput: func() shape.Input { return new(ListEnvironmentsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -308,7 +308,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/databases/{databaseName}/changesets",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -317,7 +317,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxChangesetsRequest) },
+		NewInput: func() shape.Input { return new(ListKxChangesetsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -326,7 +326,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/clusters/{clusterName}/nodes",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ValidationException", "ResourceNotFoundException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -335,7 +335,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxClusterNodesRequest) },
+		NewInput: func() shape.Input { return new(ListKxClusterNodesRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -344,7 +344,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/clusters",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -353,7 +353,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxClustersRequest) },
+		NewInput: func() shape.Input { return new(ListKxClustersRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -362,7 +362,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/databases",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -371,7 +371,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxDatabasesRequest) },
+		NewInput: func() shape.Input { return new(ListKxDatabasesRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -380,7 +380,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/databases/{databaseName}/dataviews",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -389,7 +389,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxDataviewsRequest) },
+		NewInput: func() shape.Input { return new(ListKxDataviewsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -398,7 +398,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "AccessDeniedException", "ValidationException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -407,7 +407,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      -1,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxEnvironmentsRequest) },
+		NewInput: func() shape.Input { return new(ListKxEnvironmentsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -416,7 +416,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/scalingGroups",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -425,7 +425,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxScalingGroupsRequest) },
+		NewInput: func() shape.Input { return new(ListKxScalingGroupsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -434,7 +434,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/users",
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ThrottlingException", "AccessDeniedException", "ValidationException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -443,7 +443,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxUsersRequest) },
+		NewInput: func() shape.Input { return new(ListKxUsersRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -452,7 +452,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/kx/environments/{environmentId}/kxvolumes",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -461,7 +461,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListKxVolumesRequest) },
+		NewInput: func() shape.Input { return new(ListKxVolumesRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -470,7 +470,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/tags/{resourceArn}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "InvalidRequestException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(ListTagsForResourceRequest) },
+		NewInput:    func() shape.Input { return new(ListTagsForResourceRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -479,7 +479,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/tags/{resourceArn}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "InvalidRequestException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(TagResourceRequest) },
+		NewInput:    func() shape.Input { return new(TagResourceRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -488,7 +488,7 @@ var Operations = []*restjson.Operation{
 		URI:         "/tags/{resourceArn}",
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "InvalidRequestException", "ResourceNotFoundException"},
-		NewInput:    func() restjson.Input { return new(UntagResourceRequest) },
+		NewInput:    func() shape.Input { return new(UntagResourceRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -498,7 +498,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "AccessDeniedException", "ThrottlingException", "ValidationException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(UpdateEnvironmentRequest) },
+		NewInput:    func() shape.Input { return new(UpdateEnvironmentRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -508,7 +508,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ValidationException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxClusterCodeConfigurationRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxClusterCodeConfigurationRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -518,7 +518,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ValidationException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxClusterDatabasesRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxClusterDatabasesRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -528,7 +528,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxDatabaseRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxDatabaseRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -538,7 +538,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException", "ResourceAlreadyExistsException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxDataviewRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxDataviewRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -548,7 +548,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"ResourceNotFoundException", "InternalServerException", "AccessDeniedException", "ThrottlingException", "ValidationException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxEnvironmentRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxEnvironmentRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -558,7 +558,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"ResourceNotFoundException", "InternalServerException", "AccessDeniedException", "ThrottlingException", "ValidationException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxEnvironmentNetworkRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxEnvironmentNetworkRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -568,7 +568,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ValidationException", "LimitExceededException", "ConflictException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxUserRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxUserRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -578,12 +578,12 @@ var Operations = []*restjson.Operation{
 		SuccessCode:      200,
 		Errors:           []string{"InternalServerException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ValidationException", "ConflictException", "ResourceNotFoundException"},
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateKxVolumeRequest) },
+		NewInput:         func() shape.Input { return new(UpdateKxVolumeRequest) },
 	},
 }
 
 // OperationByName returns the operation called name, or nil.
-func OperationByName(name string) *restjson.Operation {
+func OperationByName(name string) *shape.Operation {
 	for _, op := range Operations {
 		if op.Name == name {
 			return op
@@ -726,7 +726,7 @@ type Handlers struct {
 
 // Lookup returns the untyped handler of the operation called name, nil
 // when the operation is unknown or its field is nil.
-func (h *Handlers) Lookup(name string) restjson.HandlerFunc {
+func (h *Handlers) Lookup(name string) shape.HandlerFunc {
 	if h == nil {
 		return nil
 	}
@@ -835,13 +835,13 @@ func (h *Handlers) Lookup(name string) restjson.HandlerFunc {
 	return nil
 }
 
-// adapt turns a typed operation function into a restjson.HandlerFunc. A
+// adapt turns a typed operation function into a shape.HandlerFunc. A
 // nil output is returned as a nil interface, never as a typed nil.
-func adapt[In restjson.Input, Out any](name string, fn func(context.Context, In) (*Out, error)) restjson.HandlerFunc {
+func adapt[In shape.Input, Out any](name string, fn func(context.Context, In) (*Out, error)) shape.HandlerFunc {
 	if fn == nil {
 		return nil
 	}
-	return func(ctx context.Context, in restjson.Input) (any, error) {
+	return func(ctx context.Context, in shape.Input) (any, error) {
 		req, ok := in.(In)
 		if !ok {
 			return nil, fmt.Errorf("%s: input is %T, want %T", name, in, req)

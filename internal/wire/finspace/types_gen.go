@@ -6,7 +6,7 @@
 package finspace
 
 import (
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+	"github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 const (
@@ -180,9 +180,9 @@ type CreateKxChangesetResponse struct {
 	// A list of change requests.
 	ChangeRequests []ChangeRequest `json:"changeRequests,omitzero"`
 	// The timestamp at which the changeset was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The timestamp at which the changeset was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// Status of the changeset creation process.
 	Status *ChangesetStatus `json:"status,omitzero"`
 	// The details of the error that you receive when creating a changeset.
@@ -273,7 +273,7 @@ type CreateKxClusterResponse struct {
 	// An IAM role that defines a set of permissions associated with a cluster.
 	ExecutionRole *string `json:"executionRole,omitzero"`
 	// The last time that the cluster was modified.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The size and type of the temporary storage that is used to hold data during the savedown process.
 	SavedownStorageConfiguration *KxSavedownStorageConfiguration `json:"savedownStorageConfiguration,omitzero"`
 	// The number of availability zones you want to assign per cluster.
@@ -281,7 +281,7 @@ type CreateKxClusterResponse struct {
 	// The availability zone identifiers for the requested regions.
 	AvailabilityZoneId *string `json:"availabilityZoneId,omitzero"`
 	// The timestamp at which the cluster was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The structure that stores the configuration details of a scaling group.
 	ScalingGroupConfiguration *KxScalingGroupConfiguration `json:"scalingGroupConfiguration,omitzero"`
 }
@@ -311,9 +311,9 @@ type CreateKxDatabaseResponse struct {
 	// A description of the database.
 	Description *string `json:"description,omitzero"`
 	// The timestamp at which the database is created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the database was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 }
 
 // CreateKxDataviewRequest is the model structure CreateKxDataviewRequest.
@@ -367,9 +367,9 @@ type CreateKxDataviewResponse struct {
 	// Returns True if the dataview is created as writeable and False otherwise.
 	ReadWrite *bool `json:"readWrite,omitzero"`
 	// The timestamp at which the dataview was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the dataview was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The status of dataview creation.
 	Status *KxDataviewStatus `json:"status,omitzero"`
 }
@@ -403,7 +403,7 @@ type CreateKxEnvironmentResponse struct {
 	// The KMS key ID to encrypt your data in the FinSpace environment.
 	KmsKeyId *string `json:"kmsKeyId,omitzero"`
 	// The timestamp at which the kdb environment was created in FinSpace.
-	CreationTimestamp *restjson.Timestamp `json:"creationTimestamp,omitzero"`
+	CreationTimestamp *shape.Timestamp `json:"creationTimestamp,omitzero"`
 }
 
 // CreateKxScalingGroupRequest is the model structure CreateKxScalingGroupRequest.
@@ -435,9 +435,9 @@ type CreateKxScalingGroupResponse struct {
 	// The status of scaling group.
 	Status *KxScalingGroupStatus `json:"status,omitzero"`
 	// The last time that the scaling group was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The timestamp at which the scaling group was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 }
 
 // CreateKxUserRequest is the model structure CreateKxUserRequest.
@@ -511,7 +511,7 @@ type CreateKxVolumeResponse struct {
 	// The identifier of the availability zones.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 	// The timestamp at which the volume was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 }
 
 // CustomDNSServer: A list of DNS server name and server IP.
@@ -837,11 +837,11 @@ type GetKxChangesetResponse struct {
 	// A list of change request objects that are run in order.
 	ChangeRequests []ChangeRequest `json:"changeRequests,omitzero"`
 	// The timestamp at which the changeset was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// Beginning time from which the changeset is active.
-	ActiveFromTimestamp *restjson.Timestamp `json:"activeFromTimestamp,omitzero"`
+	ActiveFromTimestamp *shape.Timestamp `json:"activeFromTimestamp,omitzero"`
 	// The timestamp at which the changeset was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// Status of the changeset creation process.
 	Status *ChangesetStatus `json:"status,omitzero"`
 	// Provides details in the event of a failed flow, including the error type and the related error message.
@@ -892,7 +892,7 @@ type GetKxClusterResponse struct {
 	// An IAM role that defines a set of permissions associated with a cluster.
 	ExecutionRole *string `json:"executionRole,omitzero"`
 	// The last time that the cluster was modified.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The size and type of the temporary storage that is used to hold data during the savedown process.
 	SavedownStorageConfiguration *KxSavedownStorageConfiguration `json:"savedownStorageConfiguration,omitzero"`
 	// The number of availability zones you want to assign per cluster.
@@ -900,7 +900,7 @@ type GetKxClusterResponse struct {
 	// The availability zone identifiers for the requested regions.
 	AvailabilityZoneId *string `json:"availabilityZoneId,omitzero"`
 	// The timestamp at which the cluster was created in FinSpace.
-	CreatedTimestamp          *restjson.Timestamp          `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp          *shape.Timestamp             `json:"createdTimestamp,omitzero"`
 	ScalingGroupConfiguration *KxScalingGroupConfiguration `json:"scalingGroupConfiguration,omitzero"`
 }
 
@@ -939,9 +939,9 @@ type GetKxDatabaseResponse struct {
 	// A description of the database.
 	Description *string `json:"description,omitzero"`
 	// The timestamp at which the database is created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the database was modified.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// A unique identifier for the changeset.
 	LastCompletedChangesetId *string `json:"lastCompletedChangesetId,omitzero"`
 	// The total number of bytes in the database.
@@ -987,9 +987,9 @@ type GetKxDataviewResponse struct {
 	// A unique identifier for the kdb environment, from where you want to retrieve the dataview details.
 	EnvironmentId *string `json:"environmentId,omitzero"`
 	// The timestamp at which the dataview was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the dataview was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The status of dataview creation.
 	Status *KxDataviewStatus `json:"status,omitzero"`
 	// The error message when a failed state occurs.
@@ -1030,9 +1030,9 @@ type GetKxEnvironmentResponse struct {
 	// A list of DNS server name and server IP.
 	CustomDNSConfiguration []CustomDNSServer `json:"customDNSConfiguration,omitzero"`
 	// The timestamp at which the kdb environment was created in FinSpace.
-	CreationTimestamp *restjson.Timestamp `json:"creationTimestamp,omitzero"`
+	CreationTimestamp *shape.Timestamp `json:"creationTimestamp,omitzero"`
 	// The timestamp at which the kdb environment was updated.
-	UpdateTimestamp *restjson.Timestamp `json:"updateTimestamp,omitzero"`
+	UpdateTimestamp *shape.Timestamp `json:"updateTimestamp,omitzero"`
 	// The identifier of the availability zones where subnets for the environment are created.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 	// The Amazon Resource Name (ARN) of the certificate authority of the kdb environment.
@@ -1064,9 +1064,9 @@ type GetKxScalingGroupResponse struct {
 	// The error message when a failed state occurs.
 	StatusReason *string `json:"statusReason,omitzero"`
 	// The last time that the scaling group was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The timestamp at which the scaling group was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 }
 
 // GetKxUserRequest is the model structure GetKxUserRequest.
@@ -1114,7 +1114,7 @@ type GetKxVolumeResponse struct {
 	// The error message when a failed state occurs.
 	StatusReason *string `json:"statusReason,omitzero"`
 	// The timestamp at which the volume was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// A description of the volume.
 	Description *string `json:"description,omitzero"`
 	// The number of availability zones you want to assign per volume.
@@ -1122,7 +1122,7 @@ type GetKxVolumeResponse struct {
 	// The identifier of the availability zones.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 	// The last time that the volume was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// A list of cluster identifiers that a volume is attached to.
 	AttachedClusters []KxAttachedCluster `json:"attachedClusters,omitzero"`
 }
@@ -1200,11 +1200,11 @@ type KxChangesetListEntry struct {
 	// A unique identifier for the changeset.
 	ChangesetId *string `json:"changesetId,omitzero"`
 	// The timestamp at which the changeset was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// Beginning time from which the changeset is active.
-	ActiveFromTimestamp *restjson.Timestamp `json:"activeFromTimestamp,omitzero"`
+	ActiveFromTimestamp *shape.Timestamp `json:"activeFromTimestamp,omitzero"`
 	// The timestamp at which the changeset was modified.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// Status of the changeset.
 	Status *ChangesetStatus `json:"status,omitzero"`
 }
@@ -1234,9 +1234,9 @@ type KxCluster struct {
 	// The availability zone identifiers for the requested regions.
 	AvailabilityZoneId *string `json:"availabilityZoneId,omitzero"`
 	// The last time that the cluster was modified.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The timestamp at which the cluster was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 }
 
 // KxClusterCodeDeploymentConfiguration: The configuration that allows you to choose how you want to update code on a cluster.
@@ -1353,9 +1353,9 @@ type KxDatabaseListEntry struct {
 	// The name of the kdb database.
 	DatabaseName *string `json:"databaseName,omitzero"`
 	// The timestamp at which the database was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the database was modified.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 }
 
 // KxDataviewActiveVersion: The active version of the dataview that is currently in use by this cluster.
@@ -1367,7 +1367,7 @@ type KxDataviewActiveVersion struct {
 	// The list of clusters that are currently using this dataview.
 	AttachedClusters []string `json:"attachedClusters,omitzero"`
 	// The timestamp at which the dataview version was active.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// A unique identifier of the active version.
 	VersionId *string `json:"versionId,omitzero"`
 }
@@ -1411,9 +1411,9 @@ type KxDataviewListEntry struct {
 	// Returns True if the dataview is created as writeable and False otherwise.
 	ReadWrite *bool `json:"readWrite,omitzero"`
 	// The timestamp at which the dataview list entry was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the dataview list was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The error message when a failed state occurs.
 	StatusReason *string `json:"statusReason,omitzero"`
 }
@@ -1503,9 +1503,9 @@ type KxEnvironment struct {
 	// A list of DNS server name and server IP.
 	CustomDNSConfiguration []CustomDNSServer `json:"customDNSConfiguration,omitzero"`
 	// The timestamp at which the kdb environment was created in FinSpace.
-	CreationTimestamp *restjson.Timestamp `json:"creationTimestamp,omitzero"`
+	CreationTimestamp *shape.Timestamp `json:"creationTimestamp,omitzero"`
 	// The timestamp at which the kdb environment was modified in FinSpace.
-	UpdateTimestamp *restjson.Timestamp `json:"updateTimestamp,omitzero"`
+	UpdateTimestamp *shape.Timestamp `json:"updateTimestamp,omitzero"`
 	// The identifier of the availability zones where subnets for the environment are created.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 	// The Amazon Resource Name (ARN) of the certificate authority:
@@ -1546,7 +1546,7 @@ type KxNode struct {
 	// The identifier of the availability zones where subnets for the environment are created.
 	AvailabilityZoneId *string `json:"availabilityZoneId,omitzero"`
 	// The time when a particular node is started.
-	LaunchTime *restjson.Timestamp `json:"launchTime,omitzero"`
+	LaunchTime *shape.Timestamp `json:"launchTime,omitzero"`
 	// Specifies the status of the cluster nodes.
 	Status *KxNodeStatus `json:"status,omitzero"`
 }
@@ -1608,9 +1608,9 @@ type KxScalingGroup struct {
 	// The error message when a failed state occurs.
 	StatusReason *string `json:"statusReason,omitzero"`
 	// The last time that the scaling group was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// The timestamp at which the scaling group was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 }
 
 // KxScalingGroupConfiguration: The structure that stores the capacity configuration details of a scaling group.
@@ -1661,9 +1661,9 @@ type KxUser struct {
 	// The IAM role ARN that is associated with the user.
 	IamRole *string `json:"iamRole,omitzero"`
 	// The timestamp at which the kdb user was created.
-	CreateTimestamp *restjson.Timestamp `json:"createTimestamp,omitzero"`
+	CreateTimestamp *shape.Timestamp `json:"createTimestamp,omitzero"`
 	// The timestamp at which the kdb user was updated.
-	UpdateTimestamp *restjson.Timestamp `json:"updateTimestamp,omitzero"`
+	UpdateTimestamp *shape.Timestamp `json:"updateTimestamp,omitzero"`
 }
 
 // KxVolume: The structure that contains the metadata of the volume.
@@ -1683,9 +1683,9 @@ type KxVolume struct {
 	// The identifier of the availability zones.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 	// The timestamp at which the volume was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the volume was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 }
 
 // KxVolumeStatus is the enum KxVolumeStatus.
@@ -2150,7 +2150,7 @@ type UpdateKxDatabaseResponse struct {
 	// A description of the database.
 	Description *string `json:"description,omitzero"`
 	// The last time that the database was modified.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 }
 
 // UpdateKxDataviewRequest is the model structure UpdateKxDataviewRequest.
@@ -2198,9 +2198,9 @@ type UpdateKxDataviewResponse struct {
 	// A description of the dataview.
 	Description *string `json:"description,omitzero"`
 	// The timestamp at which the dataview was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The last time that the dataview was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 }
 
 // UpdateKxEnvironmentNetworkRequest is the model structure UpdateKxEnvironmentNetworkRequest.
@@ -2243,9 +2243,9 @@ type UpdateKxEnvironmentNetworkResponse struct {
 	// A list of DNS server name and server IP.
 	CustomDNSConfiguration []CustomDNSServer `json:"customDNSConfiguration,omitzero"`
 	// The timestamp at which the kdb environment was created in FinSpace.
-	CreationTimestamp *restjson.Timestamp `json:"creationTimestamp,omitzero"`
+	CreationTimestamp *shape.Timestamp `json:"creationTimestamp,omitzero"`
 	// The timestamp at which the kdb environment was updated.
-	UpdateTimestamp *restjson.Timestamp `json:"updateTimestamp,omitzero"`
+	UpdateTimestamp *shape.Timestamp `json:"updateTimestamp,omitzero"`
 	// The identifier of the availability zones where subnets for the environment are created.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 }
@@ -2290,9 +2290,9 @@ type UpdateKxEnvironmentResponse struct {
 	// A list of DNS server name and server IP.
 	CustomDNSConfiguration []CustomDNSServer `json:"customDNSConfiguration,omitzero"`
 	// The timestamp at which the kdb environment was created in FinSpace.
-	CreationTimestamp *restjson.Timestamp `json:"creationTimestamp,omitzero"`
+	CreationTimestamp *shape.Timestamp `json:"creationTimestamp,omitzero"`
 	// The timestamp at which the kdb environment was updated.
-	UpdateTimestamp *restjson.Timestamp `json:"updateTimestamp,omitzero"`
+	UpdateTimestamp *shape.Timestamp `json:"updateTimestamp,omitzero"`
 	// The identifier of the availability zones where subnets for the environment are created.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 }
@@ -2354,13 +2354,13 @@ type UpdateKxVolumeResponse struct {
 	// The error message when a failed state occurs.
 	StatusReason *string `json:"statusReason,omitzero"`
 	// The timestamp at which the volume was created in FinSpace.
-	CreatedTimestamp *restjson.Timestamp `json:"createdTimestamp,omitzero"`
+	CreatedTimestamp *shape.Timestamp `json:"createdTimestamp,omitzero"`
 	// The number of availability zones you want to assign per volume.
 	AzMode *KxAzMode `json:"azMode,omitzero"`
 	// The identifier of the availability zones.
 	AvailabilityZoneIds []string `json:"availabilityZoneIds,omitzero"`
 	// The last time that the volume was updated in FinSpace.
-	LastModifiedTimestamp *restjson.Timestamp `json:"lastModifiedTimestamp,omitzero"`
+	LastModifiedTimestamp *shape.Timestamp `json:"lastModifiedTimestamp,omitzero"`
 	// Specifies the clusters that a volume is attached to.
 	AttachedClusters []KxAttachedCluster `json:"attachedClusters,omitzero"`
 }

@@ -8,60 +8,60 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+	"github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 // Matchers of the model patterns, one per distinct pattern, named after
 // the first shape that uses the pattern.
 var (
 	// Shapes AvailabilityZoneId, ClientTokenString.
-	patAvailabilityZoneId = restjson.MustMatcher(`^[a-zA-Z0-9-]+$`)
-	patChangesetId        = restjson.MustMatcher(`^[a-zA-Z0-9]+$`)
+	patAvailabilityZoneId = shape.MustMatcher(`^[a-zA-Z0-9-]+$`)
+	patChangesetId        = shape.MustMatcher(`^[a-zA-Z0-9]+$`)
 	// Shapes ClientToken, EnvironmentId.
-	patClientToken   = restjson.MustMatcher(`.*\S.*`)
-	patDataBundleArn = restjson.MustMatcher(`^arn:aws:finspace:[A-Za-z0-9_/.-]{0,63}:\d*:data-bundle/[0-9A-Za-z_-]{1,128}$`)
+	patClientToken   = shape.MustMatcher(`.*\S.*`)
+	patDataBundleArn = shape.MustMatcher(`^arn:aws:finspace:[A-Za-z0-9_/.-]{0,63}:\d*:data-bundle/[0-9A-Za-z_-]{1,128}$`)
 	// Shapes DatabaseName, KxClusterName, KxDataviewName, KxEnvironmentName, KxScalingGroupName, KxVolumeName, VolumeName.
-	patDatabaseName = restjson.MustMatcher(`^[a-zA-Z0-9][a-zA-Z0-9-_]*[a-zA-Z0-9]$`)
-	patDbPath       = restjson.MustMatcher(`^(\*)*[\/\?\*]([^\/]+\/){0,2}[^\/]*$`)
+	patDatabaseName = shape.MustMatcher(`^[a-zA-Z0-9][a-zA-Z0-9-_]*[a-zA-Z0-9]$`)
+	patDbPath       = shape.MustMatcher(`^(\*)*[\/\?\*]([^\/]+\/){0,2}[^\/]*$`)
 	// Shapes Description, EnvironmentErrorMessage.
-	patDescription      = restjson.MustMatcher(`^[a-zA-Z0-9. ]{1,1000}$`)
-	patEmailId          = restjson.MustMatcher(`[A-Z0-9a-z._%+-]+@[A-Za-z0-9.-]+[.]+[A-Za-z]+`)
-	patEnvironmentName  = restjson.MustMatcher(`^[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]$`)
-	patExecutionRoleArn = restjson.MustMatcher(`^arn:aws[a-z0-9-]*:iam::\d{12}:role\/[\w-\/.@+=,]{1,1017}$`)
+	patDescription      = shape.MustMatcher(`^[a-zA-Z0-9. ]{1,1000}$`)
+	patEmailId          = shape.MustMatcher(`[A-Z0-9a-z._%+-]+@[A-Za-z0-9.-]+[.]+[A-Za-z]+`)
+	patEnvironmentName  = shape.MustMatcher(`^[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]$`)
+	patExecutionRoleArn = shape.MustMatcher(`^arn:aws[a-z0-9-]*:iam::\d{12}:role\/[\w-\/.@+=,]{1,1017}$`)
 	// Shapes FederationAttributeKey, FederationAttributeValue, PaginationToken, SamlMetadataDocument.
-	patFederationAttributeKey       = restjson.MustMatcher(`.*`)
-	patFederationProviderName       = restjson.MustMatcher(`[^_\p{Z}][\p{L}\p{M}\p{S}\p{N}\p{P}][^_\p{Z}]+`)
-	patFinSpaceTaggableArn          = restjson.MustMatcher(`^arn:aws:finspace:[A-Za-z0-9_/.-]{0,63}:\d+:(environment|kxEnvironment)/[0-9A-Za-z_-]{1,128}(/(kxCluster|kxUser|kxVolume|kxScalingGroup)/[a-zA-Z0-9_-]{1,255}|/(kxDatabase/[a-zA-Z0-9_-]{1,255}(/kxDataview/[a-zA-Z0-9_-]{1,255})?))?$`)
-	patIdType                       = restjson.MustMatcher(`^[a-zA-Z0-9]{1,26}$`)
-	patInitializationScriptFilePath = restjson.MustMatcher(`^[a-zA-Z0-9\_\-\.\/\\]+$`)
-	patKmsKeyARN                    = restjson.MustMatcher(`^arn:aws:kms:.*:\d+:.*$`)
-	patKmsKeyId                     = restjson.MustMatcher(`^[a-zA-Z-0-9-:\/]*$`)
+	patFederationAttributeKey       = shape.MustMatcher(`.*`)
+	patFederationProviderName       = shape.MustMatcher(`[^_\p{Z}][\p{L}\p{M}\p{S}\p{N}\p{P}][^_\p{Z}]+`)
+	patFinSpaceTaggableArn          = shape.MustMatcher(`^arn:aws:finspace:[A-Za-z0-9_/.-]{0,63}:\d+:(environment|kxEnvironment)/[0-9A-Za-z_-]{1,128}(/(kxCluster|kxUser|kxVolume|kxScalingGroup)/[a-zA-Z0-9_-]{1,255}|/(kxDatabase/[a-zA-Z0-9_-]{1,255}(/kxDataview/[a-zA-Z0-9_-]{1,255})?))?$`)
+	patIdType                       = shape.MustMatcher(`^[a-zA-Z0-9]{1,26}$`)
+	patInitializationScriptFilePath = shape.MustMatcher(`^[a-zA-Z0-9\_\-\.\/\\]+$`)
+	patKmsKeyARN                    = shape.MustMatcher(`^arn:aws:kms:.*:\d+:.*$`)
+	patKmsKeyId                     = shape.MustMatcher(`^[a-zA-Z-0-9-:\/]*$`)
 	// Shapes KxClusterDescription, KxClusterStatusReason, KxDataviewStatusReason, KxVolumeStatusReason.
-	patKxClusterDescription       = restjson.MustMatcher(`^[a-zA-Z0-9\_\-\.\s]+$`)
-	patKxCommandLineArgumentKey   = restjson.MustMatcher(`^(?![Aa][Ww][Ss])(s|([a-zA-Z][a-zA-Z0-9_]+))|(AWS_ZIP_DEFAULT)`)
-	patKxCommandLineArgumentValue = restjson.MustMatcher(`^[a-zA-Z0-9_:./,; ]+$`)
-	patKxEnvironmentId            = restjson.MustMatcher(`^[a-z0-9]+$`)
-	patKxHostType                 = restjson.MustMatcher(`^[a-zA-Z0-9._]+`)
-	patKxUserArn                  = restjson.MustMatcher(`^arn:aws:finspace:[A-Za-z0-9_/.-]{0,63}:\d+:kxEnvironment/[0-9A-Za-z_-]{1,128}/kxUser/[0-9A-Za-z_-]{1,128}$`)
-	patKxUserNameString           = restjson.MustMatcher(`^[0-9A-Za-z_-]{1,50}$`)
-	patNameString                 = restjson.MustMatcher(`^[a-zA-Z0-9]{1,50}$`)
-	patNodeType                   = restjson.MustMatcher(`^[a-zA-Z0-9._]+$`)
-	patProtocol                   = restjson.MustMatcher(`^-1|[0-9]+$`)
-	patReleaseLabel               = restjson.MustMatcher(`^[a-zA-Z0-9._-]+$`)
-	patRoleArn                    = restjson.MustMatcher(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
-	patS3Bucket                   = restjson.MustMatcher(`^[a-z0-9][a-z0-9\.\-]*[a-z0-9]$`)
-	patS3Key                      = restjson.MustMatcher(`^[a-zA-Z0-9\/\!\-_\.\*'\(\)]+$`)
-	patS3Path                     = restjson.MustMatcher(`^s3:\/\/[a-z0-9][a-z0-9-.]{1,61}[a-z0-9]\/([^\/]+\/)*[^\/]*$`)
-	patSecurityGroupIdString      = restjson.MustMatcher(`^sg-([a-z0-9]{8}$|[a-z0-9]{17}$)`)
-	patSubnetIdString             = restjson.MustMatcher(`^subnet-([a-z0-9]{8}$|[a-z0-9]{17}$)`)
-	patTagKey                     = restjson.MustMatcher(`^(?!aws:)[a-zA-Z+-=._:/]+$`)
-	patTagValue                   = restjson.MustMatcher(`^[a-zA-Z0-9+-=._:@ ]+$`)
-	patUrl                        = restjson.MustMatcher(`^https?://[-a-zA-Z0-9+&@#/%?=~_|!:,.;]*[-a-zA-Z0-9+&@#/%=~_|]`)
-	patUrn                        = restjson.MustMatcher(`^[A-Za-z0-9._\-:\/#\+]+$`)
-	patValidCIDRBlock             = restjson.MustMatcher(`^(?:\d{1,3}\.){3}\d{1,3}(?:\/(?:3[0-2]|[12]\d|\d))$`)
-	patValidHostname              = restjson.MustMatcher(`^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9]))*$`)
-	patValidIPAddress             = restjson.MustMatcher(`^(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)$`)
-	patVpcIdString                = restjson.MustMatcher(`^vpc-([a-z0-9]{8}$|[a-z0-9]{17}$)`)
+	patKxClusterDescription       = shape.MustMatcher(`^[a-zA-Z0-9\_\-\.\s]+$`)
+	patKxCommandLineArgumentKey   = shape.MustMatcher(`^(?![Aa][Ww][Ss])(s|([a-zA-Z][a-zA-Z0-9_]+))|(AWS_ZIP_DEFAULT)`)
+	patKxCommandLineArgumentValue = shape.MustMatcher(`^[a-zA-Z0-9_:./,; ]+$`)
+	patKxEnvironmentId            = shape.MustMatcher(`^[a-z0-9]+$`)
+	patKxHostType                 = shape.MustMatcher(`^[a-zA-Z0-9._]+`)
+	patKxUserArn                  = shape.MustMatcher(`^arn:aws:finspace:[A-Za-z0-9_/.-]{0,63}:\d+:kxEnvironment/[0-9A-Za-z_-]{1,128}/kxUser/[0-9A-Za-z_-]{1,128}$`)
+	patKxUserNameString           = shape.MustMatcher(`^[0-9A-Za-z_-]{1,50}$`)
+	patNameString                 = shape.MustMatcher(`^[a-zA-Z0-9]{1,50}$`)
+	patNodeType                   = shape.MustMatcher(`^[a-zA-Z0-9._]+$`)
+	patProtocol                   = shape.MustMatcher(`^-1|[0-9]+$`)
+	patReleaseLabel               = shape.MustMatcher(`^[a-zA-Z0-9._-]+$`)
+	patRoleArn                    = shape.MustMatcher(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+	patS3Bucket                   = shape.MustMatcher(`^[a-z0-9][a-z0-9\.\-]*[a-z0-9]$`)
+	patS3Key                      = shape.MustMatcher(`^[a-zA-Z0-9\/\!\-_\.\*'\(\)]+$`)
+	patS3Path                     = shape.MustMatcher(`^s3:\/\/[a-z0-9][a-z0-9-.]{1,61}[a-z0-9]\/([^\/]+\/)*[^\/]*$`)
+	patSecurityGroupIdString      = shape.MustMatcher(`^sg-([a-z0-9]{8}$|[a-z0-9]{17}$)`)
+	patSubnetIdString             = shape.MustMatcher(`^subnet-([a-z0-9]{8}$|[a-z0-9]{17}$)`)
+	patTagKey                     = shape.MustMatcher(`^(?!aws:)[a-zA-Z+-=._:/]+$`)
+	patTagValue                   = shape.MustMatcher(`^[a-zA-Z0-9+-=._:@ ]+$`)
+	patUrl                        = shape.MustMatcher(`^https?://[-a-zA-Z0-9+&@#/%?=~_|!:,.;]*[-a-zA-Z0-9+&@#/%=~_|]`)
+	patUrn                        = shape.MustMatcher(`^[A-Za-z0-9._\-:\/#\+]+$`)
+	patValidCIDRBlock             = shape.MustMatcher(`^(?:\d{1,3}\.){3}\d{1,3}(?:\/(?:3[0-2]|[12]\d|\d))$`)
+	patValidHostname              = shape.MustMatcher(`^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9]))*$`)
+	patValidIPAddress             = shape.MustMatcher(`^(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)$`)
+	patVpcIdString                = shape.MustMatcher(`^vpc-([a-z0-9]{8}$|[a-z0-9]{17}$)`)
 )
 
 // Allowed values of the enums, for Validator.Enum.
@@ -88,22 +88,22 @@ func memberPath(path, name string) string {
 	return path + "." + name
 }
 
-var _ restjson.Input = (*CreateEnvironmentRequest)(nil)
+var _ shape.Input = (*CreateEnvironmentRequest)(nil)
 
 // BindParams sets the members of CreateEnvironmentRequest bound to the URI and query string.
-func (in *CreateEnvironmentRequest) BindParams(restjson.Params) error { return nil }
+func (in *CreateEnvironmentRequest) BindParams(shape.Params) error { return nil }
 
 // Validate checks every constraint of the model on CreateEnvironmentRequest, nested members included.
 func (in *CreateEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*CreateKxChangesetRequest)(nil)
+var _ shape.Input = (*CreateKxChangesetRequest)(nil)
 
 // BindParams sets the members of CreateKxChangesetRequest bound to the URI and query string.
-func (in *CreateKxChangesetRequest) BindParams(p restjson.Params) error {
+func (in *CreateKxChangesetRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	return nil
@@ -111,12 +111,12 @@ func (in *CreateKxChangesetRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on CreateKxChangesetRequest, nested members included.
 func (in *CreateKxChangesetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxChangesetRequest)(nil)
+var _ shape.Idempotent = (*CreateKxChangesetRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxChangesetRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -124,22 +124,22 @@ func (in *CreateKxChangesetRequest) IdempotencyToken() *string { return in.Clien
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxChangesetRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateKxClusterRequest)(nil)
+var _ shape.Input = (*CreateKxClusterRequest)(nil)
 
 // BindParams sets the members of CreateKxClusterRequest bound to the URI and query string.
-func (in *CreateKxClusterRequest) BindParams(p restjson.Params) error {
+func (in *CreateKxClusterRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on CreateKxClusterRequest, nested members included.
 func (in *CreateKxClusterRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxClusterRequest)(nil)
+var _ shape.Idempotent = (*CreateKxClusterRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxClusterRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -147,22 +147,22 @@ func (in *CreateKxClusterRequest) IdempotencyToken() *string { return in.ClientT
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxClusterRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateKxDatabaseRequest)(nil)
+var _ shape.Input = (*CreateKxDatabaseRequest)(nil)
 
 // BindParams sets the members of CreateKxDatabaseRequest bound to the URI and query string.
-func (in *CreateKxDatabaseRequest) BindParams(p restjson.Params) error {
+func (in *CreateKxDatabaseRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on CreateKxDatabaseRequest, nested members included.
 func (in *CreateKxDatabaseRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxDatabaseRequest)(nil)
+var _ shape.Idempotent = (*CreateKxDatabaseRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxDatabaseRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -170,10 +170,10 @@ func (in *CreateKxDatabaseRequest) IdempotencyToken() *string { return in.Client
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxDatabaseRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateKxDataviewRequest)(nil)
+var _ shape.Input = (*CreateKxDataviewRequest)(nil)
 
 // BindParams sets the members of CreateKxDataviewRequest bound to the URI and query string.
-func (in *CreateKxDataviewRequest) BindParams(p restjson.Params) error {
+func (in *CreateKxDataviewRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	return nil
@@ -181,12 +181,12 @@ func (in *CreateKxDataviewRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on CreateKxDataviewRequest, nested members included.
 func (in *CreateKxDataviewRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxDataviewRequest)(nil)
+var _ shape.Idempotent = (*CreateKxDataviewRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxDataviewRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -194,19 +194,19 @@ func (in *CreateKxDataviewRequest) IdempotencyToken() *string { return in.Client
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxDataviewRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateKxEnvironmentRequest)(nil)
+var _ shape.Input = (*CreateKxEnvironmentRequest)(nil)
 
 // BindParams sets the members of CreateKxEnvironmentRequest bound to the URI and query string.
-func (in *CreateKxEnvironmentRequest) BindParams(restjson.Params) error { return nil }
+func (in *CreateKxEnvironmentRequest) BindParams(shape.Params) error { return nil }
 
 // Validate checks every constraint of the model on CreateKxEnvironmentRequest, nested members included.
 func (in *CreateKxEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxEnvironmentRequest)(nil)
+var _ shape.Idempotent = (*CreateKxEnvironmentRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxEnvironmentRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -214,22 +214,22 @@ func (in *CreateKxEnvironmentRequest) IdempotencyToken() *string { return in.Cli
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxEnvironmentRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateKxScalingGroupRequest)(nil)
+var _ shape.Input = (*CreateKxScalingGroupRequest)(nil)
 
 // BindParams sets the members of CreateKxScalingGroupRequest bound to the URI and query string.
-func (in *CreateKxScalingGroupRequest) BindParams(p restjson.Params) error {
+func (in *CreateKxScalingGroupRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on CreateKxScalingGroupRequest, nested members included.
 func (in *CreateKxScalingGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxScalingGroupRequest)(nil)
+var _ shape.Idempotent = (*CreateKxScalingGroupRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxScalingGroupRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -237,22 +237,22 @@ func (in *CreateKxScalingGroupRequest) IdempotencyToken() *string { return in.Cl
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxScalingGroupRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateKxUserRequest)(nil)
+var _ shape.Input = (*CreateKxUserRequest)(nil)
 
 // BindParams sets the members of CreateKxUserRequest bound to the URI and query string.
-func (in *CreateKxUserRequest) BindParams(p restjson.Params) error {
+func (in *CreateKxUserRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on CreateKxUserRequest, nested members included.
 func (in *CreateKxUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxUserRequest)(nil)
+var _ shape.Idempotent = (*CreateKxUserRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxUserRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -260,22 +260,22 @@ func (in *CreateKxUserRequest) IdempotencyToken() *string { return in.ClientToke
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxUserRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateKxVolumeRequest)(nil)
+var _ shape.Input = (*CreateKxVolumeRequest)(nil)
 
 // BindParams sets the members of CreateKxVolumeRequest bound to the URI and query string.
-func (in *CreateKxVolumeRequest) BindParams(p restjson.Params) error {
+func (in *CreateKxVolumeRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on CreateKxVolumeRequest, nested members included.
 func (in *CreateKxVolumeRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateKxVolumeRequest)(nil)
+var _ shape.Idempotent = (*CreateKxVolumeRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateKxVolumeRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -283,25 +283,25 @@ func (in *CreateKxVolumeRequest) IdempotencyToken() *string { return in.ClientTo
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateKxVolumeRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteEnvironmentRequest)(nil)
+var _ shape.Input = (*DeleteEnvironmentRequest)(nil)
 
 // BindParams sets the members of DeleteEnvironmentRequest bound to the URI and query string.
-func (in *DeleteEnvironmentRequest) BindParams(p restjson.Params) error {
+func (in *DeleteEnvironmentRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on DeleteEnvironmentRequest, nested members included.
 func (in *DeleteEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*DeleteKxClusterRequest)(nil)
+var _ shape.Input = (*DeleteKxClusterRequest)(nil)
 
 // BindParams sets the members of DeleteKxClusterRequest bound to the URI and query string.
-func (in *DeleteKxClusterRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxClusterRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
@@ -313,12 +313,12 @@ func (in *DeleteKxClusterRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxClusterRequest, nested members included.
 func (in *DeleteKxClusterRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteKxClusterRequest)(nil)
+var _ shape.Idempotent = (*DeleteKxClusterRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteKxClusterRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -326,10 +326,10 @@ func (in *DeleteKxClusterRequest) IdempotencyToken() *string { return in.ClientT
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteKxClusterRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteKxClusterNodeRequest)(nil)
+var _ shape.Input = (*DeleteKxClusterNodeRequest)(nil)
 
 // BindParams sets the members of DeleteKxClusterNodeRequest bound to the URI and query string.
-func (in *DeleteKxClusterNodeRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxClusterNodeRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
 	in.NodeId = p.PathString("nodeId")
@@ -338,15 +338,15 @@ func (in *DeleteKxClusterNodeRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxClusterNodeRequest, nested members included.
 func (in *DeleteKxClusterNodeRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*DeleteKxDatabaseRequest)(nil)
+var _ shape.Input = (*DeleteKxDatabaseRequest)(nil)
 
 // BindParams sets the members of DeleteKxDatabaseRequest bound to the URI and query string.
-func (in *DeleteKxDatabaseRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxDatabaseRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
@@ -358,12 +358,12 @@ func (in *DeleteKxDatabaseRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxDatabaseRequest, nested members included.
 func (in *DeleteKxDatabaseRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteKxDatabaseRequest)(nil)
+var _ shape.Idempotent = (*DeleteKxDatabaseRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteKxDatabaseRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -371,10 +371,10 @@ func (in *DeleteKxDatabaseRequest) IdempotencyToken() *string { return in.Client
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteKxDatabaseRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteKxDataviewRequest)(nil)
+var _ shape.Input = (*DeleteKxDataviewRequest)(nil)
 
 // BindParams sets the members of DeleteKxDataviewRequest bound to the URI and query string.
-func (in *DeleteKxDataviewRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxDataviewRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
@@ -387,12 +387,12 @@ func (in *DeleteKxDataviewRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxDataviewRequest, nested members included.
 func (in *DeleteKxDataviewRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteKxDataviewRequest)(nil)
+var _ shape.Idempotent = (*DeleteKxDataviewRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteKxDataviewRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -400,10 +400,10 @@ func (in *DeleteKxDataviewRequest) IdempotencyToken() *string { return in.Client
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteKxDataviewRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteKxEnvironmentRequest)(nil)
+var _ shape.Input = (*DeleteKxEnvironmentRequest)(nil)
 
 // BindParams sets the members of DeleteKxEnvironmentRequest bound to the URI and query string.
-func (in *DeleteKxEnvironmentRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxEnvironmentRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
@@ -414,12 +414,12 @@ func (in *DeleteKxEnvironmentRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxEnvironmentRequest, nested members included.
 func (in *DeleteKxEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteKxEnvironmentRequest)(nil)
+var _ shape.Idempotent = (*DeleteKxEnvironmentRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteKxEnvironmentRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -427,10 +427,10 @@ func (in *DeleteKxEnvironmentRequest) IdempotencyToken() *string { return in.Cli
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteKxEnvironmentRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteKxScalingGroupRequest)(nil)
+var _ shape.Input = (*DeleteKxScalingGroupRequest)(nil)
 
 // BindParams sets the members of DeleteKxScalingGroupRequest bound to the URI and query string.
-func (in *DeleteKxScalingGroupRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxScalingGroupRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ScalingGroupName = p.PathString("scalingGroupName")
@@ -442,12 +442,12 @@ func (in *DeleteKxScalingGroupRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxScalingGroupRequest, nested members included.
 func (in *DeleteKxScalingGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteKxScalingGroupRequest)(nil)
+var _ shape.Idempotent = (*DeleteKxScalingGroupRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteKxScalingGroupRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -455,10 +455,10 @@ func (in *DeleteKxScalingGroupRequest) IdempotencyToken() *string { return in.Cl
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteKxScalingGroupRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteKxUserRequest)(nil)
+var _ shape.Input = (*DeleteKxUserRequest)(nil)
 
 // BindParams sets the members of DeleteKxUserRequest bound to the URI and query string.
-func (in *DeleteKxUserRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxUserRequest) BindParams(p shape.Params) error {
 	var err error
 	in.UserName = p.PathString("userName")
 	in.EnvironmentId = p.PathString("environmentId")
@@ -470,12 +470,12 @@ func (in *DeleteKxUserRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxUserRequest, nested members included.
 func (in *DeleteKxUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteKxUserRequest)(nil)
+var _ shape.Idempotent = (*DeleteKxUserRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteKxUserRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -483,10 +483,10 @@ func (in *DeleteKxUserRequest) IdempotencyToken() *string { return in.ClientToke
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteKxUserRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteKxVolumeRequest)(nil)
+var _ shape.Input = (*DeleteKxVolumeRequest)(nil)
 
 // BindParams sets the members of DeleteKxVolumeRequest bound to the URI and query string.
-func (in *DeleteKxVolumeRequest) BindParams(p restjson.Params) error {
+func (in *DeleteKxVolumeRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.VolumeName = p.PathString("volumeName")
@@ -498,12 +498,12 @@ func (in *DeleteKxVolumeRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteKxVolumeRequest, nested members included.
 func (in *DeleteKxVolumeRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteKxVolumeRequest)(nil)
+var _ shape.Idempotent = (*DeleteKxVolumeRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteKxVolumeRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -511,25 +511,25 @@ func (in *DeleteKxVolumeRequest) IdempotencyToken() *string { return in.ClientTo
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteKxVolumeRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*GetEnvironmentRequest)(nil)
+var _ shape.Input = (*GetEnvironmentRequest)(nil)
 
 // BindParams sets the members of GetEnvironmentRequest bound to the URI and query string.
-func (in *GetEnvironmentRequest) BindParams(p restjson.Params) error {
+func (in *GetEnvironmentRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on GetEnvironmentRequest, nested members included.
 func (in *GetEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxChangesetRequest)(nil)
+var _ shape.Input = (*GetKxChangesetRequest)(nil)
 
 // BindParams sets the members of GetKxChangesetRequest bound to the URI and query string.
-func (in *GetKxChangesetRequest) BindParams(p restjson.Params) error {
+func (in *GetKxChangesetRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	in.ChangesetId = p.PathString("changesetId")
@@ -538,15 +538,15 @@ func (in *GetKxChangesetRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxChangesetRequest, nested members included.
 func (in *GetKxChangesetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxClusterRequest)(nil)
+var _ shape.Input = (*GetKxClusterRequest)(nil)
 
 // BindParams sets the members of GetKxClusterRequest bound to the URI and query string.
-func (in *GetKxClusterRequest) BindParams(p restjson.Params) error {
+func (in *GetKxClusterRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
 	return nil
@@ -554,15 +554,15 @@ func (in *GetKxClusterRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxClusterRequest, nested members included.
 func (in *GetKxClusterRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxConnectionStringRequest)(nil)
+var _ shape.Input = (*GetKxConnectionStringRequest)(nil)
 
 // BindParams sets the members of GetKxConnectionStringRequest bound to the URI and query string.
-func (in *GetKxConnectionStringRequest) BindParams(p restjson.Params) error {
+func (in *GetKxConnectionStringRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.UserArn, err = p.QueryString("userArn"); err != nil {
 		return err
@@ -576,15 +576,15 @@ func (in *GetKxConnectionStringRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxConnectionStringRequest, nested members included.
 func (in *GetKxConnectionStringRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxDatabaseRequest)(nil)
+var _ shape.Input = (*GetKxDatabaseRequest)(nil)
 
 // BindParams sets the members of GetKxDatabaseRequest bound to the URI and query string.
-func (in *GetKxDatabaseRequest) BindParams(p restjson.Params) error {
+func (in *GetKxDatabaseRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	return nil
@@ -592,15 +592,15 @@ func (in *GetKxDatabaseRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxDatabaseRequest, nested members included.
 func (in *GetKxDatabaseRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxDataviewRequest)(nil)
+var _ shape.Input = (*GetKxDataviewRequest)(nil)
 
 // BindParams sets the members of GetKxDataviewRequest bound to the URI and query string.
-func (in *GetKxDataviewRequest) BindParams(p restjson.Params) error {
+func (in *GetKxDataviewRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	in.DataviewName = p.PathString("dataviewName")
@@ -609,30 +609,30 @@ func (in *GetKxDataviewRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxDataviewRequest, nested members included.
 func (in *GetKxDataviewRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxEnvironmentRequest)(nil)
+var _ shape.Input = (*GetKxEnvironmentRequest)(nil)
 
 // BindParams sets the members of GetKxEnvironmentRequest bound to the URI and query string.
-func (in *GetKxEnvironmentRequest) BindParams(p restjson.Params) error {
+func (in *GetKxEnvironmentRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on GetKxEnvironmentRequest, nested members included.
 func (in *GetKxEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxScalingGroupRequest)(nil)
+var _ shape.Input = (*GetKxScalingGroupRequest)(nil)
 
 // BindParams sets the members of GetKxScalingGroupRequest bound to the URI and query string.
-func (in *GetKxScalingGroupRequest) BindParams(p restjson.Params) error {
+func (in *GetKxScalingGroupRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ScalingGroupName = p.PathString("scalingGroupName")
 	return nil
@@ -640,15 +640,15 @@ func (in *GetKxScalingGroupRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxScalingGroupRequest, nested members included.
 func (in *GetKxScalingGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxUserRequest)(nil)
+var _ shape.Input = (*GetKxUserRequest)(nil)
 
 // BindParams sets the members of GetKxUserRequest bound to the URI and query string.
-func (in *GetKxUserRequest) BindParams(p restjson.Params) error {
+func (in *GetKxUserRequest) BindParams(p shape.Params) error {
 	in.UserName = p.PathString("userName")
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
@@ -656,15 +656,15 @@ func (in *GetKxUserRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxUserRequest, nested members included.
 func (in *GetKxUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetKxVolumeRequest)(nil)
+var _ shape.Input = (*GetKxVolumeRequest)(nil)
 
 // BindParams sets the members of GetKxVolumeRequest bound to the URI and query string.
-func (in *GetKxVolumeRequest) BindParams(p restjson.Params) error {
+func (in *GetKxVolumeRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.VolumeName = p.PathString("volumeName")
 	return nil
@@ -672,15 +672,15 @@ func (in *GetKxVolumeRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetKxVolumeRequest, nested members included.
 func (in *GetKxVolumeRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListEnvironmentsRequest)(nil)
+var _ shape.Input = (*ListEnvironmentsRequest)(nil)
 
 // BindParams sets the members of ListEnvironmentsRequest bound to the URI and query string.
-func (in *ListEnvironmentsRequest) BindParams(p restjson.Params) error {
+func (in *ListEnvironmentsRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
 		return err
@@ -693,15 +693,15 @@ func (in *ListEnvironmentsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListEnvironmentsRequest, nested members included.
 func (in *ListEnvironmentsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxChangesetsRequest)(nil)
+var _ shape.Input = (*ListKxChangesetsRequest)(nil)
 
 // BindParams sets the members of ListKxChangesetsRequest bound to the URI and query string.
-func (in *ListKxChangesetsRequest) BindParams(p restjson.Params) error {
+func (in *ListKxChangesetsRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
@@ -716,15 +716,15 @@ func (in *ListKxChangesetsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxChangesetsRequest, nested members included.
 func (in *ListKxChangesetsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxClusterNodesRequest)(nil)
+var _ shape.Input = (*ListKxClusterNodesRequest)(nil)
 
 // BindParams sets the members of ListKxClusterNodesRequest bound to the URI and query string.
-func (in *ListKxClusterNodesRequest) BindParams(p restjson.Params) error {
+func (in *ListKxClusterNodesRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
@@ -739,18 +739,18 @@ func (in *ListKxClusterNodesRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxClusterNodesRequest, nested members included.
 func (in *ListKxClusterNodesRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxClustersRequest)(nil)
+var _ shape.Input = (*ListKxClustersRequest)(nil)
 
 // BindParams sets the members of ListKxClustersRequest bound to the URI and query string.
-func (in *ListKxClustersRequest) BindParams(p restjson.Params) error {
+func (in *ListKxClustersRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
-	if in.ClusterType, err = restjson.QueryEnum[KxClusterType](p, "clusterType"); err != nil {
+	if in.ClusterType, err = shape.QueryEnum[KxClusterType](p, "clusterType"); err != nil {
 		return err
 	}
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
@@ -764,15 +764,15 @@ func (in *ListKxClustersRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxClustersRequest, nested members included.
 func (in *ListKxClustersRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxDatabasesRequest)(nil)
+var _ shape.Input = (*ListKxDatabasesRequest)(nil)
 
 // BindParams sets the members of ListKxDatabasesRequest bound to the URI and query string.
-func (in *ListKxDatabasesRequest) BindParams(p restjson.Params) error {
+func (in *ListKxDatabasesRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
@@ -786,15 +786,15 @@ func (in *ListKxDatabasesRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxDatabasesRequest, nested members included.
 func (in *ListKxDatabasesRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxDataviewsRequest)(nil)
+var _ shape.Input = (*ListKxDataviewsRequest)(nil)
 
 // BindParams sets the members of ListKxDataviewsRequest bound to the URI and query string.
-func (in *ListKxDataviewsRequest) BindParams(p restjson.Params) error {
+func (in *ListKxDataviewsRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
@@ -809,15 +809,15 @@ func (in *ListKxDataviewsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxDataviewsRequest, nested members included.
 func (in *ListKxDataviewsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxEnvironmentsRequest)(nil)
+var _ shape.Input = (*ListKxEnvironmentsRequest)(nil)
 
 // BindParams sets the members of ListKxEnvironmentsRequest bound to the URI and query string.
-func (in *ListKxEnvironmentsRequest) BindParams(p restjson.Params) error {
+func (in *ListKxEnvironmentsRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
 		return err
@@ -830,15 +830,15 @@ func (in *ListKxEnvironmentsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxEnvironmentsRequest, nested members included.
 func (in *ListKxEnvironmentsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxScalingGroupsRequest)(nil)
+var _ shape.Input = (*ListKxScalingGroupsRequest)(nil)
 
 // BindParams sets the members of ListKxScalingGroupsRequest bound to the URI and query string.
-func (in *ListKxScalingGroupsRequest) BindParams(p restjson.Params) error {
+func (in *ListKxScalingGroupsRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
@@ -852,15 +852,15 @@ func (in *ListKxScalingGroupsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxScalingGroupsRequest, nested members included.
 func (in *ListKxScalingGroupsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxUsersRequest)(nil)
+var _ shape.Input = (*ListKxUsersRequest)(nil)
 
 // BindParams sets the members of ListKxUsersRequest bound to the URI and query string.
-func (in *ListKxUsersRequest) BindParams(p restjson.Params) error {
+func (in *ListKxUsersRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
@@ -874,15 +874,15 @@ func (in *ListKxUsersRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxUsersRequest, nested members included.
 func (in *ListKxUsersRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListKxVolumesRequest)(nil)
+var _ shape.Input = (*ListKxVolumesRequest)(nil)
 
 // BindParams sets the members of ListKxVolumesRequest bound to the URI and query string.
-func (in *ListKxVolumesRequest) BindParams(p restjson.Params) error {
+func (in *ListKxVolumesRequest) BindParams(p shape.Params) error {
 	var err error
 	in.EnvironmentId = p.PathString("environmentId")
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
@@ -891,7 +891,7 @@ func (in *ListKxVolumesRequest) BindParams(p restjson.Params) error {
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
 		return err
 	}
-	if in.VolumeType, err = restjson.QueryEnum[KxVolumeType](p, "volumeType"); err != nil {
+	if in.VolumeType, err = shape.QueryEnum[KxVolumeType](p, "volumeType"); err != nil {
 		return err
 	}
 	return nil
@@ -899,45 +899,45 @@ func (in *ListKxVolumesRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListKxVolumesRequest, nested members included.
 func (in *ListKxVolumesRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListTagsForResourceRequest)(nil)
+var _ shape.Input = (*ListTagsForResourceRequest)(nil)
 
 // BindParams sets the members of ListTagsForResourceRequest bound to the URI and query string.
-func (in *ListTagsForResourceRequest) BindParams(p restjson.Params) error {
+func (in *ListTagsForResourceRequest) BindParams(p shape.Params) error {
 	in.ResourceArn = p.PathString("resourceArn")
 	return nil
 }
 
 // Validate checks every constraint of the model on ListTagsForResourceRequest, nested members included.
 func (in *ListTagsForResourceRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*TagResourceRequest)(nil)
+var _ shape.Input = (*TagResourceRequest)(nil)
 
 // BindParams sets the members of TagResourceRequest bound to the URI and query string.
-func (in *TagResourceRequest) BindParams(p restjson.Params) error {
+func (in *TagResourceRequest) BindParams(p shape.Params) error {
 	in.ResourceArn = p.PathString("resourceArn")
 	return nil
 }
 
 // Validate checks every constraint of the model on TagResourceRequest, nested members included.
 func (in *TagResourceRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*UntagResourceRequest)(nil)
+var _ shape.Input = (*UntagResourceRequest)(nil)
 
 // BindParams sets the members of UntagResourceRequest bound to the URI and query string.
-func (in *UntagResourceRequest) BindParams(p restjson.Params) error {
+func (in *UntagResourceRequest) BindParams(p shape.Params) error {
 	in.ResourceArn = p.PathString("resourceArn")
 	in.TagKeys = p.QueryStrings("tagKeys")
 	return nil
@@ -945,30 +945,30 @@ func (in *UntagResourceRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on UntagResourceRequest, nested members included.
 func (in *UntagResourceRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*UpdateEnvironmentRequest)(nil)
+var _ shape.Input = (*UpdateEnvironmentRequest)(nil)
 
 // BindParams sets the members of UpdateEnvironmentRequest bound to the URI and query string.
-func (in *UpdateEnvironmentRequest) BindParams(p restjson.Params) error {
+func (in *UpdateEnvironmentRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on UpdateEnvironmentRequest, nested members included.
 func (in *UpdateEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*UpdateKxClusterCodeConfigurationRequest)(nil)
+var _ shape.Input = (*UpdateKxClusterCodeConfigurationRequest)(nil)
 
 // BindParams sets the members of UpdateKxClusterCodeConfigurationRequest bound to the URI and query string.
-func (in *UpdateKxClusterCodeConfigurationRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxClusterCodeConfigurationRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
 	return nil
@@ -976,12 +976,12 @@ func (in *UpdateKxClusterCodeConfigurationRequest) BindParams(p restjson.Params)
 
 // Validate checks every constraint of the model on UpdateKxClusterCodeConfigurationRequest, nested members included.
 func (in *UpdateKxClusterCodeConfigurationRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxClusterCodeConfigurationRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxClusterCodeConfigurationRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxClusterCodeConfigurationRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -989,10 +989,10 @@ func (in *UpdateKxClusterCodeConfigurationRequest) IdempotencyToken() *string { 
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxClusterCodeConfigurationRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateKxClusterDatabasesRequest)(nil)
+var _ shape.Input = (*UpdateKxClusterDatabasesRequest)(nil)
 
 // BindParams sets the members of UpdateKxClusterDatabasesRequest bound to the URI and query string.
-func (in *UpdateKxClusterDatabasesRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxClusterDatabasesRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.ClusterName = p.PathString("clusterName")
 	return nil
@@ -1000,12 +1000,12 @@ func (in *UpdateKxClusterDatabasesRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on UpdateKxClusterDatabasesRequest, nested members included.
 func (in *UpdateKxClusterDatabasesRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxClusterDatabasesRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxClusterDatabasesRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxClusterDatabasesRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -1013,10 +1013,10 @@ func (in *UpdateKxClusterDatabasesRequest) IdempotencyToken() *string { return i
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxClusterDatabasesRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateKxDatabaseRequest)(nil)
+var _ shape.Input = (*UpdateKxDatabaseRequest)(nil)
 
 // BindParams sets the members of UpdateKxDatabaseRequest bound to the URI and query string.
-func (in *UpdateKxDatabaseRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxDatabaseRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	return nil
@@ -1024,12 +1024,12 @@ func (in *UpdateKxDatabaseRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on UpdateKxDatabaseRequest, nested members included.
 func (in *UpdateKxDatabaseRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxDatabaseRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxDatabaseRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxDatabaseRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -1037,10 +1037,10 @@ func (in *UpdateKxDatabaseRequest) IdempotencyToken() *string { return in.Client
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxDatabaseRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateKxDataviewRequest)(nil)
+var _ shape.Input = (*UpdateKxDataviewRequest)(nil)
 
 // BindParams sets the members of UpdateKxDataviewRequest bound to the URI and query string.
-func (in *UpdateKxDataviewRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxDataviewRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.DatabaseName = p.PathString("databaseName")
 	in.DataviewName = p.PathString("dataviewName")
@@ -1049,12 +1049,12 @@ func (in *UpdateKxDataviewRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on UpdateKxDataviewRequest, nested members included.
 func (in *UpdateKxDataviewRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxDataviewRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxDataviewRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxDataviewRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -1062,22 +1062,22 @@ func (in *UpdateKxDataviewRequest) IdempotencyToken() *string { return in.Client
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxDataviewRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateKxEnvironmentRequest)(nil)
+var _ shape.Input = (*UpdateKxEnvironmentRequest)(nil)
 
 // BindParams sets the members of UpdateKxEnvironmentRequest bound to the URI and query string.
-func (in *UpdateKxEnvironmentRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxEnvironmentRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on UpdateKxEnvironmentRequest, nested members included.
 func (in *UpdateKxEnvironmentRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxEnvironmentRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxEnvironmentRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxEnvironmentRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -1085,22 +1085,22 @@ func (in *UpdateKxEnvironmentRequest) IdempotencyToken() *string { return in.Cli
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxEnvironmentRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateKxEnvironmentNetworkRequest)(nil)
+var _ shape.Input = (*UpdateKxEnvironmentNetworkRequest)(nil)
 
 // BindParams sets the members of UpdateKxEnvironmentNetworkRequest bound to the URI and query string.
-func (in *UpdateKxEnvironmentNetworkRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxEnvironmentNetworkRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	return nil
 }
 
 // Validate checks every constraint of the model on UpdateKxEnvironmentNetworkRequest, nested members included.
 func (in *UpdateKxEnvironmentNetworkRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxEnvironmentNetworkRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxEnvironmentNetworkRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxEnvironmentNetworkRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -1108,10 +1108,10 @@ func (in *UpdateKxEnvironmentNetworkRequest) IdempotencyToken() *string { return
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxEnvironmentNetworkRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateKxUserRequest)(nil)
+var _ shape.Input = (*UpdateKxUserRequest)(nil)
 
 // BindParams sets the members of UpdateKxUserRequest bound to the URI and query string.
-func (in *UpdateKxUserRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxUserRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.UserName = p.PathString("userName")
 	return nil
@@ -1119,12 +1119,12 @@ func (in *UpdateKxUserRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on UpdateKxUserRequest, nested members included.
 func (in *UpdateKxUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxUserRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxUserRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxUserRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -1132,10 +1132,10 @@ func (in *UpdateKxUserRequest) IdempotencyToken() *string { return in.ClientToke
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxUserRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateKxVolumeRequest)(nil)
+var _ shape.Input = (*UpdateKxVolumeRequest)(nil)
 
 // BindParams sets the members of UpdateKxVolumeRequest bound to the URI and query string.
-func (in *UpdateKxVolumeRequest) BindParams(p restjson.Params) error {
+func (in *UpdateKxVolumeRequest) BindParams(p shape.Params) error {
 	in.EnvironmentId = p.PathString("environmentId")
 	in.VolumeName = p.PathString("volumeName")
 	return nil
@@ -1143,12 +1143,12 @@ func (in *UpdateKxVolumeRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on UpdateKxVolumeRequest, nested members included.
 func (in *UpdateKxVolumeRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateKxVolumeRequest)(nil)
+var _ shape.Idempotent = (*UpdateKxVolumeRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateKxVolumeRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -1156,14 +1156,14 @@ func (in *UpdateKxVolumeRequest) IdempotencyToken() *string { return in.ClientTo
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateKxVolumeRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-func (s *AutoScalingConfiguration) validate(v *restjson.Validator, path string) {
+func (s *AutoScalingConfiguration) validate(v *shape.Validator, path string) {
 	if x := s.MinNodeCount; x != nil {
 		p := memberPath(path, "minNodeCount")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), nil)
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), nil)
 	}
 	if x := s.MaxNodeCount; x != nil {
 		p := memberPath(path, "maxNodeCount")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), nil)
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), nil)
 	}
 	if x := s.AutoScalingMetric; x != nil {
 		p := memberPath(path, "autoScalingMetric")
@@ -1171,19 +1171,19 @@ func (s *AutoScalingConfiguration) validate(v *restjson.Validator, path string) 
 	}
 	if x := s.MetricTarget; x != nil {
 		p := memberPath(path, "metricTarget")
-		v.RangeFloat(p, *x, restjson.Ptr[float64](1), restjson.Ptr[float64](100))
+		v.RangeFloat(p, *x, shape.Ptr[float64](1), shape.Ptr[float64](100))
 	}
 	if x := s.ScaleInCooldownSeconds; x != nil {
 		p := memberPath(path, "scaleInCooldownSeconds")
-		v.RangeFloat(p, *x, restjson.Ptr[float64](0), restjson.Ptr[float64](100000))
+		v.RangeFloat(p, *x, shape.Ptr[float64](0), shape.Ptr[float64](100000))
 	}
 	if x := s.ScaleOutCooldownSeconds; x != nil {
 		p := memberPath(path, "scaleOutCooldownSeconds")
-		v.RangeFloat(p, *x, restjson.Ptr[float64](0), restjson.Ptr[float64](100000))
+		v.RangeFloat(p, *x, shape.Ptr[float64](0), shape.Ptr[float64](100000))
 	}
 }
 
-func (s *CapacityConfiguration) validate(v *restjson.Validator, path string) {
+func (s *CapacityConfiguration) validate(v *shape.Validator, path string) {
 	if x := s.NodeType; x != nil {
 		p := memberPath(path, "nodeType")
 		v.Len(p, *x, 1, 32)
@@ -1191,11 +1191,11 @@ func (s *CapacityConfiguration) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.NodeCount; x != nil {
 		p := memberPath(path, "nodeCount")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), nil)
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), nil)
 	}
 }
 
-func (s *ChangeRequest) validate(v *restjson.Validator, path string) {
+func (s *ChangeRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "changeType"), s.ChangeType != nil)
 	v.Required(memberPath(path, "dbPath"), s.DbPath != nil)
 	if x := s.ChangeType; x != nil {
@@ -1214,7 +1214,7 @@ func (s *ChangeRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CodeConfiguration) validate(v *restjson.Validator, path string) {
+func (s *CodeConfiguration) validate(v *shape.Validator, path string) {
 	if x := s.S3Bucket; x != nil {
 		p := memberPath(path, "s3Bucket")
 		v.Len(p, *x, 3, 255)
@@ -1231,7 +1231,7 @@ func (s *CodeConfiguration) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "name"), s.Name != nil)
 	if x := s.Name; x != nil {
 		p := memberPath(path, "name")
@@ -1281,7 +1281,7 @@ func (s *CreateEnvironmentRequest) validate(v *restjson.Validator, path string) 
 	}
 }
 
-func (s *CreateKxChangesetRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxChangesetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "changeRequests"), s.ChangeRequests != nil)
@@ -1311,7 +1311,7 @@ func (s *CreateKxChangesetRequest) validate(v *restjson.Validator, path string) 
 	}
 }
 
-func (s *CreateKxClusterRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxClusterRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
 	v.Required(memberPath(path, "clusterType"), s.ClusterType != nil)
@@ -1428,7 +1428,7 @@ func (s *CreateKxClusterRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateKxDatabaseRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxDatabaseRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "clientToken"), s.ClientToken != nil)
@@ -1465,7 +1465,7 @@ func (s *CreateKxDatabaseRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateKxDataviewRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxDataviewRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "dataviewName"), s.DataviewName != nil)
@@ -1531,7 +1531,7 @@ func (s *CreateKxDataviewRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateKxEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "name"), s.Name != nil)
 	v.Required(memberPath(path, "kmsKeyId"), s.KmsKeyId != nil)
 	if x := s.Name; x != nil {
@@ -1567,7 +1567,7 @@ func (s *CreateKxEnvironmentRequest) validate(v *restjson.Validator, path string
 	}
 }
 
-func (s *CreateKxScalingGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxScalingGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "clientToken"), s.ClientToken != nil)
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "scalingGroupName"), s.ScalingGroupName != nil)
@@ -1611,7 +1611,7 @@ func (s *CreateKxScalingGroupRequest) validate(v *restjson.Validator, path strin
 	}
 }
 
-func (s *CreateKxUserRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "userName"), s.UserName != nil)
 	v.Required(memberPath(path, "iamRole"), s.IamRole != nil)
@@ -1648,7 +1648,7 @@ func (s *CreateKxUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateKxVolumeRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateKxVolumeRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "volumeType"), s.VolumeType != nil)
 	v.Required(memberPath(path, "volumeName"), s.VolumeName != nil)
@@ -1707,7 +1707,7 @@ func (s *CreateKxVolumeRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CustomDNSServer) validate(v *restjson.Validator, path string) {
+func (s *CustomDNSServer) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "customDNSServerName"), s.CustomDNSServerName != nil)
 	v.Required(memberPath(path, "customDNSServerIP"), s.CustomDNSServerIP != nil)
 	if x := s.CustomDNSServerName; x != nil {
@@ -1721,7 +1721,7 @@ func (s *CustomDNSServer) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DeleteEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -1730,7 +1730,7 @@ func (s *DeleteEnvironmentRequest) validate(v *restjson.Validator, path string) 
 	}
 }
 
-func (s *DeleteKxClusterNodeRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxClusterNodeRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
 	v.Required(memberPath(path, "nodeId"), s.NodeId != nil)
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
@@ -1750,7 +1750,7 @@ func (s *DeleteKxClusterNodeRequest) validate(v *restjson.Validator, path string
 	}
 }
 
-func (s *DeleteKxClusterRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxClusterRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -1770,7 +1770,7 @@ func (s *DeleteKxClusterRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DeleteKxDatabaseRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxDatabaseRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "clientToken"), s.ClientToken != nil)
@@ -1791,7 +1791,7 @@ func (s *DeleteKxDatabaseRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DeleteKxDataviewRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxDataviewRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "dataviewName"), s.DataviewName != nil)
@@ -1818,7 +1818,7 @@ func (s *DeleteKxDataviewRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DeleteKxEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -1832,7 +1832,7 @@ func (s *DeleteKxEnvironmentRequest) validate(v *restjson.Validator, path string
 	}
 }
 
-func (s *DeleteKxScalingGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxScalingGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "scalingGroupName"), s.ScalingGroupName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -1852,7 +1852,7 @@ func (s *DeleteKxScalingGroupRequest) validate(v *restjson.Validator, path strin
 	}
 }
 
-func (s *DeleteKxUserRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userName"), s.UserName != nil)
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.UserName; x != nil {
@@ -1872,7 +1872,7 @@ func (s *DeleteKxUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DeleteKxVolumeRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteKxVolumeRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "volumeName"), s.VolumeName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -1892,7 +1892,7 @@ func (s *DeleteKxVolumeRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *FederationParameters) validate(v *restjson.Validator, path string) {
+func (s *FederationParameters) validate(v *shape.Validator, path string) {
 	if x := s.SamlMetadataDocument; x != nil {
 		p := memberPath(path, "samlMetadataDocument")
 		v.Len(p, *x, 1000, 10000000)
@@ -1930,7 +1930,7 @@ func (s *FederationParameters) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *GetEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -1939,7 +1939,7 @@ func (s *GetEnvironmentRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetKxChangesetRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxChangesetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "changesetId"), s.ChangesetId != nil)
@@ -1960,7 +1960,7 @@ func (s *GetKxChangesetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetKxClusterRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxClusterRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -1975,7 +1975,7 @@ func (s *GetKxClusterRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetKxConnectionStringRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxConnectionStringRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userArn"), s.UserArn != nil)
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
@@ -1996,7 +1996,7 @@ func (s *GetKxConnectionStringRequest) validate(v *restjson.Validator, path stri
 	}
 }
 
-func (s *GetKxDatabaseRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxDatabaseRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -2011,7 +2011,7 @@ func (s *GetKxDatabaseRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetKxDataviewRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxDataviewRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "dataviewName"), s.DataviewName != nil)
@@ -2032,7 +2032,7 @@ func (s *GetKxDataviewRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetKxEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2041,7 +2041,7 @@ func (s *GetKxEnvironmentRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetKxScalingGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxScalingGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "scalingGroupName"), s.ScalingGroupName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -2056,7 +2056,7 @@ func (s *GetKxScalingGroupRequest) validate(v *restjson.Validator, path string) 
 	}
 }
 
-func (s *GetKxUserRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userName"), s.UserName != nil)
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.UserName; x != nil {
@@ -2071,7 +2071,7 @@ func (s *GetKxUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetKxVolumeRequest) validate(v *restjson.Validator, path string) {
+func (s *GetKxVolumeRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "volumeName"), s.VolumeName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -2086,12 +2086,12 @@ func (s *GetKxVolumeRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *IcmpTypeCode) validate(v *restjson.Validator, path string) {
+func (s *IcmpTypeCode) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "type"), s.Type != nil)
 	v.Required(memberPath(path, "code"), s.Code != nil)
 }
 
-func (s *KxCacheStorageConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxCacheStorageConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "type"), s.Type != nil)
 	v.Required(memberPath(path, "size"), s.Size != nil)
 	if x := s.Type; x != nil {
@@ -2100,7 +2100,7 @@ func (s *KxCacheStorageConfiguration) validate(v *restjson.Validator, path strin
 	}
 }
 
-func (s *KxClusterCodeDeploymentConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxClusterCodeDeploymentConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "deploymentStrategy"), s.DeploymentStrategy != nil)
 	if x := s.DeploymentStrategy; x != nil {
 		p := memberPath(path, "deploymentStrategy")
@@ -2108,7 +2108,7 @@ func (s *KxClusterCodeDeploymentConfiguration) validate(v *restjson.Validator, p
 	}
 }
 
-func (s *KxCommandLineArgument) validate(v *restjson.Validator, path string) {
+func (s *KxCommandLineArgument) validate(v *shape.Validator, path string) {
 	if x := s.Key; x != nil {
 		p := memberPath(path, "key")
 		v.Len(p, *x, 1, 1024)
@@ -2121,7 +2121,7 @@ func (s *KxCommandLineArgument) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *KxDatabaseCacheConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxDatabaseCacheConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "cacheType"), s.CacheType != nil)
 	v.Required(memberPath(path, "dbPaths"), s.DbPaths != nil)
 	if x := s.CacheType; x != nil {
@@ -2143,7 +2143,7 @@ func (s *KxDatabaseCacheConfiguration) validate(v *restjson.Validator, path stri
 	}
 }
 
-func (s *KxDatabaseConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxDatabaseConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	if x := s.DatabaseName; x != nil {
 		p := memberPath(path, "databaseName")
@@ -2173,7 +2173,7 @@ func (s *KxDatabaseConfiguration) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *KxDataviewConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxDataviewConfiguration) validate(v *shape.Validator, path string) {
 	if x := s.DataviewName; x != nil {
 		p := memberPath(path, "dataviewName")
 		v.Len(p, *x, 3, 63)
@@ -2198,7 +2198,7 @@ func (s *KxDataviewConfiguration) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *KxDataviewSegmentConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxDataviewSegmentConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "dbPaths"), s.DbPaths != nil)
 	v.Required(memberPath(path, "volumeName"), s.VolumeName != nil)
 	if x := s.DbPaths; x != nil {
@@ -2217,7 +2217,7 @@ func (s *KxDataviewSegmentConfiguration) validate(v *restjson.Validator, path st
 	}
 }
 
-func (s *KxDeploymentConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxDeploymentConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "deploymentStrategy"), s.DeploymentStrategy != nil)
 	if x := s.DeploymentStrategy; x != nil {
 		p := memberPath(path, "deploymentStrategy")
@@ -2225,25 +2225,25 @@ func (s *KxDeploymentConfiguration) validate(v *restjson.Validator, path string)
 	}
 }
 
-func (s *KxNAS1Configuration) validate(v *restjson.Validator, path string) {
+func (s *KxNAS1Configuration) validate(v *shape.Validator, path string) {
 	if x := s.Type; x != nil {
 		p := memberPath(path, "type")
 		v.Enum(p, string(*x), enumKxNAS1Type)
 	}
 	if x := s.Size; x != nil {
 		p := memberPath(path, "size")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1200), nil)
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1200), nil)
 	}
 }
 
-func (s *KxSavedownStorageConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxSavedownStorageConfiguration) validate(v *shape.Validator, path string) {
 	if x := s.Type; x != nil {
 		p := memberPath(path, "type")
 		v.Enum(p, string(*x), enumKxSavedownStorageType)
 	}
 	if x := s.Size; x != nil {
 		p := memberPath(path, "size")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](10), restjson.Ptr[int64](16000))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](10), shape.Ptr[int64](16000))
 	}
 	if x := s.VolumeName; x != nil {
 		p := memberPath(path, "volumeName")
@@ -2252,7 +2252,7 @@ func (s *KxSavedownStorageConfiguration) validate(v *restjson.Validator, path st
 	}
 }
 
-func (s *KxScalingGroupConfiguration) validate(v *restjson.Validator, path string) {
+func (s *KxScalingGroupConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "scalingGroupName"), s.ScalingGroupName != nil)
 	v.Required(memberPath(path, "memoryReservation"), s.MemoryReservation != nil)
 	v.Required(memberPath(path, "nodeCount"), s.NodeCount != nil)
@@ -2263,23 +2263,23 @@ func (s *KxScalingGroupConfiguration) validate(v *restjson.Validator, path strin
 	}
 	if x := s.MemoryLimit; x != nil {
 		p := memberPath(path, "memoryLimit")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](6), nil)
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](6), nil)
 	}
 	if x := s.MemoryReservation; x != nil {
 		p := memberPath(path, "memoryReservation")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](6), nil)
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](6), nil)
 	}
 	if x := s.NodeCount; x != nil {
 		p := memberPath(path, "nodeCount")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), nil)
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), nil)
 	}
 	if x := s.Cpu; x != nil {
 		p := memberPath(path, "cpu")
-		v.RangeFloat(p, *x, restjson.Ptr[float64](0.1), nil)
+		v.RangeFloat(p, *x, shape.Ptr[float64](0.1), nil)
 	}
 }
 
-func (s *ListEnvironmentsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListEnvironmentsRequest) validate(v *shape.Validator, path string) {
 	if x := s.NextToken; x != nil {
 		p := memberPath(path, "nextToken")
 		v.Len(p, *x, 1, 1000)
@@ -2287,11 +2287,11 @@ func (s *ListEnvironmentsRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListKxChangesetsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxChangesetsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -2311,11 +2311,11 @@ func (s *ListKxChangesetsRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListKxClusterNodesRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxClusterNodesRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -2335,11 +2335,11 @@ func (s *ListKxClusterNodesRequest) validate(v *restjson.Validator, path string)
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListKxClustersRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxClustersRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2352,7 +2352,7 @@ func (s *ListKxClustersRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 	if x := s.NextToken; x != nil {
 		p := memberPath(path, "nextToken")
@@ -2361,7 +2361,7 @@ func (s *ListKxClustersRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *ListKxDatabasesRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxDatabasesRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2375,11 +2375,11 @@ func (s *ListKxDatabasesRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListKxDataviewsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxDataviewsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -2399,11 +2399,11 @@ func (s *ListKxDataviewsRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListKxEnvironmentsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxEnvironmentsRequest) validate(v *shape.Validator, path string) {
 	if x := s.NextToken; x != nil {
 		p := memberPath(path, "nextToken")
 		v.Len(p, *x, 1, 1000)
@@ -2411,7 +2411,7 @@ func (s *ListKxEnvironmentsRequest) validate(v *restjson.Validator, path string)
 	}
 }
 
-func (s *ListKxScalingGroupsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxScalingGroupsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2420,7 +2420,7 @@ func (s *ListKxScalingGroupsRequest) validate(v *restjson.Validator, path string
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 	if x := s.NextToken; x != nil {
 		p := memberPath(path, "nextToken")
@@ -2429,7 +2429,7 @@ func (s *ListKxScalingGroupsRequest) validate(v *restjson.Validator, path string
 	}
 }
 
-func (s *ListKxUsersRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxUsersRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2443,11 +2443,11 @@ func (s *ListKxUsersRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListKxVolumesRequest) validate(v *restjson.Validator, path string) {
+func (s *ListKxVolumesRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2456,7 +2456,7 @@ func (s *ListKxVolumesRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](100))
 	}
 	if x := s.NextToken; x != nil {
 		p := memberPath(path, "nextToken")
@@ -2469,7 +2469,7 @@ func (s *ListKxVolumesRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *ListTagsForResourceRequest) validate(v *restjson.Validator, path string) {
+func (s *ListTagsForResourceRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "resourceArn"), s.ResourceArn != nil)
 	if x := s.ResourceArn; x != nil {
 		p := memberPath(path, "resourceArn")
@@ -2478,14 +2478,14 @@ func (s *ListTagsForResourceRequest) validate(v *restjson.Validator, path string
 	}
 }
 
-func (s *NetworkACLEntry) validate(v *restjson.Validator, path string) {
+func (s *NetworkACLEntry) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "ruleNumber"), s.RuleNumber != nil)
 	v.Required(memberPath(path, "protocol"), s.Protocol != nil)
 	v.Required(memberPath(path, "ruleAction"), s.RuleAction != nil)
 	v.Required(memberPath(path, "cidrBlock"), s.CidrBlock != nil)
 	if x := s.RuleNumber; x != nil {
 		p := memberPath(path, "ruleNumber")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](32766))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](32766))
 	}
 	if x := s.Protocol; x != nil {
 		p := memberPath(path, "protocol")
@@ -2511,20 +2511,20 @@ func (s *NetworkACLEntry) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *PortRange) validate(v *restjson.Validator, path string) {
+func (s *PortRange) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "from"), s.From != nil)
 	v.Required(memberPath(path, "to"), s.To != nil)
 	if x := s.From; x != nil {
 		p := memberPath(path, "from")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](65535))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](65535))
 	}
 	if x := s.To; x != nil {
 		p := memberPath(path, "to")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](0), restjson.Ptr[int64](65535))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](0), shape.Ptr[int64](65535))
 	}
 }
 
-func (s *SuperuserParameters) validate(v *restjson.Validator, path string) {
+func (s *SuperuserParameters) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "emailAddress"), s.EmailAddress != nil)
 	v.Required(memberPath(path, "firstName"), s.FirstName != nil)
 	v.Required(memberPath(path, "lastName"), s.LastName != nil)
@@ -2545,7 +2545,7 @@ func (s *SuperuserParameters) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *TagResourceRequest) validate(v *restjson.Validator, path string) {
+func (s *TagResourceRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "resourceArn"), s.ResourceArn != nil)
 	v.Required(memberPath(path, "tags"), s.Tags != nil)
 	if x := s.ResourceArn; x != nil {
@@ -2566,7 +2566,7 @@ func (s *TagResourceRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *TickerplantLogConfiguration) validate(v *restjson.Validator, path string) {
+func (s *TickerplantLogConfiguration) validate(v *shape.Validator, path string) {
 	if x := s.TickerplantLogVolumes; x != nil {
 		p := memberPath(path, "tickerplantLogVolumes")
 		for i1 := range x {
@@ -2577,7 +2577,7 @@ func (s *TickerplantLogConfiguration) validate(v *restjson.Validator, path strin
 	}
 }
 
-func (s *TransitGatewayConfiguration) validate(v *restjson.Validator, path string) {
+func (s *TransitGatewayConfiguration) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "transitGatewayID"), s.TransitGatewayID != nil)
 	v.Required(memberPath(path, "routableCIDRSpace"), s.RoutableCIDRSpace != nil)
 	if x := s.TransitGatewayID; x != nil {
@@ -2594,7 +2594,7 @@ func (s *TransitGatewayConfiguration) validate(v *restjson.Validator, path strin
 	}
 }
 
-func (s *UntagResourceRequest) validate(v *restjson.Validator, path string) {
+func (s *UntagResourceRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "resourceArn"), s.ResourceArn != nil)
 	v.Required(memberPath(path, "tagKeys"), s.TagKeys != nil)
 	if x := s.ResourceArn; x != nil {
@@ -2613,7 +2613,7 @@ func (s *UntagResourceRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *UpdateEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2640,7 +2640,7 @@ func (s *UpdateEnvironmentRequest) validate(v *restjson.Validator, path string) 
 	}
 }
 
-func (s *UpdateKxClusterCodeConfigurationRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxClusterCodeConfigurationRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
 	v.Required(memberPath(path, "code"), s.Code != nil)
@@ -2681,7 +2681,7 @@ func (s *UpdateKxClusterCodeConfigurationRequest) validate(v *restjson.Validator
 	}
 }
 
-func (s *UpdateKxClusterDatabasesRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxClusterDatabasesRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "clusterName"), s.ClusterName != nil)
 	v.Required(memberPath(path, "databases"), s.Databases != nil)
@@ -2713,7 +2713,7 @@ func (s *UpdateKxClusterDatabasesRequest) validate(v *restjson.Validator, path s
 	}
 }
 
-func (s *UpdateKxDatabaseRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxDatabaseRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "clientToken"), s.ClientToken != nil)
@@ -2739,7 +2739,7 @@ func (s *UpdateKxDatabaseRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *UpdateKxDataviewRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxDataviewRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "databaseName"), s.DatabaseName != nil)
 	v.Required(memberPath(path, "dataviewName"), s.DataviewName != nil)
@@ -2784,7 +2784,7 @@ func (s *UpdateKxDataviewRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *UpdateKxEnvironmentNetworkRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxEnvironmentNetworkRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2809,7 +2809,7 @@ func (s *UpdateKxEnvironmentNetworkRequest) validate(v *restjson.Validator, path
 	}
 }
 
-func (s *UpdateKxEnvironmentRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxEnvironmentRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -2833,7 +2833,7 @@ func (s *UpdateKxEnvironmentRequest) validate(v *restjson.Validator, path string
 	}
 }
 
-func (s *UpdateKxUserRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "userName"), s.UserName != nil)
 	v.Required(memberPath(path, "iamRole"), s.IamRole != nil)
@@ -2859,7 +2859,7 @@ func (s *UpdateKxUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *UpdateKxVolumeRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateKxVolumeRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	v.Required(memberPath(path, "volumeName"), s.VolumeName != nil)
 	if x := s.EnvironmentId; x != nil {
@@ -2888,7 +2888,7 @@ func (s *UpdateKxVolumeRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *VpcConfiguration) validate(v *restjson.Validator, path string) {
+func (s *VpcConfiguration) validate(v *shape.Validator, path string) {
 	if x := s.VpcId; x != nil {
 		p := memberPath(path, "vpcId")
 		v.Len(p, *x, 1, 1024)

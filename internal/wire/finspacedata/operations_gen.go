@@ -7,11 +7,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+	"github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 // Operations lists every operation of the model, sorted by name.
-var Operations = []*restjson.Operation{
+var Operations = []*shape.Operation{
 	{
 		Service:          SigningName,
 		Name:             "AssociateUserToPermissionGroup",
@@ -21,7 +21,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(AssociateUserToPermissionGroupRequest) },
+		NewInput:         func() shape.Input { return new(AssociateUserToPermissionGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -32,7 +32,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"ResourceNotFoundException", "InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateChangesetRequest) },
+		NewInput:         func() shape.Input { return new(CreateChangesetRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -43,7 +43,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ThrottlingException", "ValidationException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateDataViewRequest) },
+		NewInput:         func() shape.Input { return new(CreateDataViewRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -54,7 +54,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException", "ResourceNotFoundException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateDatasetRequest) },
+		NewInput:         func() shape.Input { return new(CreateDatasetRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -65,7 +65,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreatePermissionGroupRequest) },
+		NewInput:         func() shape.Input { return new(CreatePermissionGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -76,7 +76,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "LimitExceededException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(CreateUserRequest) },
+		NewInput:         func() shape.Input { return new(CreateUserRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -87,7 +87,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "LimitExceededException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeleteDatasetRequest) },
+		NewInput:         func() shape.Input { return new(DeleteDatasetRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -98,7 +98,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "LimitExceededException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DeletePermissionGroupRequest) },
+		NewInput:         func() shape.Input { return new(DeletePermissionGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -109,7 +109,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DisableUserRequest) },
+		NewInput:         func() shape.Input { return new(DisableUserRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -120,7 +120,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(DisassociateUserFromPermissionGroupRequest) },
+		NewInput:         func() shape.Input { return new(DisassociateUserFromPermissionGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -131,7 +131,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "LimitExceededException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(EnableUserRequest) },
+		NewInput:         func() shape.Input { return new(EnableUserRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -141,7 +141,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ConflictException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetChangesetRequest) },
+		NewInput:    func() shape.Input { return new(GetChangesetRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -151,7 +151,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ThrottlingException", "ValidationException", "ConflictException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetDataViewRequest) },
+		NewInput:    func() shape.Input { return new(GetDataViewRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -161,7 +161,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetDatasetRequest) },
+		NewInput:    func() shape.Input { return new(GetDatasetRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -171,7 +171,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ThrottlingException", "ValidationException", "AccessDeniedException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetExternalDataViewAccessDetailsRequest) },
+		NewInput:    func() shape.Input { return new(GetExternalDataViewAccessDetailsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -181,7 +181,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetPermissionGroupRequest) },
+		NewInput:    func() shape.Input { return new(GetPermissionGroupRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -191,7 +191,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetProgrammaticAccessCredentialsRequest) },
+		NewInput:    func() shape.Input { return new(GetProgrammaticAccessCredentialsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -201,7 +201,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetUserRequest) },
+		NewInput:    func() shape.Input { return new(GetUserRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -211,7 +211,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "AccessDeniedException", "ThrottlingException", "ValidationException"},
 		Deprecated:  true,
-		NewInput:    func() restjson.Input { return new(GetWorkingLocationRequest) },
+		NewInput:    func() shape.Input { return new(GetWorkingLocationRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -221,7 +221,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ConflictException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -230,7 +230,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListChangesetsRequest) },
+		NewInput: func() shape.Input { return new(ListChangesetsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -240,7 +240,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"ResourceNotFoundException", "InternalServerException", "ThrottlingException", "ValidationException", "ConflictException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -249,7 +249,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListDataViewsRequest) },
+		NewInput: func() shape.Input { return new(ListDataViewsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -259,7 +259,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ThrottlingException", "ValidationException", "ConflictException", "ResourceNotFoundException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -268,7 +268,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: false,
 		},
-		NewInput: func() restjson.Input { return new(ListDatasetsRequest) },
+		NewInput: func() shape.Input { return new(ListDatasetsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -278,7 +278,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -287,7 +287,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: true,
 		},
-		NewInput: func() restjson.Input { return new(ListPermissionGroupsRequest) },
+		NewInput: func() shape.Input { return new(ListPermissionGroupsRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -297,7 +297,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -306,7 +306,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: true,
 		},
-		NewInput: func() restjson.Input { return new(ListPermissionGroupsByUserRequest) },
+		NewInput: func() shape.Input { return new(ListPermissionGroupsByUserRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -316,7 +316,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -325,7 +325,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: true,
 		},
-		NewInput: func() restjson.Input { return new(ListUsersRequest) },
+		NewInput: func() shape.Input { return new(ListUsersRequest) },
 	},
 	{
 		Service:     SigningName,
@@ -335,7 +335,7 @@ var Operations = []*restjson.Operation{
 		SuccessCode: 200,
 		Errors:      []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException"},
 		Deprecated:  true,
-		Pagination: &restjson.Pagination{
+		Pagination: &shape.Pagination{
 			InputToken:    "nextToken",
 			OutputToken:   "nextToken",
 			LimitKey:      "maxResults",
@@ -344,7 +344,7 @@ var Operations = []*restjson.Operation{
 			LimitMax:      100,
 			LimitRequired: true,
 		},
-		NewInput: func() restjson.Input { return new(ListUsersByPermissionGroupRequest) },
+		NewInput: func() shape.Input { return new(ListUsersByPermissionGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -355,7 +355,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(ResetUserPasswordRequest) },
+		NewInput:         func() shape.Input { return new(ResetUserPasswordRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -366,7 +366,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"ResourceNotFoundException", "InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateChangesetRequest) },
+		NewInput:         func() shape.Input { return new(UpdateChangesetRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -377,7 +377,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ConflictException", "ResourceNotFoundException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateDatasetRequest) },
+		NewInput:         func() shape.Input { return new(UpdateDatasetRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -388,7 +388,7 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdatePermissionGroupRequest) },
+		NewInput:         func() shape.Input { return new(UpdatePermissionGroupRequest) },
 	},
 	{
 		Service:          SigningName,
@@ -399,12 +399,12 @@ var Operations = []*restjson.Operation{
 		Errors:           []string{"InternalServerException", "ValidationException", "ThrottlingException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"},
 		Deprecated:       true,
 		IdempotencyToken: "clientToken",
-		NewInput:         func() restjson.Input { return new(UpdateUserRequest) },
+		NewInput:         func() shape.Input { return new(UpdateUserRequest) },
 	},
 }
 
 // OperationByName returns the operation called name, or nil.
-func OperationByName(name string) *restjson.Operation {
+func OperationByName(name string) *shape.Operation {
 	for _, op := range Operations {
 		if op.Name == name {
 			return op
@@ -503,7 +503,7 @@ type Handlers struct {
 
 // Lookup returns the untyped handler of the operation called name, nil
 // when the operation is unknown or its field is nil.
-func (h *Handlers) Lookup(name string) restjson.HandlerFunc {
+func (h *Handlers) Lookup(name string) shape.HandlerFunc {
 	if h == nil {
 		return nil
 	}
@@ -574,13 +574,13 @@ func (h *Handlers) Lookup(name string) restjson.HandlerFunc {
 	return nil
 }
 
-// adapt turns a typed operation function into a restjson.HandlerFunc. A
+// adapt turns a typed operation function into a shape.HandlerFunc. A
 // nil output is returned as a nil interface, never as a typed nil.
-func adapt[In restjson.Input, Out any](name string, fn func(context.Context, In) (*Out, error)) restjson.HandlerFunc {
+func adapt[In shape.Input, Out any](name string, fn func(context.Context, In) (*Out, error)) shape.HandlerFunc {
 	if fn == nil {
 		return nil
 	}
-	return func(ctx context.Context, in restjson.Input) (any, error) {
+	return func(ctx context.Context, in shape.Input) (any, error) {
 		req, ok := in.(In)
 		if !ok {
 			return nil, fmt.Errorf("%s: input is %T, want %T", name, in, req)

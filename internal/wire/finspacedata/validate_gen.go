@@ -8,22 +8,22 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+	"github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 // Matchers of the model patterns, one per distinct pattern, named after
 // the first shape that uses the pattern.
 var (
 	// Shapes AccessKeyId, SecretAccessKey, SessionToken, StringMapKey, StringMapValue, StringValueLength1to250, StringValueLength1to255.
-	patAccessKeyId = restjson.MustMatcher(`[\s\S]*\S[\s\S]*`)
-	patAliasString = restjson.MustMatcher(`^alias\/\S+`)
+	patAccessKeyId = shape.MustMatcher(`[\s\S]*\S[\s\S]*`)
+	patAliasString = shape.MustMatcher(`^alias\/\S+`)
 	// Shapes ClientToken, ColumnName, DatasetTitle, FirstName, LastName, OwnerName, Password, PermissionGroupId, PermissionGroupName, UserId, stringValueLength1to1024, stringValueLength1to63.
-	patClientToken = restjson.MustMatcher(`.*\S.*`)
+	patClientToken = shape.MustMatcher(`.*\S.*`)
 	// Shapes ColumnDescription, DatasetDescription, PermissionGroupDescription.
-	patColumnDescription = restjson.MustMatcher(`[\s\S]*`)
-	patEmail             = restjson.MustMatcher(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,4}`)
-	patPhoneNumber       = restjson.MustMatcher(`^[\+0-9\#\,\(][\+0-9\-\.\/\(\)\,\#\s]+$`)
-	patRoleArn           = restjson.MustMatcher(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+	patColumnDescription = shape.MustMatcher(`[\s\S]*`)
+	patEmail             = shape.MustMatcher(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,4}`)
+	patPhoneNumber       = shape.MustMatcher(`^[\+0-9\#\,\(][\+0-9\-\.\/\(\)\,\#\s]+$`)
+	patRoleArn           = shape.MustMatcher(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
 )
 
 // Allowed values of the enums, for Validator.Enum.
@@ -46,10 +46,10 @@ func memberPath(path, name string) string {
 	return path + "." + name
 }
 
-var _ restjson.Input = (*AssociateUserToPermissionGroupRequest)(nil)
+var _ shape.Input = (*AssociateUserToPermissionGroupRequest)(nil)
 
 // BindParams sets the members of AssociateUserToPermissionGroupRequest bound to the URI and query string.
-func (in *AssociateUserToPermissionGroupRequest) BindParams(p restjson.Params) error {
+func (in *AssociateUserToPermissionGroupRequest) BindParams(p shape.Params) error {
 	in.PermissionGroupId = p.PathString("permissionGroupId")
 	in.UserId = p.PathString("userId")
 	return nil
@@ -57,12 +57,12 @@ func (in *AssociateUserToPermissionGroupRequest) BindParams(p restjson.Params) e
 
 // Validate checks every constraint of the model on AssociateUserToPermissionGroupRequest, nested members included.
 func (in *AssociateUserToPermissionGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*AssociateUserToPermissionGroupRequest)(nil)
+var _ shape.Idempotent = (*AssociateUserToPermissionGroupRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *AssociateUserToPermissionGroupRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -70,22 +70,22 @@ func (in *AssociateUserToPermissionGroupRequest) IdempotencyToken() *string { re
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *AssociateUserToPermissionGroupRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateChangesetRequest)(nil)
+var _ shape.Input = (*CreateChangesetRequest)(nil)
 
 // BindParams sets the members of CreateChangesetRequest bound to the URI and query string.
-func (in *CreateChangesetRequest) BindParams(p restjson.Params) error {
+func (in *CreateChangesetRequest) BindParams(p shape.Params) error {
 	in.DatasetId = p.PathString("datasetId")
 	return nil
 }
 
 // Validate checks every constraint of the model on CreateChangesetRequest, nested members included.
 func (in *CreateChangesetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateChangesetRequest)(nil)
+var _ shape.Idempotent = (*CreateChangesetRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateChangesetRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -93,22 +93,22 @@ func (in *CreateChangesetRequest) IdempotencyToken() *string { return in.ClientT
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateChangesetRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateDataViewRequest)(nil)
+var _ shape.Input = (*CreateDataViewRequest)(nil)
 
 // BindParams sets the members of CreateDataViewRequest bound to the URI and query string.
-func (in *CreateDataViewRequest) BindParams(p restjson.Params) error {
+func (in *CreateDataViewRequest) BindParams(p shape.Params) error {
 	in.DatasetId = p.PathString("datasetId")
 	return nil
 }
 
 // Validate checks every constraint of the model on CreateDataViewRequest, nested members included.
 func (in *CreateDataViewRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateDataViewRequest)(nil)
+var _ shape.Idempotent = (*CreateDataViewRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateDataViewRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -116,19 +116,19 @@ func (in *CreateDataViewRequest) IdempotencyToken() *string { return in.ClientTo
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateDataViewRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateDatasetRequest)(nil)
+var _ shape.Input = (*CreateDatasetRequest)(nil)
 
 // BindParams sets the members of CreateDatasetRequest bound to the URI and query string.
-func (in *CreateDatasetRequest) BindParams(restjson.Params) error { return nil }
+func (in *CreateDatasetRequest) BindParams(shape.Params) error { return nil }
 
 // Validate checks every constraint of the model on CreateDatasetRequest, nested members included.
 func (in *CreateDatasetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateDatasetRequest)(nil)
+var _ shape.Idempotent = (*CreateDatasetRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateDatasetRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -136,19 +136,19 @@ func (in *CreateDatasetRequest) IdempotencyToken() *string { return in.ClientTok
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateDatasetRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreatePermissionGroupRequest)(nil)
+var _ shape.Input = (*CreatePermissionGroupRequest)(nil)
 
 // BindParams sets the members of CreatePermissionGroupRequest bound to the URI and query string.
-func (in *CreatePermissionGroupRequest) BindParams(restjson.Params) error { return nil }
+func (in *CreatePermissionGroupRequest) BindParams(shape.Params) error { return nil }
 
 // Validate checks every constraint of the model on CreatePermissionGroupRequest, nested members included.
 func (in *CreatePermissionGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreatePermissionGroupRequest)(nil)
+var _ shape.Idempotent = (*CreatePermissionGroupRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreatePermissionGroupRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -156,19 +156,19 @@ func (in *CreatePermissionGroupRequest) IdempotencyToken() *string { return in.C
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreatePermissionGroupRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*CreateUserRequest)(nil)
+var _ shape.Input = (*CreateUserRequest)(nil)
 
 // BindParams sets the members of CreateUserRequest bound to the URI and query string.
-func (in *CreateUserRequest) BindParams(restjson.Params) error { return nil }
+func (in *CreateUserRequest) BindParams(shape.Params) error { return nil }
 
 // Validate checks every constraint of the model on CreateUserRequest, nested members included.
 func (in *CreateUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*CreateUserRequest)(nil)
+var _ shape.Idempotent = (*CreateUserRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *CreateUserRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -176,10 +176,10 @@ func (in *CreateUserRequest) IdempotencyToken() *string { return in.ClientToken 
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *CreateUserRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeleteDatasetRequest)(nil)
+var _ shape.Input = (*DeleteDatasetRequest)(nil)
 
 // BindParams sets the members of DeleteDatasetRequest bound to the URI and query string.
-func (in *DeleteDatasetRequest) BindParams(p restjson.Params) error {
+func (in *DeleteDatasetRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
 		return err
@@ -190,12 +190,12 @@ func (in *DeleteDatasetRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeleteDatasetRequest, nested members included.
 func (in *DeleteDatasetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeleteDatasetRequest)(nil)
+var _ shape.Idempotent = (*DeleteDatasetRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeleteDatasetRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -203,10 +203,10 @@ func (in *DeleteDatasetRequest) IdempotencyToken() *string { return in.ClientTok
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeleteDatasetRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DeletePermissionGroupRequest)(nil)
+var _ shape.Input = (*DeletePermissionGroupRequest)(nil)
 
 // BindParams sets the members of DeletePermissionGroupRequest bound to the URI and query string.
-func (in *DeletePermissionGroupRequest) BindParams(p restjson.Params) error {
+func (in *DeletePermissionGroupRequest) BindParams(p shape.Params) error {
 	var err error
 	in.PermissionGroupId = p.PathString("permissionGroupId")
 	if in.ClientToken, err = p.QueryString("clientToken"); err != nil {
@@ -217,12 +217,12 @@ func (in *DeletePermissionGroupRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on DeletePermissionGroupRequest, nested members included.
 func (in *DeletePermissionGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DeletePermissionGroupRequest)(nil)
+var _ shape.Idempotent = (*DeletePermissionGroupRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DeletePermissionGroupRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -230,22 +230,22 @@ func (in *DeletePermissionGroupRequest) IdempotencyToken() *string { return in.C
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DeletePermissionGroupRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DisableUserRequest)(nil)
+var _ shape.Input = (*DisableUserRequest)(nil)
 
 // BindParams sets the members of DisableUserRequest bound to the URI and query string.
-func (in *DisableUserRequest) BindParams(p restjson.Params) error {
+func (in *DisableUserRequest) BindParams(p shape.Params) error {
 	in.UserId = p.PathString("userId")
 	return nil
 }
 
 // Validate checks every constraint of the model on DisableUserRequest, nested members included.
 func (in *DisableUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DisableUserRequest)(nil)
+var _ shape.Idempotent = (*DisableUserRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DisableUserRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -253,10 +253,10 @@ func (in *DisableUserRequest) IdempotencyToken() *string { return in.ClientToken
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *DisableUserRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*DisassociateUserFromPermissionGroupRequest)(nil)
+var _ shape.Input = (*DisassociateUserFromPermissionGroupRequest)(nil)
 
 // BindParams sets the members of DisassociateUserFromPermissionGroupRequest bound to the URI and query string.
-func (in *DisassociateUserFromPermissionGroupRequest) BindParams(p restjson.Params) error {
+func (in *DisassociateUserFromPermissionGroupRequest) BindParams(p shape.Params) error {
 	var err error
 	in.PermissionGroupId = p.PathString("permissionGroupId")
 	in.UserId = p.PathString("userId")
@@ -268,12 +268,12 @@ func (in *DisassociateUserFromPermissionGroupRequest) BindParams(p restjson.Para
 
 // Validate checks every constraint of the model on DisassociateUserFromPermissionGroupRequest, nested members included.
 func (in *DisassociateUserFromPermissionGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*DisassociateUserFromPermissionGroupRequest)(nil)
+var _ shape.Idempotent = (*DisassociateUserFromPermissionGroupRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *DisassociateUserFromPermissionGroupRequest) IdempotencyToken() *string {
@@ -285,22 +285,22 @@ func (in *DisassociateUserFromPermissionGroupRequest) SetIdempotencyToken(t *str
 	in.ClientToken = t
 }
 
-var _ restjson.Input = (*EnableUserRequest)(nil)
+var _ shape.Input = (*EnableUserRequest)(nil)
 
 // BindParams sets the members of EnableUserRequest bound to the URI and query string.
-func (in *EnableUserRequest) BindParams(p restjson.Params) error {
+func (in *EnableUserRequest) BindParams(p shape.Params) error {
 	in.UserId = p.PathString("userId")
 	return nil
 }
 
 // Validate checks every constraint of the model on EnableUserRequest, nested members included.
 func (in *EnableUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*EnableUserRequest)(nil)
+var _ shape.Idempotent = (*EnableUserRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *EnableUserRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -308,10 +308,10 @@ func (in *EnableUserRequest) IdempotencyToken() *string { return in.ClientToken 
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *EnableUserRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*GetChangesetRequest)(nil)
+var _ shape.Input = (*GetChangesetRequest)(nil)
 
 // BindParams sets the members of GetChangesetRequest bound to the URI and query string.
-func (in *GetChangesetRequest) BindParams(p restjson.Params) error {
+func (in *GetChangesetRequest) BindParams(p shape.Params) error {
 	in.DatasetId = p.PathString("datasetId")
 	in.ChangesetId = p.PathString("changesetId")
 	return nil
@@ -319,15 +319,15 @@ func (in *GetChangesetRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetChangesetRequest, nested members included.
 func (in *GetChangesetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetDataViewRequest)(nil)
+var _ shape.Input = (*GetDataViewRequest)(nil)
 
 // BindParams sets the members of GetDataViewRequest bound to the URI and query string.
-func (in *GetDataViewRequest) BindParams(p restjson.Params) error {
+func (in *GetDataViewRequest) BindParams(p shape.Params) error {
 	in.DataViewId = p.PathString("dataviewId")
 	in.DatasetId = p.PathString("datasetId")
 	return nil
@@ -335,30 +335,30 @@ func (in *GetDataViewRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on GetDataViewRequest, nested members included.
 func (in *GetDataViewRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetDatasetRequest)(nil)
+var _ shape.Input = (*GetDatasetRequest)(nil)
 
 // BindParams sets the members of GetDatasetRequest bound to the URI and query string.
-func (in *GetDatasetRequest) BindParams(p restjson.Params) error {
+func (in *GetDatasetRequest) BindParams(p shape.Params) error {
 	in.DatasetId = p.PathString("datasetId")
 	return nil
 }
 
 // Validate checks every constraint of the model on GetDatasetRequest, nested members included.
 func (in *GetDatasetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetExternalDataViewAccessDetailsRequest)(nil)
+var _ shape.Input = (*GetExternalDataViewAccessDetailsRequest)(nil)
 
 // BindParams sets the members of GetExternalDataViewAccessDetailsRequest bound to the URI and query string.
-func (in *GetExternalDataViewAccessDetailsRequest) BindParams(p restjson.Params) error {
+func (in *GetExternalDataViewAccessDetailsRequest) BindParams(p shape.Params) error {
 	in.DataViewId = p.PathString("dataviewId")
 	in.DatasetId = p.PathString("datasetId")
 	return nil
@@ -366,30 +366,30 @@ func (in *GetExternalDataViewAccessDetailsRequest) BindParams(p restjson.Params)
 
 // Validate checks every constraint of the model on GetExternalDataViewAccessDetailsRequest, nested members included.
 func (in *GetExternalDataViewAccessDetailsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetPermissionGroupRequest)(nil)
+var _ shape.Input = (*GetPermissionGroupRequest)(nil)
 
 // BindParams sets the members of GetPermissionGroupRequest bound to the URI and query string.
-func (in *GetPermissionGroupRequest) BindParams(p restjson.Params) error {
+func (in *GetPermissionGroupRequest) BindParams(p shape.Params) error {
 	in.PermissionGroupId = p.PathString("permissionGroupId")
 	return nil
 }
 
 // Validate checks every constraint of the model on GetPermissionGroupRequest, nested members included.
 func (in *GetPermissionGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetProgrammaticAccessCredentialsRequest)(nil)
+var _ shape.Input = (*GetProgrammaticAccessCredentialsRequest)(nil)
 
 // BindParams sets the members of GetProgrammaticAccessCredentialsRequest bound to the URI and query string.
-func (in *GetProgrammaticAccessCredentialsRequest) BindParams(p restjson.Params) error {
+func (in *GetProgrammaticAccessCredentialsRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.DurationInMinutes, err = p.QueryInt64("durationInMinutes"); err != nil {
 		return err
@@ -402,42 +402,42 @@ func (in *GetProgrammaticAccessCredentialsRequest) BindParams(p restjson.Params)
 
 // Validate checks every constraint of the model on GetProgrammaticAccessCredentialsRequest, nested members included.
 func (in *GetProgrammaticAccessCredentialsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetUserRequest)(nil)
+var _ shape.Input = (*GetUserRequest)(nil)
 
 // BindParams sets the members of GetUserRequest bound to the URI and query string.
-func (in *GetUserRequest) BindParams(p restjson.Params) error {
+func (in *GetUserRequest) BindParams(p shape.Params) error {
 	in.UserId = p.PathString("userId")
 	return nil
 }
 
 // Validate checks every constraint of the model on GetUserRequest, nested members included.
 func (in *GetUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*GetWorkingLocationRequest)(nil)
+var _ shape.Input = (*GetWorkingLocationRequest)(nil)
 
 // BindParams sets the members of GetWorkingLocationRequest bound to the URI and query string.
-func (in *GetWorkingLocationRequest) BindParams(restjson.Params) error { return nil }
+func (in *GetWorkingLocationRequest) BindParams(shape.Params) error { return nil }
 
 // Validate checks every constraint of the model on GetWorkingLocationRequest, nested members included.
 func (in *GetWorkingLocationRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListChangesetsRequest)(nil)
+var _ shape.Input = (*ListChangesetsRequest)(nil)
 
 // BindParams sets the members of ListChangesetsRequest bound to the URI and query string.
-func (in *ListChangesetsRequest) BindParams(p restjson.Params) error {
+func (in *ListChangesetsRequest) BindParams(p shape.Params) error {
 	var err error
 	in.DatasetId = p.PathString("datasetId")
 	if in.MaxResults, err = p.QueryInt32("maxResults"); err != nil {
@@ -451,15 +451,15 @@ func (in *ListChangesetsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListChangesetsRequest, nested members included.
 func (in *ListChangesetsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListDataViewsRequest)(nil)
+var _ shape.Input = (*ListDataViewsRequest)(nil)
 
 // BindParams sets the members of ListDataViewsRequest bound to the URI and query string.
-func (in *ListDataViewsRequest) BindParams(p restjson.Params) error {
+func (in *ListDataViewsRequest) BindParams(p shape.Params) error {
 	var err error
 	in.DatasetId = p.PathString("datasetId")
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
@@ -473,15 +473,15 @@ func (in *ListDataViewsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListDataViewsRequest, nested members included.
 func (in *ListDataViewsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListDatasetsRequest)(nil)
+var _ shape.Input = (*ListDatasetsRequest)(nil)
 
 // BindParams sets the members of ListDatasetsRequest bound to the URI and query string.
-func (in *ListDatasetsRequest) BindParams(p restjson.Params) error {
+func (in *ListDatasetsRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
 		return err
@@ -494,15 +494,15 @@ func (in *ListDatasetsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListDatasetsRequest, nested members included.
 func (in *ListDatasetsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListPermissionGroupsRequest)(nil)
+var _ shape.Input = (*ListPermissionGroupsRequest)(nil)
 
 // BindParams sets the members of ListPermissionGroupsRequest bound to the URI and query string.
-func (in *ListPermissionGroupsRequest) BindParams(p restjson.Params) error {
+func (in *ListPermissionGroupsRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
 		return err
@@ -515,15 +515,15 @@ func (in *ListPermissionGroupsRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListPermissionGroupsRequest, nested members included.
 func (in *ListPermissionGroupsRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListPermissionGroupsByUserRequest)(nil)
+var _ shape.Input = (*ListPermissionGroupsByUserRequest)(nil)
 
 // BindParams sets the members of ListPermissionGroupsByUserRequest bound to the URI and query string.
-func (in *ListPermissionGroupsByUserRequest) BindParams(p restjson.Params) error {
+func (in *ListPermissionGroupsByUserRequest) BindParams(p shape.Params) error {
 	var err error
 	in.UserId = p.PathString("userId")
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
@@ -537,15 +537,15 @@ func (in *ListPermissionGroupsByUserRequest) BindParams(p restjson.Params) error
 
 // Validate checks every constraint of the model on ListPermissionGroupsByUserRequest, nested members included.
 func (in *ListPermissionGroupsByUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListUsersRequest)(nil)
+var _ shape.Input = (*ListUsersRequest)(nil)
 
 // BindParams sets the members of ListUsersRequest bound to the URI and query string.
-func (in *ListUsersRequest) BindParams(p restjson.Params) error {
+func (in *ListUsersRequest) BindParams(p shape.Params) error {
 	var err error
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
 		return err
@@ -558,15 +558,15 @@ func (in *ListUsersRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on ListUsersRequest, nested members included.
 func (in *ListUsersRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ListUsersByPermissionGroupRequest)(nil)
+var _ shape.Input = (*ListUsersByPermissionGroupRequest)(nil)
 
 // BindParams sets the members of ListUsersByPermissionGroupRequest bound to the URI and query string.
-func (in *ListUsersByPermissionGroupRequest) BindParams(p restjson.Params) error {
+func (in *ListUsersByPermissionGroupRequest) BindParams(p shape.Params) error {
 	var err error
 	in.PermissionGroupId = p.PathString("permissionGroupId")
 	if in.NextToken, err = p.QueryString("nextToken"); err != nil {
@@ -580,27 +580,27 @@ func (in *ListUsersByPermissionGroupRequest) BindParams(p restjson.Params) error
 
 // Validate checks every constraint of the model on ListUsersByPermissionGroupRequest, nested members included.
 func (in *ListUsersByPermissionGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Input = (*ResetUserPasswordRequest)(nil)
+var _ shape.Input = (*ResetUserPasswordRequest)(nil)
 
 // BindParams sets the members of ResetUserPasswordRequest bound to the URI and query string.
-func (in *ResetUserPasswordRequest) BindParams(p restjson.Params) error {
+func (in *ResetUserPasswordRequest) BindParams(p shape.Params) error {
 	in.UserId = p.PathString("userId")
 	return nil
 }
 
 // Validate checks every constraint of the model on ResetUserPasswordRequest, nested members included.
 func (in *ResetUserPasswordRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*ResetUserPasswordRequest)(nil)
+var _ shape.Idempotent = (*ResetUserPasswordRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *ResetUserPasswordRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -608,10 +608,10 @@ func (in *ResetUserPasswordRequest) IdempotencyToken() *string { return in.Clien
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *ResetUserPasswordRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateChangesetRequest)(nil)
+var _ shape.Input = (*UpdateChangesetRequest)(nil)
 
 // BindParams sets the members of UpdateChangesetRequest bound to the URI and query string.
-func (in *UpdateChangesetRequest) BindParams(p restjson.Params) error {
+func (in *UpdateChangesetRequest) BindParams(p shape.Params) error {
 	in.DatasetId = p.PathString("datasetId")
 	in.ChangesetId = p.PathString("changesetId")
 	return nil
@@ -619,12 +619,12 @@ func (in *UpdateChangesetRequest) BindParams(p restjson.Params) error {
 
 // Validate checks every constraint of the model on UpdateChangesetRequest, nested members included.
 func (in *UpdateChangesetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateChangesetRequest)(nil)
+var _ shape.Idempotent = (*UpdateChangesetRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateChangesetRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -632,22 +632,22 @@ func (in *UpdateChangesetRequest) IdempotencyToken() *string { return in.ClientT
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateChangesetRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateDatasetRequest)(nil)
+var _ shape.Input = (*UpdateDatasetRequest)(nil)
 
 // BindParams sets the members of UpdateDatasetRequest bound to the URI and query string.
-func (in *UpdateDatasetRequest) BindParams(p restjson.Params) error {
+func (in *UpdateDatasetRequest) BindParams(p shape.Params) error {
 	in.DatasetId = p.PathString("datasetId")
 	return nil
 }
 
 // Validate checks every constraint of the model on UpdateDatasetRequest, nested members included.
 func (in *UpdateDatasetRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateDatasetRequest)(nil)
+var _ shape.Idempotent = (*UpdateDatasetRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateDatasetRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -655,22 +655,22 @@ func (in *UpdateDatasetRequest) IdempotencyToken() *string { return in.ClientTok
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateDatasetRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdatePermissionGroupRequest)(nil)
+var _ shape.Input = (*UpdatePermissionGroupRequest)(nil)
 
 // BindParams sets the members of UpdatePermissionGroupRequest bound to the URI and query string.
-func (in *UpdatePermissionGroupRequest) BindParams(p restjson.Params) error {
+func (in *UpdatePermissionGroupRequest) BindParams(p shape.Params) error {
 	in.PermissionGroupId = p.PathString("permissionGroupId")
 	return nil
 }
 
 // Validate checks every constraint of the model on UpdatePermissionGroupRequest, nested members included.
 func (in *UpdatePermissionGroupRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdatePermissionGroupRequest)(nil)
+var _ shape.Idempotent = (*UpdatePermissionGroupRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdatePermissionGroupRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -678,22 +678,22 @@ func (in *UpdatePermissionGroupRequest) IdempotencyToken() *string { return in.C
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdatePermissionGroupRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.Input = (*UpdateUserRequest)(nil)
+var _ shape.Input = (*UpdateUserRequest)(nil)
 
 // BindParams sets the members of UpdateUserRequest bound to the URI and query string.
-func (in *UpdateUserRequest) BindParams(p restjson.Params) error {
+func (in *UpdateUserRequest) BindParams(p shape.Params) error {
 	in.UserId = p.PathString("userId")
 	return nil
 }
 
 // Validate checks every constraint of the model on UpdateUserRequest, nested members included.
 func (in *UpdateUserRequest) Validate() error {
-	var v restjson.Validator
+	var v shape.Validator
 	in.validate(&v, "")
 	return v.Err()
 }
 
-var _ restjson.Idempotent = (*UpdateUserRequest)(nil)
+var _ shape.Idempotent = (*UpdateUserRequest)(nil)
 
 // IdempotencyToken returns clientToken, the idempotency token.
 func (in *UpdateUserRequest) IdempotencyToken() *string { return in.ClientToken }
@@ -701,7 +701,7 @@ func (in *UpdateUserRequest) IdempotencyToken() *string { return in.ClientToken 
 // SetIdempotencyToken sets clientToken, the idempotency token.
 func (in *UpdateUserRequest) SetIdempotencyToken(t *string) { in.ClientToken = t }
 
-var _ restjson.StatusCoder = (*AssociateUserToPermissionGroupResponse)(nil)
+var _ shape.StatusCoder = (*AssociateUserToPermissionGroupResponse)(nil)
 
 // HTTPStatusCode returns statusCode, which is bound to the HTTP status code.
 func (out *AssociateUserToPermissionGroupResponse) HTTPStatusCode() (int, bool) {
@@ -711,7 +711,7 @@ func (out *AssociateUserToPermissionGroupResponse) HTTPStatusCode() (int, bool) 
 	return int(*out.StatusCode), true
 }
 
-var _ restjson.StatusCoder = (*DisassociateUserFromPermissionGroupResponse)(nil)
+var _ shape.StatusCoder = (*DisassociateUserFromPermissionGroupResponse)(nil)
 
 // HTTPStatusCode returns statusCode, which is bound to the HTTP status code.
 func (out *DisassociateUserFromPermissionGroupResponse) HTTPStatusCode() (int, bool) {
@@ -721,7 +721,7 @@ func (out *DisassociateUserFromPermissionGroupResponse) HTTPStatusCode() (int, b
 	return int(*out.StatusCode), true
 }
 
-func (s *AssociateUserToPermissionGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *AssociateUserToPermissionGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "permissionGroupId"), s.PermissionGroupId != nil)
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	if x := s.PermissionGroupId; x != nil {
@@ -741,7 +741,7 @@ func (s *AssociateUserToPermissionGroupRequest) validate(v *restjson.Validator, 
 	}
 }
 
-func (s *ColumnDefinition) validate(v *restjson.Validator, path string) {
+func (s *ColumnDefinition) validate(v *shape.Validator, path string) {
 	if x := s.DataType; x != nil {
 		p := memberPath(path, "dataType")
 		v.Enum(p, string(*x), enumColumnDataType)
@@ -758,7 +758,7 @@ func (s *ColumnDefinition) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateChangesetRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateChangesetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	v.Required(memberPath(path, "changeType"), s.ChangeType != nil)
 	v.Required(memberPath(path, "sourceParams"), s.SourceParams != nil)
@@ -798,7 +798,7 @@ func (s *CreateChangesetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateDataViewRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateDataViewRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	v.Required(memberPath(path, "destinationTypeParams"), s.DestinationTypeParams != nil)
 	if x := s.ClientToken; x != nil {
@@ -832,7 +832,7 @@ func (s *CreateDataViewRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreateDatasetRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateDatasetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetTitle"), s.DatasetTitle != nil)
 	v.Required(memberPath(path, "kind"), s.Kind != nil)
 	v.Required(memberPath(path, "permissionGroupParams"), s.PermissionGroupParams != nil)
@@ -874,7 +874,7 @@ func (s *CreateDatasetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *CreatePermissionGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *CreatePermissionGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "name"), s.Name != nil)
 	v.Required(memberPath(path, "applicationPermissions"), s.ApplicationPermissions != nil)
 	if x := s.Name; x != nil {
@@ -901,7 +901,7 @@ func (s *CreatePermissionGroupRequest) validate(v *restjson.Validator, path stri
 	}
 }
 
-func (s *CreateUserRequest) validate(v *restjson.Validator, path string) {
+func (s *CreateUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "emailAddress"), s.EmailAddress != nil)
 	v.Required(memberPath(path, "type"), s.Type != nil)
 	if x := s.EmailAddress; x != nil {
@@ -939,7 +939,7 @@ func (s *CreateUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DataViewDestinationTypeParams) validate(v *restjson.Validator, path string) {
+func (s *DataViewDestinationTypeParams) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "destinationType"), s.DestinationType != nil)
 	if x := s.S3DestinationExportFileFormat; x != nil {
 		p := memberPath(path, "s3DestinationExportFileFormat")
@@ -957,7 +957,7 @@ func (s *DataViewDestinationTypeParams) validate(v *restjson.Validator, path str
 	}
 }
 
-func (s *DatasetOwnerInfo) validate(v *restjson.Validator, path string) {
+func (s *DatasetOwnerInfo) validate(v *shape.Validator, path string) {
 	if x := s.Name; x != nil {
 		p := memberPath(path, "name")
 		v.Len(p, *x, 1, 250)
@@ -975,7 +975,7 @@ func (s *DatasetOwnerInfo) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DeleteDatasetRequest) validate(v *restjson.Validator, path string) {
+func (s *DeleteDatasetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	if x := s.ClientToken; x != nil {
 		p := memberPath(path, "clientToken")
@@ -988,7 +988,7 @@ func (s *DeleteDatasetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DeletePermissionGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *DeletePermissionGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "permissionGroupId"), s.PermissionGroupId != nil)
 	if x := s.PermissionGroupId; x != nil {
 		p := memberPath(path, "permissionGroupId")
@@ -1002,7 +1002,7 @@ func (s *DeletePermissionGroupRequest) validate(v *restjson.Validator, path stri
 	}
 }
 
-func (s *DisableUserRequest) validate(v *restjson.Validator, path string) {
+func (s *DisableUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	if x := s.UserId; x != nil {
 		p := memberPath(path, "userId")
@@ -1016,7 +1016,7 @@ func (s *DisableUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *DisassociateUserFromPermissionGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *DisassociateUserFromPermissionGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "permissionGroupId"), s.PermissionGroupId != nil)
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	if x := s.PermissionGroupId; x != nil {
@@ -1036,7 +1036,7 @@ func (s *DisassociateUserFromPermissionGroupRequest) validate(v *restjson.Valida
 	}
 }
 
-func (s *EnableUserRequest) validate(v *restjson.Validator, path string) {
+func (s *EnableUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	if x := s.UserId; x != nil {
 		p := memberPath(path, "userId")
@@ -1050,7 +1050,7 @@ func (s *EnableUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetChangesetRequest) validate(v *restjson.Validator, path string) {
+func (s *GetChangesetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	v.Required(memberPath(path, "changesetId"), s.ChangesetId != nil)
 	if x := s.DatasetId; x != nil {
@@ -1063,7 +1063,7 @@ func (s *GetChangesetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetDataViewRequest) validate(v *restjson.Validator, path string) {
+func (s *GetDataViewRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "dataViewId"), s.DataViewId != nil)
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	if x := s.DataViewId; x != nil {
@@ -1076,7 +1076,7 @@ func (s *GetDataViewRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetDatasetRequest) validate(v *restjson.Validator, path string) {
+func (s *GetDatasetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	if x := s.DatasetId; x != nil {
 		p := memberPath(path, "datasetId")
@@ -1085,7 +1085,7 @@ func (s *GetDatasetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetExternalDataViewAccessDetailsRequest) validate(v *restjson.Validator, path string) {
+func (s *GetExternalDataViewAccessDetailsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "dataViewId"), s.DataViewId != nil)
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	if x := s.DataViewId; x != nil {
@@ -1098,7 +1098,7 @@ func (s *GetExternalDataViewAccessDetailsRequest) validate(v *restjson.Validator
 	}
 }
 
-func (s *GetPermissionGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *GetPermissionGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "permissionGroupId"), s.PermissionGroupId != nil)
 	if x := s.PermissionGroupId; x != nil {
 		p := memberPath(path, "permissionGroupId")
@@ -1107,11 +1107,11 @@ func (s *GetPermissionGroupRequest) validate(v *restjson.Validator, path string)
 	}
 }
 
-func (s *GetProgrammaticAccessCredentialsRequest) validate(v *restjson.Validator, path string) {
+func (s *GetProgrammaticAccessCredentialsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "environmentId"), s.EnvironmentId != nil)
 	if x := s.DurationInMinutes; x != nil {
 		p := memberPath(path, "durationInMinutes")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](60))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](60))
 	}
 	if x := s.EnvironmentId; x != nil {
 		p := memberPath(path, "environmentId")
@@ -1119,7 +1119,7 @@ func (s *GetProgrammaticAccessCredentialsRequest) validate(v *restjson.Validator
 	}
 }
 
-func (s *GetUserRequest) validate(v *restjson.Validator, path string) {
+func (s *GetUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	if x := s.UserId; x != nil {
 		p := memberPath(path, "userId")
@@ -1128,14 +1128,14 @@ func (s *GetUserRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *GetWorkingLocationRequest) validate(v *restjson.Validator, path string) {
+func (s *GetWorkingLocationRequest) validate(v *shape.Validator, path string) {
 	if x := s.LocationType; x != nil {
 		p := memberPath(path, "locationType")
 		v.Enum(p, string(*x), enumLocationType)
 	}
 }
 
-func (s *ListChangesetsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListChangesetsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	if x := s.DatasetId; x != nil {
 		p := memberPath(path, "datasetId")
@@ -1143,11 +1143,11 @@ func (s *ListChangesetsRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListDataViewsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListDataViewsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	if x := s.DatasetId; x != nil {
 		p := memberPath(path, "datasetId")
@@ -1155,18 +1155,18 @@ func (s *ListDataViewsRequest) validate(v *restjson.Validator, path string) {
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListDatasetsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListDatasetsRequest) validate(v *shape.Validator, path string) {
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListPermissionGroupsByUserRequest) validate(v *restjson.Validator, path string) {
+func (s *ListPermissionGroupsByUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	v.Required(memberPath(path, "maxResults"), s.MaxResults != nil)
 	if x := s.UserId; x != nil {
@@ -1176,19 +1176,19 @@ func (s *ListPermissionGroupsByUserRequest) validate(v *restjson.Validator, path
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListPermissionGroupsRequest) validate(v *restjson.Validator, path string) {
+func (s *ListPermissionGroupsRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "maxResults"), s.MaxResults != nil)
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListUsersByPermissionGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *ListUsersByPermissionGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "permissionGroupId"), s.PermissionGroupId != nil)
 	v.Required(memberPath(path, "maxResults"), s.MaxResults != nil)
 	if x := s.PermissionGroupId; x != nil {
@@ -1198,19 +1198,19 @@ func (s *ListUsersByPermissionGroupRequest) validate(v *restjson.Validator, path
 	}
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](100))
 	}
 }
 
-func (s *ListUsersRequest) validate(v *restjson.Validator, path string) {
+func (s *ListUsersRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "maxResults"), s.MaxResults != nil)
 	if x := s.MaxResults; x != nil {
 		p := memberPath(path, "maxResults")
-		v.RangeInt(p, int64(*x), restjson.Ptr[int64](1), restjson.Ptr[int64](100))
+		v.RangeInt(p, int64(*x), shape.Ptr[int64](1), shape.Ptr[int64](100))
 	}
 }
 
-func (s *PermissionGroupParams) validate(v *restjson.Validator, path string) {
+func (s *PermissionGroupParams) validate(v *shape.Validator, path string) {
 	if x := s.PermissionGroupId; x != nil {
 		p := memberPath(path, "permissionGroupId")
 		v.Len(p, *x, 1, 26)
@@ -1225,7 +1225,7 @@ func (s *PermissionGroupParams) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *ResetUserPasswordRequest) validate(v *restjson.Validator, path string) {
+func (s *ResetUserPasswordRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	if x := s.UserId; x != nil {
 		p := memberPath(path, "userId")
@@ -1239,7 +1239,7 @@ func (s *ResetUserPasswordRequest) validate(v *restjson.Validator, path string) 
 	}
 }
 
-func (s *ResourcePermission) validate(v *restjson.Validator, path string) {
+func (s *ResourcePermission) validate(v *shape.Validator, path string) {
 	if x := s.Permission; x != nil {
 		p := memberPath(path, "permission")
 		v.Len(p, *x, 1, 250)
@@ -1247,7 +1247,7 @@ func (s *ResourcePermission) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *SchemaDefinition) validate(v *restjson.Validator, path string) {
+func (s *SchemaDefinition) validate(v *shape.Validator, path string) {
 	if x := s.Columns; x != nil {
 		p := memberPath(path, "columns")
 		for i1 := range x {
@@ -1265,14 +1265,14 @@ func (s *SchemaDefinition) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *SchemaUnion) validate(v *restjson.Validator, path string) {
+func (s *SchemaUnion) validate(v *shape.Validator, path string) {
 	if x := s.TabularSchemaConfig; x != nil {
 		p := memberPath(path, "tabularSchemaConfig")
 		x.validate(v, p)
 	}
 }
 
-func (s *UpdateChangesetRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateChangesetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	v.Required(memberPath(path, "changesetId"), s.ChangesetId != nil)
 	v.Required(memberPath(path, "sourceParams"), s.SourceParams != nil)
@@ -1312,7 +1312,7 @@ func (s *UpdateChangesetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *UpdateDatasetRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateDatasetRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "datasetId"), s.DatasetId != nil)
 	v.Required(memberPath(path, "datasetTitle"), s.DatasetTitle != nil)
 	v.Required(memberPath(path, "kind"), s.Kind != nil)
@@ -1350,7 +1350,7 @@ func (s *UpdateDatasetRequest) validate(v *restjson.Validator, path string) {
 	}
 }
 
-func (s *UpdatePermissionGroupRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdatePermissionGroupRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "permissionGroupId"), s.PermissionGroupId != nil)
 	if x := s.PermissionGroupId; x != nil {
 		p := memberPath(path, "permissionGroupId")
@@ -1381,7 +1381,7 @@ func (s *UpdatePermissionGroupRequest) validate(v *restjson.Validator, path stri
 	}
 }
 
-func (s *UpdateUserRequest) validate(v *restjson.Validator, path string) {
+func (s *UpdateUserRequest) validate(v *shape.Validator, path string) {
 	v.Required(memberPath(path, "userId"), s.UserId != nil)
 	if x := s.UserId; x != nil {
 		p := memberPath(path, "userId")

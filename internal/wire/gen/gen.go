@@ -8,12 +8,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+	wshape "github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 const (
 	modulePath  = "github.com/openfinspace/openfinspace"
-	restjsonPkg = modulePath + "/internal/wire/restjson"
+	shapePkg = modulePath + "/internal/wire/shape"
 )
 
 // serviceSpec says where one service model goes.
@@ -320,13 +320,13 @@ func (g *gen) prepare() error {
 	return nil
 }
 
-// checkPattern fails when pattern is neither RE2 nor hand-matched in restjson.
+// checkPattern fails when pattern is neither RE2 nor hand-matched in shape.
 func checkPattern(pattern string) error {
-	if restjson.HasManualPattern(pattern) {
+	if wshape.HasManualPattern(pattern) {
 		return nil
 	}
 	if _, err := regexp.Compile(pattern); err != nil {
-		return fmt.Errorf("pattern %q neither compiles with Go's regexp (%v) nor has a manual matcher (add one to restjson/patterns.go)", pattern, err)
+		return fmt.Errorf("pattern %q neither compiles with Go's regexp (%v) nor has a manual matcher (add one to shape/patterns.go)", pattern, err)
 	}
 	return nil
 }

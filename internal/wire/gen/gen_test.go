@@ -158,7 +158,7 @@ func TestGenerateTestModel(t *testing.T) {
 	if err := generateTestModel(t, testModel(t, nil)); err != nil {
 		t.Fatalf("the valid test model does not generate: %v", err)
 	}
-	// A pattern Go can not compile but restjson matches by hand is fine.
+	// A pattern Go can not compile but shape matches by hand is fine.
 	err := generateTestModel(t, testModel(t, func(s map[string]map[string]any) {
 		s["Name"]["pattern"] = `^(?!aws:)[a-zA-Z+-=._:/]+$`
 	}))

@@ -9,7 +9,7 @@
 //
 // Generation fails, writing nothing, on a model feature the generator does
 // not understand, a pattern that neither compiles with Go's regexp nor has
-// a hand-written matcher in restjson, or a Go name collision.
+// a hand-written matcher in shape, or a Go name collision.
 package main
 
 import (

@@ -6,12 +6,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
+	wshape "github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 // pagination computes the Pagination of an operation, nil when its input
 // has no nextToken member.
-func (g *gen) pagination(op *operation) (*restjson.Pagination, error) {
+func (g *gen) pagination(op *operation) (*wshape.Pagination, error) {
 	in, out := g.m.Shapes[op.Input], g.m.Shapes[op.Output]
 	find := func(s *shape, name string) *member {
 		for _, m := range s.Members {
@@ -48,7 +48,7 @@ func (g *gen) pagination(op *operation) (*restjson.Pagination, error) {
 			result = lists[0]
 		}
 	}
-	p := &restjson.Pagination{LimitMin: -1, LimitMax: -1}
+	p := &wshape.Pagination{LimitMin: -1, LimitMax: -1}
 	mem := find(in, inTok)
 	if mem == nil {
 		return nil, fmt.Errorf("operation %s: pagination input token %q is not an input member", op.Name, inTok)
@@ -97,11 +97,11 @@ func cmpOr(a, b string) string {
 // ErrorHTTPStatus.
 func (g *gen) operationsFile() (*goFile, error) {
 	f := newGoFile("operations_gen.go", g.spec.Package, g.source)
-	f.use(restjsonPkg)
+	f.use(shapePkg)
 	f.use("context")
 	f.use("fmt")
 	f.p("// Operations lists every operation of the model, sorted by name.")
-	f.p("var Operations = []*restjson.Operation{")
+	f.p("var Operations = []*shape.Operation{")
 	for _, name := range g.opNames {
 		op := g.m.Operations[name]
 		code := op.ResponseCode
@@ -132,7 +132,7 @@ func (g *gen) operationsFile() (*goFile, error) {
 			return nil, err
 		}
 		if pg != nil {
-			f.p("Pagination: &restjson.Pagination{")
+			f.p("Pagination: &shape.Pagination{")
 			f.p("InputToken: %q,", pg.InputToken)
 			f.p("OutputToken: %q,", pg.OutputToken)
 			f.p("LimitKey: %q,", pg.LimitKey)
@@ -142,13 +142,13 @@ func (g *gen) operationsFile() (*goFile, error) {
 			f.p("LimitRequired: %t,", pg.LimitRequired)
 			f.p("},")
 		}
-		f.p("NewInput: func() restjson.Input { return new(%s) },", g.typeNames[op.Input])
+		f.p("NewInput: func() shape.Input { return new(%s) },", g.typeNames[op.Input])
 		f.p("},")
 	}
 	f.p("}")
 	f.p("")
 	f.p("// OperationByName returns the operation called name, or nil.")
-	f.p("func OperationByName(name string) *restjson.Operation {")
+	f.p("func OperationByName(name string) *shape.Operation {")
 	f.p("for _, op := range Operations {")
 	f.p("if op.Name == name { return op }")
 	f.p("}")
@@ -186,7 +186,7 @@ func (g *gen) operationsFile() (*goFile, error) {
 	f.p("")
 	f.p("// Lookup returns the untyped handler of the operation called name, nil")
 	f.p("// when the operation is unknown or its field is nil.")
-	f.p("func (h *Handlers) Lookup(name string) restjson.HandlerFunc {")
+	f.p("func (h *Handlers) Lookup(name string) shape.HandlerFunc {")
 	f.p("if h == nil { return nil }")
 	f.p("switch name {")
 	for _, name := range g.opNames {
@@ -196,11 +196,11 @@ func (g *gen) operationsFile() (*goFile, error) {
 	f.p("return nil")
 	f.p("}")
 	f.p("")
-	f.p("// adapt turns a typed operation function into a restjson.HandlerFunc. A")
+	f.p("// adapt turns a typed operation function into a shape.HandlerFunc. A")
 	f.p("// nil output is returned as a nil interface, never as a typed nil.")
-	f.p("func adapt[In restjson.Input, Out any](name string, fn func(context.Context, In) (*Out, error)) restjson.HandlerFunc {")
+	f.p("func adapt[In shape.Input, Out any](name string, fn func(context.Context, In) (*Out, error)) shape.HandlerFunc {")
 	f.p("if fn == nil { return nil }")
-	f.p("return func(ctx context.Context, in restjson.Input) (any, error) {")
+	f.p("return func(ctx context.Context, in shape.Input) (any, error) {")
 	f.p("req, ok := in.(In)")
 	f.p("if !ok { return nil, fmt.Errorf(\"%%s: input is %%T, want %%T\", name, in, req) }")
 	f.p("out, err := fn(ctx, req)")

@@ -26,7 +26,7 @@ func (g *gen) goType(name string) string {
 	case "boolean":
 		return "bool"
 	case "timestamp":
-		return "restjson.Timestamp"
+		return "shape.Timestamp"
 	case "list":
 		return "[]" + g.goType(s.Member)
 	case "map":
@@ -106,7 +106,7 @@ func (g *gen) typesFile() (*goFile, error) {
 				tag = `json:"-"`
 			}
 			if g.usesTimestamp(mem.Shape, map[string]bool{}) {
-				f.use(restjsonPkg)
+				f.use(shapePkg)
 			}
 			f.p("%s %s `%s`", exportName(mem.Name), g.fieldType(mem.Shape), tag)
 		}

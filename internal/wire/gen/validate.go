@@ -9,16 +9,16 @@ import (
 	"strings"
 )
 
-// bound formats a range bound as a restjson.Ptr expression, "nil" when absent.
+// bound formats a range bound as a shape.Ptr expression, "nil" when absent.
 func bound(n *json.Number, float bool) string {
 	if n == nil {
 		return "nil"
 	}
 	if float {
 		v, _ := strconv.ParseFloat(n.String(), 64)
-		return fmt.Sprintf("restjson.Ptr[float64](%s)", strconv.FormatFloat(v, 'g', -1, 64))
+		return fmt.Sprintf("shape.Ptr[float64](%s)", strconv.FormatFloat(v, 'g', -1, 64))
 	}
-	return fmt.Sprintf("restjson.Ptr[int64](%s)", n.String())
+	return fmt.Sprintf("shape.Ptr[int64](%s)", n.String())
 }
 
 func lenBounds(s *shape) (string, string) {
@@ -36,7 +36,7 @@ func lenBounds(s *shape) (string, string) {
 // the interface methods of inputs and outputs.
 func (g *gen) validateFile() (*goFile, error) {
 	f := newGoFile("validate_gen.go", g.spec.Package, g.source)
-	f.use(restjsonPkg)
+	f.use(shapePkg)
 
 	f.p("// memberPath joins a member name to the path of its parent structure.")
 	f.p("func memberPath(path, name string) string {")
@@ -61,7 +61,7 @@ func (g *gen) validateFile() (*goFile, error) {
 				continue
 			}
 			goName := g.typeNames[s.Name]
-			f.p("var _ restjson.StatusCoder = (*%s)(nil)", goName)
+			f.p("var _ shape.StatusCoder = (*%s)(nil)", goName)
 			f.p("")
 			f.p("// HTTPStatusCode returns %s, which is bound to the HTTP status code.", mem.Name)
 			f.p("func (out *%s) HTTPStatusCode() (int, bool) {", goName)
@@ -102,7 +102,7 @@ func (g *gen) validateFile() (*goFile, error) {
 			if shapes := g.patternShapes[p.pattern]; len(shapes) > 1 {
 				f.p("// Shapes %s.", strings.Join(shapes, ", "))
 			}
-			f.p("%s = restjson.MustMatcher(%s)", p.name, goString(p.pattern))
+			f.p("%s = shape.MustMatcher(%s)", p.name, goString(p.pattern))
 		}
 		f.p(")")
 		f.p("")
@@ -129,7 +129,7 @@ func (g *gen) validateFile() (*goFile, error) {
 func (g *gen) emitInput(f *goFile, op *operation) error {
 	s := g.m.Shapes[op.Input]
 	goName := g.typeNames[s.Name]
-	f.p("var _ restjson.Input = (*%s)(nil)", goName)
+	f.p("var _ shape.Input = (*%s)(nil)", goName)
 	f.p("")
 	// BindParams.
 	var params []*member
@@ -140,10 +140,10 @@ func (g *gen) emitInput(f *goFile, op *operation) error {
 	}
 	f.p("// BindParams sets the members of %s bound to the URI and query string.", goName)
 	if len(params) == 0 {
-		f.p("func (in *%s) BindParams(restjson.Params) error { return nil }", goName)
+		f.p("func (in *%s) BindParams(shape.Params) error { return nil }", goName)
 		f.p("")
 	} else {
-		f.p("func (in *%s) BindParams(p restjson.Params) error {", goName)
+		f.p("func (in *%s) BindParams(p shape.Params) error {", goName)
 		// Every single-valued query member can fail (a repeated
 		// parameter); labels and list members cannot.
 		needErr := false
@@ -168,7 +168,7 @@ func (g *gen) emitInput(f *goFile, op *operation) error {
 				case mem.Location == "uri":
 					f.p("%s = p.PathString(%s)", field, wire)
 				case len(t.Enum) > 0:
-					f.p("if %s, err = restjson.QueryEnum[%s](p, %s); err != nil { return err }", field, g.typeNames[t.Name], wire)
+					f.p("if %s, err = shape.QueryEnum[%s](p, %s); err != nil { return err }", field, g.typeNames[t.Name], wire)
 				default:
 					f.p("if %s, err = p.QueryString(%s); err != nil { return err }", field, wire)
 				}
@@ -196,7 +196,7 @@ func (g *gen) emitInput(f *goFile, op *operation) error {
 	f.p("// Validate checks every constraint of the model on %s, nested members included.", goName)
 	f.p("func (in *%s) Validate() error {", goName)
 	if g.needsCheck(s.Name) {
-		f.p("var v restjson.Validator")
+		f.p("var v shape.Validator")
 		f.p("in.validate(&v, \"\")")
 		f.p("return v.Err()")
 	} else {
@@ -210,7 +210,7 @@ func (g *gen) emitInput(f *goFile, op *operation) error {
 			continue
 		}
 		field := exportName(mem.Name)
-		f.p("var _ restjson.Idempotent = (*%s)(nil)", goName)
+		f.p("var _ shape.Idempotent = (*%s)(nil)", goName)
 		f.p("")
 		f.p("// IdempotencyToken returns %s, the idempotency token.", mem.Name)
 		f.p("func (in *%s) IdempotencyToken() *string { return in.%s }", goName, field)
@@ -224,7 +224,7 @@ func (g *gen) emitInput(f *goFile, op *operation) error {
 
 func (g *gen) emitStructValidate(f *goFile, s *shape) {
 	goName := g.typeNames[s.Name]
-	f.p("func (s *%s) validate(v *restjson.Validator, path string) {", goName)
+	f.p("func (s *%s) validate(v *shape.Validator, path string) {", goName)
 	byName := map[string]*member{}
 	for _, mem := range s.Members {
 		byName[mem.Name] = mem

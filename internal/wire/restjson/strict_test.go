@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/openfinspace/openfinspace/internal/wire/shape"
 )
 
 func TestRouterExplain(t *testing.T) {
@@ -91,7 +93,7 @@ func TestQuerySingleValued(t *testing.T) {
 		{"maxResults", func() error { _, err := p.QueryInt32("maxResults"); return err }},
 		{"maxResults", func() error { _, err := p.QueryInt64("maxResults"); return err }},
 		{"maxResults", func() error { _, err := p.QueryBool("maxResults"); return err }},
-		{"nextToken", func() error { _, err := QueryEnum[string](p, "nextToken"); return err }},
+		{"nextToken", func() error { _, err := shape.QueryEnum[string](p, "nextToken"); return err }},
 	}
 	for _, tc := range cases {
 		var ve *ValidationError

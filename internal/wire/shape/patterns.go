@@ -1,4 +1,4 @@
-package restjson
+package shape
 
 import (
 	"regexp"
