@@ -12,8 +12,8 @@ import (
 )
 
 const (
-	modulePath  = "github.com/openfinspace/openfinspace"
-	shapePkg = modulePath + "/internal/wire/shape"
+	modulePath = "github.com/openfinspace/openfinspace"
+	shapePkg   = modulePath + "/internal/wire/shape"
 )
 
 // serviceSpec says where one service model goes.
