@@ -11,8 +11,21 @@ import (
 // 2.9 has no kx commands).
 func TestAWSCLIKx(t *testing.T) {
 	t.Parallel()
+	runKxCLI(t, "create-kx-environment", "kx_cli.sh")
+}
+
+// TestAWSCLIKxDatabases runs testdata/kx_databases_cli.sh (databases,
+// changesets from `aws s3 sync`ed kdb+ layouts) with the image's AWS CLI.
+func TestAWSCLIKxDatabases(t *testing.T) {
+	t.Parallel()
+	runKxCLI(t, "create-kx-changeset", "kx_databases_cli.sh")
+}
+
+// runKxCLI runs script against a fresh server with the image's AWS CLI,
+// skipping when that CLI has no `aws finspace <command>`.
+func runKxCLI(t *testing.T, command, script string) {
 	cli := requireAWSCLI(t)
-	if out, err := probe(cli, "finspace", "create-kx-environment", "help"); err != nil {
+	if out, err := probe(cli, "finspace", command, "help"); err != nil {
 		missingClient(t, "%s has no kx commands: %s", cli, lastLine(out))
 	}
 	python := requirePython(t)
@@ -23,5 +36,5 @@ func TestAWSCLIKx(t *testing.T) {
 	srv := servertest.Start(t)
 	root := srv.Root()
 	env := append(clientEnv(t, srv.URL(), root.AccessKeyID, root.SecretAccessKey), "AWS_CLI="+cli, "PYTHON3="+python)
-	runClient(t, env, bash, testdataPath(t, "kx_cli.sh"))
+	runClient(t, env, bash, testdataPath(t, script))
 }
