@@ -112,6 +112,15 @@ func (s *Service) runChangeset(ctx context.Context, r *jobs.Run) (jobs.Result, e
 		return jobs.Result{}, jobs.Permanent(err)
 	}
 	c, d, err := s.startChangeset(ctx, args)
+	if errors.Is(err, errCollecting) {
+		// Waiting for a collection is not a failed attempt: a collection
+		// of a large store (or one whose process died, until its job is
+		// taken over) outlasts the attempts' backoff, and the changeset
+		// would fail for nothing it did. The wait is bounded: the lock
+		// is removed when the collection ends and lapses after
+		// collectLockTTL.
+		return jobs.Result{Again: collectWait}, nil
+	}
 	if err != nil || c == nil {
 		return jobs.Result{}, err
 	}
@@ -505,9 +514,14 @@ type collectLock struct {
 	Until time.Time `json:"until"`
 }
 
-// errCollecting is the transient error of a changeset that starts while
-// a collection runs (it is retried).
+// errCollecting is what starting a changeset meets while a collection
+// runs: its job is rescheduled after collectWait, without spending an
+// attempt.
 var errCollecting = errors.New("kx: the content store is being collected")
+
+// collectWait is how long a changeset waits before it looks again whether
+// a collection ended (a variable for tests).
+var collectWait = time.Second
 
 func (s *Service) collectingTx(ctx context.Context, tx store.Tx, region string) error {
 	rec, err := tx.Get(ctx, collectLockKind, region)
