@@ -39,11 +39,12 @@ type child struct {
 
 var servingRE = regexp.MustCompile(`serving at (http://\S+)`)
 
-// startChild runs `openfinspace serve` on dataDir in a child process.
-func startChild(t *testing.T, dataDir string) *child {
+// startChild runs `openfinspace serve` on dataDir in a child process, with
+// env (NAME=value) added to its environment.
+func startChild(t *testing.T, dataDir string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "OPENFINSPACE_TEST_RUN_MAIN=1", "OPENFINSPACE_LIFECYCLE_STEP=300ms")
+	cmd.Env = append(append(os.Environ(), "OPENFINSPACE_TEST_RUN_MAIN=1", "OPENFINSPACE_LIFECYCLE_STEP=300ms"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
