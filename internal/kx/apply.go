@@ -506,6 +506,15 @@ const (
 	collectLockTTL  = 10 * time.Minute
 )
 
+// collectRenew is how often a running collection renews its lock; it
+// deletes nothing once its last renewal is older than collectLockTTL/2
+// (variables for tests).
+var collectRenew = collectLockTTL / 4
+
+// errLockLost stops a sweep whose lock could not be renewed in time: a
+// changeset may have started since, and must not lose contents it reuses.
+var errLockLost = errors.New("kx: the collection lost its lock; it stops and runs again")
+
 type collectArgs struct {
 	Region string `json:"region"`
 }
@@ -536,6 +545,72 @@ func (s *Service) collectingTx(ctx context.Context, tx store.Tx, region string) 
 		return nil
 	}
 	return errCollecting
+}
+
+// putCollectLockTx takes or renews region's collection lock until
+// collectLockTTL from now.
+func (s *Service) putCollectLockTx(ctx context.Context, tx store.Tx, region string) error {
+	data, _ := json.Marshal(collectLock{Until: s.now().Add(collectLockTTL)})
+	rec := &store.Record{Kind: collectLockKind, ID: region, Data: data}
+	old, err := tx.Get(ctx, collectLockKind, region)
+	if errors.Is(err, store.ErrNotFound) {
+		return tx.Insert(ctx, rec)
+	}
+	if err != nil {
+		return err
+	}
+	rec.Version = old.Version
+	return tx.Update(ctx, rec)
+}
+
+// lockHolder renews a collection's lock while the collection runs, so a
+// collection that outlasts collectLockTTL keeps changesets waiting.
+type lockHolder struct {
+	now     func() time.Time
+	mu      sync.Mutex
+	renewed time.Time
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (s *Service) holdCollectLock(ctx context.Context, region string) *lockHolder {
+	h := &lockHolder{now: s.now, renewed: s.now(), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(collectRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			at := s.now()
+			if err := s.db.Update(ctx, func(tx store.Tx) error { return s.putCollectLockTx(ctx, tx, region) }); err != nil {
+				slog.Default().Warn("kx: renewing the collection lock", "region", region, "err", err)
+				continue
+			}
+			h.mu.Lock()
+			h.renewed = at
+			h.mu.Unlock()
+		}
+	}()
+	return h
+}
+
+// held reports whether the lock was renewed recently enough that it is
+// certainly still valid.
+func (h *lockHolder) held() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now().Sub(h.renewed) < collectLockTTL/2
+}
+
+func (h *lockHolder) release() {
+	close(h.stop)
+	<-h.done
 }
 
 func (s *Service) enqueueCollectTx(ctx context.Context, tx store.Tx, region string, now time.Time) error {
@@ -581,17 +656,13 @@ func (s *Service) runCollect(ctx context.Context, r *jobs.Run) (jobs.Result, err
 				versions[manifestKey(c.DatabaseUID, c.ID)] = true
 			}
 		}
-		data, _ := json.Marshal(collectLock{Until: s.now().Add(collectLockTTL)})
-		rec := &store.Record{Kind: collectLockKind, ID: region, Data: data}
-		if old, err := tx.Get(ctx, collectLockKind, region); err == nil {
-			rec.Version = old.Version
-			return tx.Update(ctx, rec)
-		}
-		return tx.Insert(ctx, rec)
+		return s.putCollectLockTx(ctx, tx, region)
 	})
 	if err != nil {
 		return jobs.Result{}, err
 	}
+	h := s.holdCollectLock(ctx, region)
+	defer h.release()
 	unlock := func(ctx context.Context, tx store.Tx) error {
 		err := tx.Delete(ctx, collectLockKind, region)
 		if errors.Is(err, store.ErrNotFound) {
@@ -603,6 +674,9 @@ func (s *Service) runCollect(ctx context.Context, r *jobs.Run) (jobs.Result, err
 	live := map[string]bool{}
 	err = s.eachObject(ctx, bucket, manifestPrefix, func(o blob.ObjectInfo) error {
 		if !versions[o.Key] {
+			if !h.held() {
+				return errLockLost
+			}
 			return s.blobs.Delete(ctx, bucket, o.Key)
 		}
 		rc, _, err := s.blobs.Get(ctx, bucket, o.Key)
@@ -623,6 +697,9 @@ func (s *Service) runCollect(ctx context.Context, r *jobs.Run) (jobs.Result, err
 		err = s.eachObject(ctx, bucket, contentPrefix, func(o blob.ObjectInfo) error {
 			if live[path.Base(o.Key)] {
 				return nil
+			}
+			if !h.held() {
+				return errLockLost
 			}
 			return s.blobs.Delete(ctx, bucket, o.Key)
 		})

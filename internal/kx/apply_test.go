@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"path/filepath"
 	"sort"
@@ -24,6 +25,8 @@ import (
 type memBlobs struct {
 	mu      sync.Mutex
 	buckets map[string]map[string][]byte
+	// onDelete, if set, runs before each Delete (outside the lock).
+	onDelete func()
 }
 
 func newMemBlobs() *memBlobs { return &memBlobs{buckets: map[string]map[string][]byte{}} }
@@ -117,6 +120,9 @@ func (m *memBlobs) List(_ context.Context, bucket string, opts blob.ListOptions)
 }
 
 func (m *memBlobs) Delete(_ context.Context, bucket, key string) error {
+	if m.onDelete != nil {
+		m.onDelete()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.bucket(bucket)
@@ -250,5 +256,101 @@ func TestChangesetWaitsForCollection(t *testing.T) {
 	}
 	if n, b := m.Totals(); n != len(files) || b != nbytes {
 		t.Errorf("manifest: %d files, %d bytes", n, b)
+	}
+}
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// TestCollectionKeepsItsLock: a collection that outlasts its lock's TTL
+// renews the lock, so changesets keep waiting for it to the last
+// deletion; and one whose lock is not renewed in time stops deleting
+// (a changeset may have started and reuse what it would delete).
+func TestCollectionKeepsItsLock(t *testing.T) {
+	const region = "us-east-1"
+	for _, tc := range []struct {
+		name     string
+		renew    time.Duration
+		wantLost bool
+	}{{"renewed", time.Millisecond, false}, {"not renewed", time.Hour, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "metadata.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			clock := &fakeClock{t: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
+			blobs := newMemBlobs()
+			s := New(Config{Store: db, Account: "000000000000", Blobs: blobs, Now: clock.now})
+			saved := collectRenew
+			collectRenew = tc.renew
+			defer func() { collectRenew = saved }()
+			bucket := s.ContentBucket(region)
+			if err := blobs.EnsureBucket(ctx, bucket); err != nil {
+				t.Fatal(err)
+			}
+			const garbage = 10 // contents no version references
+			for i := range garbage {
+				hash := strings.Repeat(string(rune('a'+i)), 64)
+				if _, err := blobs.Put(ctx, bucket, contentKey(hash), strings.NewReader("x"), 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lockUntil := func() time.Time {
+				var l collectLock
+				if err := db.View(ctx, func(tx store.Tx) error {
+					rec, err := tx.Get(ctx, collectLockKind, region)
+					if err != nil {
+						return err
+					}
+					return json.Unmarshal(rec.Data, &l)
+				}); err != nil {
+					t.Error(err)
+				}
+				return l.Until
+			}
+			deletes := 0
+			blobs.onDelete = func() {
+				deletes++
+				// Every deletion happens under a lock a changeset respects.
+				if err := db.View(ctx, func(tx store.Tx) error { return s.collectingTx(ctx, tx, region) }); !errors.Is(err, errCollecting) {
+					t.Errorf("deletion %d at %s: a changeset would start (%v)", deletes, clock.now().Format(time.TimeOnly), err)
+				}
+				// Each deletion takes 3 minutes: ten outlast the 10-minute TTL.
+				clock.advance(3 * time.Minute)
+				if tc.wantLost {
+					return
+				}
+				for deadline := time.Now().Add(10 * time.Second); !lockUntil().Equal(clock.now().Add(collectLockTTL)); {
+					if time.Now().After(deadline) {
+						t.Fatalf("the lock was not renewed at %s", clock.now().Format(time.TimeOnly))
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			args, _ := json.Marshal(collectArgs{Region: region})
+			_, err = s.runCollect(ctx, &jobs.Run{Job: jobs.Job{Args: args}})
+			left, _ := blobs.List(ctx, bucket, blob.ListOptions{Prefix: contentPrefix})
+			if tc.wantLost {
+				// Deletions at 0 and 3 minutes; at 6 the last renewal (at 0)
+				// is older than TTL/2.
+				if !errors.Is(err, errLockLost) || deletes != 2 || len(left.Objects) != garbage-2 {
+					t.Errorf("collection without renewals: err %v after %d deletions, %d objects left; want errLockLost, 2, %d",
+						err, deletes, len(left.Objects), garbage-2)
+				}
+				return
+			}
+			if err != nil || deletes != garbage || len(left.Objects) != 0 {
+				t.Errorf("collection with renewals: err %v after %d deletions, %d objects left; want nil, %d, 0", err, deletes, len(left.Objects), garbage)
+			}
+		})
 	}
 }
