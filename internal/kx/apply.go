@@ -97,6 +97,10 @@ func (s *Service) changesetFailed(ctx context.Context, tx store.Tx, j *jobs.Job,
 	if err := s.changesets.Update(ctx, tx, c, version); err != nil {
 		return err
 	}
+	// What its attempts stored no version references: collect it.
+	if err := s.enqueueCollectTx(ctx, tx, c.Region, now); err != nil {
+		return err
+	}
 	return s.enqueueNextTx(ctx, tx, c.Environment, c.Database, now)
 }
 

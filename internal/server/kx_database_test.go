@@ -288,6 +288,20 @@ func TestKxDatabasesAndChangesets(t *testing.T) {
 		}
 		wantDatabase(t, c, env, db, n, b, seq, *cs3.ChangesetId)
 	}
+	// A changeset that stored new contents before it failed leaves them to
+	// a collection: the content store returns to what versions reference.
+	uploadLayout(t, s3c, "kxdata", "fresh/", kxLayout("2024.02.01"))
+	if out := changeset(t, c, env, db, put("s3://kxdata/fresh/", "/"), put("s3://kxdata/hdb/nosuch", "/")); out.Status != types.ChangesetStatusFailed {
+		t.Errorf("new contents, then a missing object: %s", out.Status)
+	}
+	seq++
+	wantDatabase(t, c, env, db, n, b, seq, *cs3.ChangesetId)
+	for deadline := time.Now().Add(30 * time.Second); contentObjects(t, srv, "sha256/") != distinct(v1, v2); {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a failed changeset: %d contents, want %d", contentObjects(t, srv, "sha256/"), distinct(v1, v2))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	// An empty prefix is accepted and changes nothing.
 	empty := changeset(t, c, env, db, put("s3://kxdata/empty/", "/2024.01.09/"))
 	seq++
