@@ -424,27 +424,41 @@ func sourceErr(uri string, err error) error {
 
 // store copies one source object into the content store (unless its
 // content is there already) and returns its entry (without path).
-func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (kxfs.Entry, error) {
+func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (_ kxfs.Entry, retErr error) {
 	uri := "s3://" + o.Bucket + "/" + o.Key
-	open := func() (io.ReadCloser, error) {
-		rc, _, err := s.blobs.Get(ctx, o.Bucket, o.Key)
+	open := func() (io.ReadCloser, *blob.ObjectInfo, error) {
+		rc, info, err := s.blobs.Get(ctx, o.Bucket, o.Key)
 		if err != nil {
-			return nil, sourceErr(uri, err)
+			return nil, nil, sourceErr(uri, err)
 		}
-		return rc, nil
+		return rc, info, nil
 	}
-	rc, err := open()
+	rc, info, err := open()
 	if err != nil {
 		return kxfs.Entry{}, err
 	}
 	h := sha256.New()
 	var buf []byte
 	var n int64
-	if o.Size <= inMemoryMax {
+	switch {
+	case o.Size <= inMemoryMax && info != nil && info.Size == o.Size:
+		// Into a pooled buffer of the listed size, given back once stored
+		// (not after a failed Put, whose transport may still read it).
+		bp := getBuf(o.Size)
+		defer func() {
+			if retErr == nil {
+				putBuf(bp)
+			}
+		}()
+		buf = (*bp)[:o.Size]
+		err = readExactly(rc, buf)
+		h.Write(buf)
+		n = o.Size
+	case o.Size <= inMemoryMax:
 		buf, err = io.ReadAll(rc)
 		h.Write(buf)
 		n = int64(len(buf))
-	} else {
+	default:
 		n, err = io.Copy(h, rc)
 	}
 	rc.Close()
@@ -462,8 +476,8 @@ func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (
 	if buf != nil {
 		body = bytes.NewReader(buf)
 	} else {
-		rc, err := open()
-		if err != nil {
+		var rc io.ReadCloser
+		if rc, _, err = open(); err != nil {
 			return kxfs.Entry{}, err
 		}
 		defer rc.Close()

@@ -1,0 +1,184 @@
+package kx
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/openfinspace/openfinspace/internal/blob"
+)
+
+func TestBufClass(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want int
+	}{{0, 16}, {1, 16}, {64 << 10, 16}, {64<<10 + 1, 17}, {1 << 20, 20}, {1<<20 + 1, 21}, {inMemoryMax, 24}} {
+		if got := bufClass(c.n); got != c.want {
+			t.Errorf("bufClass(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+	if len(bufPools) != 9 {
+		t.Errorf("%d pools, want 9 (64 KiB to 16 MiB)", len(bufPools))
+	}
+	b := getBuf(100 << 10)
+	if cap(*b) != 128<<10 {
+		t.Errorf("getBuf(100 KiB) has cap %d, want 128 KiB", cap(*b))
+	}
+	putBuf(b)
+	odd := make([]byte, 100)
+	putBuf(&odd) // not a class size: dropped, not pooled
+}
+
+// storeSources puts objects of the given sizes (random contents) under
+// src/ and returns them as listed.
+func storeSources(t *testing.T, blobs *memBlobs, rng *rand.Rand, sizes []int64) ([]blob.ObjectInfo, map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	if err := blobs.EnsureBucket(ctx, "src"); err != nil {
+		t.Fatal(err)
+	}
+	bodies := map[string][]byte{}
+	var objs []blob.ObjectInfo
+	for i, n := range sizes {
+		b := make([]byte, n+8)
+		for j := 0; j < len(b)-8; j += 8 {
+			binary.LittleEndian.PutUint64(b[j:], rng.Uint64())
+		}
+		b = b[:n]
+		key := fmt.Sprintf("hdb/f%03d", i)
+		if _, err := blobs.Put(ctx, "src", key, bytes.NewReader(b), n); err != nil {
+			t.Fatal(err)
+		}
+		bodies[key] = b
+		objs = append(objs, blob.ObjectInfo{Bucket: "src", Key: key, Size: n})
+	}
+	return objs, bodies
+}
+
+// TestStorePooledBuffers: store copies sources of every size class (and
+// one streamed, above inMemoryMax) into the content store byte for byte,
+// four at a time and twice over, so pooled buffers are reused by other
+// sources of other sizes: no entry and no stored content shows another
+// source's bytes.
+func TestStorePooledBuffers(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	blobs := newMemBlobs()
+	s := New(Config{Account: "000000000000", Blobs: blobs})
+	const content = "content"
+	if err := blobs.EnsureBucket(ctx, content); err != nil {
+		t.Fatal(err)
+	}
+	small := []int64{0, 1, 100, 64<<10 - 1, 64 << 10, 64<<10 + 1, 300 << 10, 1<<20 + 3, 5 << 20}
+	sizes := append(append(small, small...), inMemoryMax, inMemoryMax+1)
+	for range 2 {
+		objs, bodies := storeSources(t, blobs, rng, sizes)
+		var wg sync.WaitGroup
+		errs := make([]error, len(objs))
+		next := make(chan int)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					o := objs[i]
+					e, err := s.store(ctx, content, o)
+					if err != nil {
+						errs[i] = err
+						continue
+					}
+					sum := sha256.Sum256(bodies[o.Key])
+					if e.Hash != hex.EncodeToString(sum[:]) || e.Size != o.Size {
+						errs[i] = fmt.Errorf("%s: entry %s/%d, want %x/%d", o.Key, e.Hash, e.Size, sum, o.Size)
+						continue
+					}
+					rc, _, err := blobs.Get(ctx, content, contentKey(e.Hash))
+					if err != nil {
+						errs[i] = err
+						continue
+					}
+					got, _ := io.ReadAll(rc)
+					if !bytes.Equal(got, bodies[o.Key]) {
+						errs[i] = fmt.Errorf("%s: stored content differs from the source", o.Key)
+					}
+				}
+			}()
+		}
+		for i := range objs {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// lyingBlobs reports a source's size as listed but serves a longer body
+// (an object replaced between the listing and the read).
+type lyingBlobs struct {
+	*memBlobs
+	extra []byte
+}
+
+func (l lyingBlobs) Get(ctx context.Context, bucket, key string) (io.ReadCloser, *blob.ObjectInfo, error) {
+	rc, info, err := l.memBlobs.Get(ctx, bucket, key)
+	if err != nil || bucket != "src" {
+		return rc, info, err
+	}
+	return io.NopCloser(io.MultiReader(rc, bytes.NewReader(l.extra))), info, nil
+}
+
+func TestStoreSourceLongerThanListed(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemBlobs()
+	s := New(Config{Account: "000000000000", Blobs: lyingBlobs{mem, []byte("more")}})
+	objs, _ := storeSources(t, mem, rand.New(rand.NewPCG(3, 4)), []int64{1000})
+	if err := mem.EnsureBucket(ctx, "content"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store(ctx, "content", objs[0]); !errors.Is(err, errLongerThanListed) {
+		t.Fatalf("store of a source longer than listed: %v, want errLongerThanListed", err)
+	}
+	if page, _ := mem.List(ctx, "content", blob.ListOptions{}); len(page.Objects) != 0 {
+		t.Errorf("stored %d objects, want none", len(page.Objects))
+	}
+}
+
+// TestStoreReusesBuffers: storing a megabyte source whose content is
+// already stored allocates a small fraction of its size (the buffer comes
+// from the pool); io.ReadAll allocated about twice the size every time.
+func TestStoreReusesBuffers(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemBlobs()
+	s := New(Config{Account: "000000000000", Blobs: mem})
+	if err := mem.EnsureBucket(ctx, "content"); err != nil {
+		t.Fatal(err)
+	}
+	const size, runs = 1<<20 + 12345, 20
+	objs, _ := storeSources(t, mem, rand.New(rand.NewPCG(5, 6)), []int64{size})
+	if _, err := s.store(ctx, "content", objs[0]); err != nil { // stores it
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		if _, err := s.store(ctx, "content", objs[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > size/4 {
+		t.Errorf("store allocated %d bytes per %d-byte source, want under a quarter of it", per, size)
+	}
+}
