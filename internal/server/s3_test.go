@@ -483,6 +483,10 @@ func rawExchange(t *testing.T, srv *server.Server, req *http.Request, body []byt
 	defer conn.Close()
 	var head bytes.Buffer
 	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\n", req.Method, req.URL.RequestURI(), req.Host)
+	if req.ContentLength > 0 && req.Header.Get("Content-Length") == "" {
+		// http.Request keeps the length out of Header; it was signed.
+		fmt.Fprintf(&head, "Content-Length: %d\r\n", req.ContentLength)
+	}
 	_ = req.Header.Write(&head)
 	head.WriteString("\r\n")
 	if _, err := conn.Write(append(head.Bytes(), body...)); err != nil {
