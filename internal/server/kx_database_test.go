@@ -53,11 +53,15 @@ func layoutTotals(files map[string]string) (int32, int64) {
 	return int32(len(files)), n
 }
 
-// waitChangeset reads a changeset until it is COMPLETED or FAILED (its job
-// is due at once; no clock step is needed).
+// waitChangeset reads a changeset until it is COMPLETED or FAILED. Its job
+// is due at once; on a StartClocked server, a changeset that stays PENDING
+// (rescheduled, e.g. behind a collection of the content store) is made due
+// by moving the clock a second every 50 ms.
 func waitChangeset(t *testing.T, c *finspace.Client, env, db, id string) *finspace.GetKxChangesetOutput {
 	t.Helper()
+	clk := servertest.ClockAt(aws.ToString(c.Options().BaseEndpoint))
 	deadline := time.Now().Add(30 * time.Second)
+	moved := time.Now()
 	for {
 		out, err := c.GetKxChangeset(context.Background(), &finspace.GetKxChangesetInput{EnvironmentId: &env, DatabaseName: &db, ChangesetId: &id})
 		if err != nil {
@@ -71,6 +75,10 @@ func waitChangeset(t *testing.T, c *finspace.Client, env, db, id string) *finspa
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("changeset %s still %s", id, out.Status)
+		}
+		if clk != nil && out.Status == "PENDING" && time.Since(moved) > 50*time.Millisecond {
+			clk.Advance(time.Second)
+			moved = time.Now()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
