@@ -18,7 +18,9 @@
 //
 // Every operation streams: Put reads its io.Reader in bounded parts
 // (multipart above one part), Get returns the response body. No operation
-// holds a whole object in memory.
+// holds a whole object in memory. A Put body that is an io.ReaderAt and
+// io.Seeker (bytes.Reader, a regular *os.File) is sent from the caller's
+// bytes, read at offsets, without being copied into part buffers.
 //
 // Names are checked before any request (ValidBucketName, ValidKey): bucket
 // names follow Amazon S3's rules for general purpose buckets; keys must be

@@ -1,8 +1,10 @@
 package blob_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -76,6 +78,40 @@ func TestConformanceEmbedded(t *testing.T) {
 	for _, e := range ents {
 		if e.Name() != "objects" && e.Name() != "objects-meta" {
 			t.Errorf("unexpected entry %s beside the objects directory", e.Name())
+		}
+	}
+}
+
+// atOnly is a body that can only be read at offsets: Read fails.
+type atOnly struct{ *bytes.Reader }
+
+func (a atOnly) Read([]byte) (int, error) {
+	return 0, errors.New("the body was read as a stream (copied) rather than at offsets")
+}
+
+// TestPutSeekableNotCopied: a seekable body reaches the SDK as it is (a
+// section of it, read at offsets), one part or several, rather than being
+// streamed into the uploader's part buffers.
+func TestPutSeekableNotCopied(t *testing.T) {
+	st, _, _ := embedded(t)
+	ctx := context.Background()
+	if err := st.EnsureBucket(ctx, "seekable"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1 << 20, blob.DefaultPartSize + 5} {
+		data := bytes.Repeat([]byte{byte(n), 1, 2, 3}, n/4+1)[:n]
+		key := fmt.Sprintf("k%d", n)
+		if _, err := st.Put(ctx, "seekable", key, atOnly{bytes.NewReader(data)}, int64(n)); err != nil {
+			t.Fatalf("Put of %d bytes: %v", n, err)
+		}
+		rc, _, err := st.Get(ctx, "seekable", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: read back %d different bytes", n, len(got))
 		}
 	}
 }

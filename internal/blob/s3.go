@@ -253,23 +253,47 @@ func (s *S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, size
 		}
 	}
 	pb, pk := s.physical(bucket, key)
-	body := r
-	partSize := s.partSize
-	if size >= 0 {
-		body = &exactReader{r: r, left: size}
-		if need := (size + maxParts - 1) / maxParts; need > partSize {
-			partSize = need
+	var etag *string
+	section, err := sectionOf(r, size)
+	switch {
+	case err != nil:
+		return nil, opErr("put", bucket, key, err)
+	case section != nil && size <= s.partSize:
+		// One PutObject straight from the caller's bytes: the SDK hashes
+		// the section for the signature, sends it, and seeks back to
+		// retry, without copying it (the uploader would, into a part
+		// buffer, for a body it cannot see is seekable).
+		out, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &pb, Key: &pk, Body: section, ContentLength: aws.Int64(size)})
+		if err != nil {
+			return nil, opErr("put", bucket, key, s.notFound(ctx, bucket, err))
 		}
-	}
-	in := &s3.PutObjectInput{Bucket: &pb, Key: &pk, Body: body}
-	out, err := s.uploader.Upload(ctx, in, func(u *manager.Uploader) { u.PartSize = partSize })
-	if err != nil {
-		if errors.Is(err, ErrSizeMismatch) {
-			return nil, opErr("put", bucket, key, ErrSizeMismatch)
+		etag = out.ETag
+	default:
+		var body io.Reader = r
+		partSize := s.partSize
+		switch {
+		case section != nil:
+			// The uploader sends parts as sections of it.
+			body = section
+		case size >= 0:
+			body = &exactReader{r: r, left: size}
 		}
-		return nil, opErr("put", bucket, key, s.notFound(ctx, bucket, err))
+		if size >= 0 {
+			if need := (size + maxParts - 1) / maxParts; need > partSize {
+				partSize = need
+			}
+		}
+		in := &s3.PutObjectInput{Bucket: &pb, Key: &pk, Body: body}
+		out, err := s.uploader.Upload(ctx, in, func(u *manager.Uploader) { u.PartSize = partSize })
+		if err != nil {
+			if errors.Is(err, ErrSizeMismatch) {
+				return nil, opErr("put", bucket, key, ErrSizeMismatch)
+			}
+			return nil, opErr("put", bucket, key, s.notFound(ctx, bucket, err))
+		}
+		etag = out.ETag
 	}
-	info := &ObjectInfo{Bucket: bucket, Key: key, Size: size, ETag: unquote(aws.ToString(out.ETag))}
+	info := &ObjectInfo{Bucket: bucket, Key: key, Size: size, ETag: unquote(aws.ToString(etag))}
 	if size < 0 {
 		// Unknown length: ask the store.
 		h, err := s.Head(ctx, bucket, key)
@@ -279,6 +303,35 @@ func (s *S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, size
 		info = h
 	}
 	return info, nil
+}
+
+// sectionOf returns the rest of r as a section of size bytes when r can be
+// read at offsets and seeked (bytes.Reader, strings.Reader, a regular
+// *os.File), so that the SDK signs, sends and retries the caller's bytes
+// without copying them; nil (and no error) when it cannot, or the size is
+// unknown. It fails with ErrSizeMismatch when the rest of r is not size
+// bytes long.
+func sectionOf(r io.Reader, size int64) (*io.SectionReader, error) {
+	ra, ok := r.(io.ReaderAt)
+	sk, ok2 := r.(io.Seeker)
+	if !ok || !ok2 || size < 0 {
+		return nil, nil
+	}
+	cur, err := sk.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, nil // a pipe or socket: stream it
+	}
+	end, err := sk.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, nil
+	}
+	if _, err := sk.Seek(cur, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if end-cur != size {
+		return nil, fmt.Errorf("%w: the reader holds %d bytes, not %d", ErrSizeMismatch, end-cur, size)
+	}
+	return io.NewSectionReader(ra, cur, size), nil
 }
 
 // Get implements Store.

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"UnknownSize", testUnknownSize},
 		{"LargeStreaming", testLargeStreaming},
 		{"SizeMismatch", testSizeMismatch},
+		{"SeekableBodies", testSeekableBodies},
 		{"NotFound", testNotFound},
 		{"Delete", testDelete},
 		{"List", testList},
@@ -257,6 +258,66 @@ func testSizeMismatch(t *testing.T, s blob.Store) {
 		t.Errorf("a failed multipart Put left an object (Head error %v)", err)
 	}
 	if got, _ := get(t, s, b, "keep"); got != "original" {
+		t.Errorf("a failed overwrite changed the object: %q", got)
+	}
+}
+
+// testSeekableBodies puts bodies a store may read at offsets
+// (bytes.Reader, *os.File): what is stored is the rest of the reader from
+// its position, byte for byte, and a rest of another length than declared
+// fails with ErrSizeMismatch and stores nothing.
+func testSeekableBodies(t *testing.T, s blob.Store) {
+	b := Bucket(t, s)
+	for _, n := range []int64{1, 100 << 10, 20<<20 + 3} {
+		data, _ := io.ReadAll(pattern(n+7, 4))
+		want, _ := hashOf(bytes.NewReader(data[7:]))
+		r := bytes.NewReader(data)
+		r.Seek(7, io.SeekStart)
+		key := fmt.Sprintf("seekable/%d", n)
+		if _, err := s.Put(ctx(t), b, key, r, n); err != nil {
+			t.Fatalf("Put of %d bytes from a bytes.Reader: %v", n, err)
+		}
+		rc, info, err := s.Get(ctx(t), b, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, m := hashOf(rc)
+		rc.Close()
+		if got != want || m != n || info.Size != n {
+			t.Errorf("%d bytes from offset 7: read back %d (info %d), hash match %v", n, m, info.Size, got == want)
+		}
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("header|file body"); err != nil {
+		t.Fatal(err)
+	}
+	f.Seek(7, io.SeekStart)
+	if _, err := s.Put(ctx(t), b, "seekable/file", f, 9); err != nil {
+		t.Fatalf("Put from a file: %v", err)
+	}
+	if got, _ := get(t, s, b, "seekable/file"); got != "file body" {
+		t.Errorf("Put from a file stored %q", got)
+	}
+	put(t, s, b, "seekable/keep", "original")
+	for _, tc := range []struct {
+		name string
+		size int64
+	}{{"short", 11}, {"long", 9}} {
+		for _, key := range []string{"seekable/keep", "seekable/new-" + tc.name} {
+			_, err := s.Put(ctx(t), b, key, strings.NewReader("0123456789"), tc.size)
+			if !errors.Is(err, blob.ErrSizeMismatch) {
+				t.Errorf("%s strings.Reader: Put error = %v, want ErrSizeMismatch", tc.name, err)
+			}
+		}
+		if _, err := s.Head(ctx(t), b, "seekable/new-"+tc.name); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("%s strings.Reader: a failed Put left an object (Head error %v)", tc.name, err)
+		}
+	}
+	if got, _ := get(t, s, b, "seekable/keep"); got != "original" {
 		t.Errorf("a failed overwrite changed the object: %q", got)
 	}
 }
