@@ -62,6 +62,24 @@ type Store interface {
 	Delete(ctx context.Context, bucket, key string) error
 }
 
+// SHA256Putter is a Store that can take a Put body's SHA-256 from the
+// caller, who has computed it anyway (a content-addressed key), rather than
+// hash the body a second time to sign it (S3Store).
+type SHA256Putter interface {
+	// PutSHA256 is Put of a body whose SHA-256 is sum (64 lowercase hex
+	// digits). A body that does not hash to sum fails and stores nothing.
+	PutSHA256(ctx context.Context, bucket, key string, r io.Reader, size int64, sum string) (*ObjectInfo, error)
+}
+
+// PutSHA256 puts r into s, passing its SHA-256 sum along when s is a
+// SHA256Putter.
+func PutSHA256(ctx context.Context, s Store, bucket, key string, r io.Reader, size int64, sum string) (*ObjectInfo, error) {
+	if hp, ok := s.(SHA256Putter); ok {
+		return hp.PutSHA256(ctx, bucket, key, r, size, sum)
+	}
+	return s.Put(ctx, bucket, key, r, size)
+}
+
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
 	Bucket, Key  string

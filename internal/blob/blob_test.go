@@ -3,6 +3,8 @@ package blob_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -114,6 +116,80 @@ func TestPutSeekableNotCopied(t *testing.T) {
 			t.Errorf("%d bytes: read back %d different bytes", n, len(got))
 		}
 	}
+}
+
+// testPutSHA256: a body put with its SHA-256 is stored byte for byte, and
+// the service still checks it against the hash it was signed with: a
+// wrong hash (which the SDK would have replaced had it hashed the body
+// itself) is refused and stores nothing.
+func testPutSHA256(t *testing.T, st *blob.S3Store, bucket string) {
+	ctx := context.Background()
+	if err := st.EnsureBucket(ctx, bucket); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 5, 3 << 20, blob.DefaultPartSize + 9} {
+		data := bytes.Repeat([]byte{byte(n), 7, 9}, n/3+1)[:n]
+		sum := sha256.Sum256(data)
+		key := fmt.Sprintf("sha/%d", n)
+		if _, err := st.PutSHA256(ctx, bucket, key, bytes.NewReader(data), int64(n), hex.EncodeToString(sum[:])); err != nil {
+			t.Fatalf("PutSHA256 of %d bytes: %v", n, err)
+		}
+		rc, _, err := st.Get(ctx, bucket, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: read back %d different bytes", n, len(got))
+		}
+	}
+	if _, err := st.Put(ctx, bucket, "sha/keep", strings.NewReader("original"), 8); err != nil {
+		t.Fatal(err)
+	}
+	other := sha256.Sum256([]byte("something else"))
+	for _, key := range []string{"sha/keep", "sha/new"} {
+		_, err := st.PutSHA256(ctx, bucket, key, strings.NewReader("tampered"), 8, hex.EncodeToString(other[:]))
+		if err == nil || !strings.Contains(err.Error(), "XAmzContentSHA256Mismatch") {
+			t.Errorf("PutSHA256 of %s with the wrong hash: error %v, want XAmzContentSHA256Mismatch", key, err)
+		}
+	}
+	if _, err := st.Head(ctx, bucket, "sha/new"); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("a refused PutSHA256 left an object (Head error %v)", err)
+	}
+	rc, _, err := st.Get(ctx, bucket, "sha/keep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "original" {
+		t.Errorf("a refused PutSHA256 changed the object: %q", got)
+	}
+	for _, bad := range []string{"", "abc", strings.Repeat("A", 64), strings.Repeat("g", 64)} {
+		if _, err := st.PutSHA256(ctx, bucket, "sha/bad", strings.NewReader("x"), 1, bad); err == nil {
+			t.Errorf("PutSHA256 with sum %q succeeded", bad)
+		}
+	}
+	// blob.PutSHA256 passes the sum on to an S3Store.
+	if _, err := blob.PutSHA256(ctx, st, bucket, "sha/helper", strings.NewReader("tampered"), 8, hex.EncodeToString(other[:])); err == nil {
+		t.Error("blob.PutSHA256 with the wrong hash succeeded")
+	}
+}
+
+func TestPutSHA256Embedded(t *testing.T) {
+	st, _, _ := embedded(t)
+	testPutSHA256(t, st, "sha256")
+}
+
+func TestPutSHA256MinIO(t *testing.T) {
+	m := blobtest.RequireMinIO(t)
+	st, err := blob.NewS3(blob.S3Options{Endpoint: m.URL, Region: "us-east-1", AccessKeyID: m.User,
+		SecretAccessKey: m.Password, PathStyle: true, BucketPrefix: "ofs-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testPutSHA256(t, st, "sha256")
 }
 
 func TestConformanceMinIOBucketPerBucket(t *testing.T) {

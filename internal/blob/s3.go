@@ -10,12 +10,14 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Default transfer settings: parts of 16 MiB, 4 in flight, so a Put of a
@@ -239,6 +241,51 @@ func (s *S3Store) notFound(ctx context.Context, bucket string, err error) error 
 
 // Put implements Store.
 func (s *S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, size int64) (*ObjectInfo, error) {
+	return s.put(ctx, bucket, key, r, size, "")
+}
+
+// PutSHA256 implements SHA256Putter: a seekable body of at most one part
+// is signed with sum as its payload hash (X-Amz-Content-Sha256) instead of
+// being hashed again by the SDK. The service verifies the body against the
+// signed hash as always (the embedded gateway and Amazon S3 answer
+// XAmzContentSHA256Mismatch), so a wrong sum fails the Put and stores
+// nothing. Other bodies are put as by Put.
+func (s *S3Store) PutSHA256(ctx context.Context, bucket, key string, r io.Reader, size int64, sum string) (*ObjectInfo, error) {
+	if !validSHA256(sum) {
+		return nil, opErr("put", bucket, key, fmt.Errorf("%q is not a hex SHA-256", sum))
+	}
+	return s.put(ctx, bucket, key, r, size, sum)
+}
+
+func validSHA256(sum string) bool {
+	if len(sum) != 64 {
+		return false
+	}
+	for i := 0; i < len(sum); i++ {
+		if c := sum[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// withPayloadHash makes an operation sign sum as its payload hash (the
+// SDK then neither reads the body to hash it nor sends UNSIGNED-PAYLOAD).
+func withPayloadHash(sum string) func(*s3.Options) {
+	return func(o *s3.Options) {
+		if sum == "" {
+			return
+		}
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("openfinspacePayloadSHA256",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					return next.HandleInitialize(v4.SetPayloadHash(ctx, sum), in)
+				}), middleware.Before)
+		})
+	}
+}
+
+func (s *S3Store) put(ctx context.Context, bucket, key string, r io.Reader, size int64, sum string) (*ObjectInfo, error) {
 	if err := s.check(bucket, key); err != nil {
 		return nil, opErr("put", bucket, key, err)
 	}
@@ -263,7 +310,8 @@ func (s *S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, size
 		// the section for the signature, sends it, and seeks back to
 		// retry, without copying it (the uploader would, into a part
 		// buffer, for a body it cannot see is seekable).
-		out, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &pb, Key: &pk, Body: section, ContentLength: aws.Int64(size)})
+		out, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &pb, Key: &pk, Body: section, ContentLength: aws.Int64(size)},
+			withPayloadHash(sum))
 		if err != nil {
 			return nil, opErr("put", bucket, key, s.notFound(ctx, bucket, err))
 		}

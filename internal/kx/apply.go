@@ -484,7 +484,9 @@ func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (
 		// The object must not change between the two reads.
 		body = &hashingReader{r: rc, h: sha256.New(), want: e.Hash}
 	}
-	if _, err := s.blobs.Put(ctx, bucket, key, body, n); err != nil {
+	// The store need not hash the body again to sign it: its SHA-256 is
+	// the key, and the S3 service still checks the body against it.
+	if _, err := blob.PutSHA256(ctx, s.blobs, bucket, key, body, n, e.Hash); err != nil {
 		var ae *applyError
 		if errors.As(err, &ae) {
 			return kxfs.Entry{}, err

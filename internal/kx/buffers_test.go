@@ -190,3 +190,46 @@ func TestStoreReusesBuffers(t *testing.T) {
 		t.Errorf("store allocated at least %d bytes per %d-byte source, want under a quarter of it", least, size)
 	}
 }
+
+// sumBlobs is a blob.SHA256Putter that checks every sum it is given.
+type sumBlobs struct {
+	*memBlobs
+	mu   sync.Mutex
+	sums map[string]string // key → sum given
+}
+
+func (b *sumBlobs) PutSHA256(ctx context.Context, bucket, key string, r io.Reader, size int64, sum string) (*blob.ObjectInfo, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum {
+		return nil, fmt.Errorf("PutSHA256 of %s: the body does not hash to %s", key, sum)
+	}
+	b.mu.Lock()
+	b.sums[key] = sum
+	b.mu.Unlock()
+	return b.memBlobs.Put(ctx, bucket, key, bytes.NewReader(data), size)
+}
+
+// TestStorePassesSHA256: store hands the content's SHA-256 (its key) to a
+// store that takes it, for in-memory and streamed sources alike.
+func TestStorePassesSHA256(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemBlobs()
+	blobs := &sumBlobs{memBlobs: mem, sums: map[string]string{}}
+	s := New(Config{Account: "000000000000", Blobs: blobs})
+	if err := blobs.EnsureBucket(ctx, "content"); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := storeSources(t, mem, rand.New(rand.NewPCG(3, 4)), []int64{0, 10, 1 << 20, inMemoryMax + 1})
+	for _, o := range objs {
+		e, err := s.store(ctx, "content", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := blobs.sums[contentKey(e.Hash)]; got != e.Hash {
+			t.Errorf("%s (%d bytes): stored with sum %q, want %s", o.Key, o.Size, got, e.Hash)
+		}
+	}
+}
