@@ -9,12 +9,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
@@ -190,6 +194,96 @@ func TestPutSHA256MinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	testPutSHA256(t, st, "sha256")
+}
+
+// countingGateway counts the requests the embedded store sends.
+type countingGateway struct {
+	*s3gw.Gateway
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (g *countingGateway) HTTPClient() *http.Client {
+	inner := g.Gateway.HTTPClient().Transport
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		g.mu.Lock()
+		g.reqs = append(g.reqs, r.Method+" "+r.URL.Path)
+		g.mu.Unlock()
+		return inner.RoundTrip(r)
+	})}
+}
+
+func (g *countingGateway) take() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.reqs
+	g.reqs = nil
+	return r
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestMissRequests: a missing object in a bucket the store knows exists
+// costs one request (no HeadBucket to tell ErrNotFound from ErrNoBucket);
+// a bucket deleted behind the store's back is ErrNoBucket again once S3
+// has said NoSuchBucket.
+func TestMissRequests(t *testing.T) {
+	_, gw, _ := embedded(t)
+	cg := &countingGateway{Gateway: gw}
+	root := "AKIAROOTROOTROOTROOT"
+	st, err := blob.NewEmbedded(cg, root, "root-secret-for-tests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.EnsureBucket(ctx, "known"); err != nil {
+		t.Fatal(err)
+	}
+	cg.take()
+	if _, err := st.Head(ctx, "known", "missing"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Head of a missing object: %v", err)
+	}
+	if _, _, err := st.Get(ctx, "known", "missing"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Get of a missing object: %v", err)
+	}
+	if r := cg.take(); len(r) != 2 {
+		t.Errorf("a missing object's Head and Get sent %v, want one request each", r)
+	}
+	// A bucket the store never saw: one check, then none.
+	if _, err := st.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("other")}); err != nil {
+		t.Fatal(err)
+	}
+	cg.take()
+	for range 3 {
+		if _, err := st.Head(ctx, "other", "missing"); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("Head of a missing object: %v", err)
+		}
+	}
+	if r := cg.take(); len(r) != 4 {
+		t.Errorf("three Heads of missing objects in a new bucket sent %v, want 4 requests", r)
+	}
+	if _, err := st.Head(ctx, "never-made", "k"); !errors.Is(err, blob.ErrNoBucket) {
+		t.Errorf("Head in a missing bucket: %v", err)
+	}
+	// Deleted behind the store's back: a Get says NoSuchBucket, and
+	// Head and EnsureBucket know it from then on.
+	if _, err := st.Client().DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("known")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Get(ctx, "known", "missing"); !errors.Is(err, blob.ErrNoBucket) {
+		t.Errorf("Get in a deleted bucket: %v", err)
+	}
+	if _, err := st.Head(ctx, "known", "missing"); !errors.Is(err, blob.ErrNoBucket) {
+		t.Errorf("Head in a deleted bucket after NoSuchBucket: %v", err)
+	}
+	if err := st.EnsureBucket(ctx, "known"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, "known", "k", strings.NewReader("x"), 1); err != nil {
+		t.Errorf("Put after EnsureBucket recreated the bucket: %v", err)
+	}
 }
 
 func TestConformanceMinIOBucketPerBucket(t *testing.T) {

@@ -215,18 +215,33 @@ func (s *S3Store) bucketExists(ctx context.Context, bucket string) (bool, error)
 		return true, nil
 	}
 	if status(err) == http.StatusNotFound {
+		s.forget(bucket)
 		return false, nil
 	}
 	return false, mapErr(err)
 }
 
-// notFound turns a 404 into ErrNoBucket or ErrNotFound.
+// notFound turns a 404 into ErrNoBucket or ErrNotFound. Only an ambiguous
+// one costs a request to tell which: a HEAD's 404, which carries no error
+// code, or any 404 in single-bucket mode (where the logical bucket is a
+// marker object); and not even that for a bucket this store has seen exist
+// (created, ensured or checked) since it last met NoSuchBucket for it. A
+// bucket deleted behind the store's back thus reads as ErrNotFound to Head
+// until a Get, Put, List or Delete there answers NoSuchBucket.
 func (s *S3Store) notFound(ctx context.Context, bucket string, err error) error {
 	mapped := mapErr(err)
 	if errors.Is(mapped, ErrNoBucket) {
+		s.forget(bucket)
 		return mapped
 	}
+	var nsk *types.NoSuchKey
+	if s.single == "" && (errors.As(err, &nsk) || apiCode(err) == "NoSuchKey") {
+		return ErrNotFound // S3 names the missing bucket NoSuchBucket
+	}
 	if errors.Is(mapped, ErrNotFound) || s.single != "" && status(err) == http.StatusNotFound {
+		if s.known(bucket) {
+			return ErrNotFound
+		}
 		ok, herr := s.bucketExists(ctx, bucket)
 		if herr != nil {
 			return herr
@@ -234,9 +249,30 @@ func (s *S3Store) notFound(ctx context.Context, bucket string, err error) error 
 		if !ok {
 			return ErrNoBucket
 		}
+		s.remember(bucket)
 		return ErrNotFound
 	}
 	return mapped
+}
+
+func (s *S3Store) known(bucket string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ensured[bucket]
+}
+
+func (s *S3Store) remember(bucket string) {
+	s.mu.Lock()
+	s.ensured[bucket] = true
+	s.mu.Unlock()
+}
+
+// forget drops bucket from the buckets known to exist, after S3 said it
+// does not (so that EnsureBucket creates it again).
+func (s *S3Store) forget(bucket string) {
+	s.mu.Lock()
+	delete(s.ensured, bucket)
+	s.mu.Unlock()
 }
 
 // Put implements Store.
@@ -454,7 +490,11 @@ func (s *S3Store) List(ctx context.Context, bucket string, o ListOptions) (*List
 	}
 	out, err := s.client.ListObjectsV2(ctx, in)
 	if err != nil {
-		return nil, opErr("list", bucket, o.Prefix, mapErr(err))
+		err = mapErr(err)
+		if errors.Is(err, ErrNoBucket) {
+			s.forget(bucket)
+		}
+		return nil, opErr("list", bucket, o.Prefix, err)
 	}
 	strip := ""
 	if s.single != "" {
@@ -501,6 +541,9 @@ func (s *S3Store) Delete(ctx context.Context, bucket, key string) error {
 		err = mapErr(err)
 		if errors.Is(err, ErrNotFound) {
 			return nil
+		}
+		if errors.Is(err, ErrNoBucket) {
+			s.forget(bucket)
 		}
 		return opErr("delete", bucket, key, err)
 	}
