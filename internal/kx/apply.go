@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
@@ -426,7 +428,14 @@ func sourceErr(uri string, err error) error {
 // content is there already) and returns its entry (without path).
 func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (_ kxfs.Entry, retErr error) {
 	uri := "s3://" + o.Bucket + "/" + o.Key
+	local := true
 	open := func() (io.ReadCloser, *blob.ObjectInfo, error) {
+		if local {
+			if f := s.openLocal(o); f != nil {
+				return f, &blob.ObjectInfo{Bucket: o.Bucket, Key: o.Key, Size: o.Size}, nil
+			}
+			local = false // and for the second read too
+		}
 		rc, info, err := s.blobs.Get(ctx, o.Bucket, o.Key)
 		if err != nil {
 			return nil, nil, sourceErr(uri, err)
@@ -494,6 +503,30 @@ func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (
 		return kxfs.Entry{}, fmt.Errorf("storing %s: %w", uri, err)
 	}
 	return e, nil
+}
+
+// openLocal opens the file holding source o on this machine
+// (Config.LocalObject), or returns nil: there is none, it is a symbolic
+// link, or it is not a regular file of the listed size (replaced since the
+// listing). The open file stays the object it was even if the store
+// replaces it (by linking a new file in its place).
+func (s *Service) openLocal(o blob.ObjectInfo) *os.File {
+	if s.localObject == nil {
+		return nil
+	}
+	p, ok := s.localObject(o.Bucket, o.Key)
+	if !ok {
+		return nil
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() != o.Size {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 // hashingReader fails at EOF when what it read does not hash to want.

@@ -11,8 +11,11 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"testing"
 
@@ -231,5 +234,85 @@ func TestStorePassesSHA256(t *testing.T) {
 		if got := blobs.sums[contentKey(e.Hash)]; got != e.Hash {
 			t.Errorf("%s (%d bytes): stored with sum %q, want %s", o.Key, o.Size, got, e.Hash)
 		}
+	}
+}
+
+// noGetBlobs counts the Gets of sources.
+type noGetBlobs struct {
+	*memBlobs
+	mu   sync.Mutex
+	gets []string
+}
+
+func (b *noGetBlobs) Get(ctx context.Context, bucket, key string) (io.ReadCloser, *blob.ObjectInfo, error) {
+	if bucket == "src" {
+		b.mu.Lock()
+		b.gets = append(b.gets, key)
+		b.mu.Unlock()
+	}
+	return b.memBlobs.Get(ctx, bucket, key)
+}
+
+// TestStoreReadsLocalFiles: sources with a local file (Config.LocalObject)
+// are read from it, not through a Get, and stored byte for byte; a file
+// that is a symbolic link or not of the listed size is not trusted: the
+// source is read through the store.
+func TestStoreReadsLocalFiles(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemBlobs()
+	blobs := &noGetBlobs{memBlobs: mem}
+	dir := t.TempDir()
+	objs, bodies := storeSources(t, mem, rand.New(rand.NewPCG(5, 6)), []int64{0, 10, 1 << 20, inMemoryMax + 1, 100, 200})
+	paths := map[string]string{}
+	for i, o := range objs {
+		p := filepath.Join(dir, fmt.Sprintf("f%d", i))
+		body := bodies[o.Key]
+		switch i {
+		case 4: // a symbolic link to a file of the right contents
+			if err := os.WriteFile(p+".target", body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(p+".target", p); err != nil {
+				t.Fatal(err)
+			}
+		case 5: // not the listed size
+			body = append(bytes.Clone(body), 'x')
+			fallthrough
+		default:
+			if err := os.WriteFile(p, body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		paths[o.Key] = p
+	}
+	s := New(Config{Account: "000000000000", Blobs: blobs, LocalObject: func(bucket, key string) (string, bool) {
+		p, ok := paths[key]
+		return p, ok && bucket == "src"
+	}})
+	if err := blobs.EnsureBucket(ctx, "content"); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		e, err := s.store(ctx, "content", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(bodies[o.Key])
+		if e.Hash != hex.EncodeToString(sum[:]) || e.Size != o.Size {
+			t.Errorf("%s: entry %s/%d, want %x/%d", o.Key, e.Hash, e.Size, sum, o.Size)
+		}
+		rc, _, err := mem.Get(ctx, "content", contentKey(e.Hash))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		if !bytes.Equal(got, bodies[o.Key]) {
+			t.Errorf("%s: stored content differs from the source", o.Key)
+		}
+	}
+	// The symbolic link and the wrong-sized file, each read once (one
+	// hash-and-store read into memory).
+	if want := []string{objs[4].Key, objs[5].Key}; !slices.Equal(blobs.gets, want) {
+		t.Errorf("sources read through the store: %v, want %v", blobs.gets, want)
 	}
 }

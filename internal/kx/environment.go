@@ -156,6 +156,12 @@ type Config struct {
 	// Mounted refuses the deletion of a database a cluster mounts (nil:
 	// no clusters yet).
 	Mounted MountCheck
+	// LocalObject, when set, maps a source object to the file that holds
+	// it on this machine (the embedded store, see dataset.Config): such
+	// sources are read from the file, in place, rather than through a GET;
+	// a source without one (ok false), or whose file is not the listed
+	// size, is read through Blobs.
+	LocalObject func(bucket, key string) (path string, ok bool)
 }
 
 // Service implements the kx operations.
@@ -175,6 +181,7 @@ type Service struct {
 	copyWorkers int
 	lease       time.Duration
 	mounted     MountCheck
+	localObject func(bucket, key string) (string, bool)
 	databases   *store.Table[Database, *Database]
 	changesets  *store.Table[Changeset, *Changeset]
 }
@@ -183,7 +190,7 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.Store, jobs: cfg.Jobs, tokens: cfg.Tokens, account: cfg.Account,
 		stepDelay: cfg.StepDelay, now: cfg.Now, blobs: cfg.Blobs, perEnv: cfg.PerEnvironment, workers: cfg.Workers,
-		copyWorkers: 4, lease: cfg.Lease, mounted: cfg.Mounted}
+		copyWorkers: 4, lease: cfg.Lease, mounted: cfg.Mounted, localObject: cfg.LocalObject}
 	if s.perEnv <= 0 {
 		s.perEnv = 10
 	}

@@ -14,7 +14,8 @@ import (
 // that store after deletions.
 func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.Service, error) {
 	kxs := kx.New(kx.Config{Store: s.db, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
-		StepDelay: s.cfg.LifecycleStep, Now: now, Blobs: s.blobs, Lease: s.cfg.JobLease})
+		StepDelay: s.cfg.LifecycleStep, Now: now, Blobs: s.blobs, Lease: s.cfg.JobLease,
+		LocalObject: s.localObject()})
 	for _, k := range []*jobs.Kind{s.withLease(kxs.JobKind()), kxs.ChangesetJobKindDef(), kxs.CollectJobKindDef()} {
 		if err := s.jobs.Register(k); err != nil {
 			return nil, err
