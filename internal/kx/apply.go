@@ -446,6 +446,12 @@ func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (
 	if err != nil {
 		return kxfs.Entry{}, err
 	}
+	// A source read in place stays open until it is stored: it may be
+	// linked as the content rather than copied.
+	lf, _ := rc.(*os.File)
+	if lf != nil {
+		defer lf.Close()
+	}
 	h := sha256.New()
 	var buf []byte
 	var n int64
@@ -470,7 +476,9 @@ func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (
 	default:
 		n, err = io.Copy(h, rc)
 	}
-	rc.Close()
+	if lf == nil {
+		rc.Close()
+	}
 	if err != nil {
 		return kxfs.Entry{}, sourceErr(uri, err)
 	}
@@ -480,6 +488,15 @@ func (s *Service) store(ctx context.Context, bucket string, o blob.ObjectInfo) (
 		return e, nil
 	} else if err != nil && !errors.Is(err, blob.ErrNotFound) {
 		return kxfs.Entry{}, err
+	}
+	if lf != nil && s.linkObject != nil {
+		// The file hashed is the file linked (its descriptor, not its
+		// name, which the store may have given another file since).
+		if ok, err := s.linkObject(lf, bucket, key); err != nil {
+			return kxfs.Entry{}, fmt.Errorf("linking %s: %w", uri, err)
+		} else if ok {
+			return e, nil
+		}
 	}
 	var body io.Reader
 	if buf != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
@@ -162,6 +163,13 @@ type Config struct {
 	// a source without one (ok false), or whose file is not the listed
 	// size, is read through Blobs.
 	LocalObject func(bucket, key string) (path string, ok bool)
+	// LinkObject, when set, makes the open file f (a source read in
+	// place through LocalObject) the object bucket/key of the same store
+	// without copying it (a hard link), and reports whether it did; a
+	// changeset then stores a new content read in place by linking it.
+	// The store never writes an object file in place, so the link keeps
+	// the content it was hashed with.
+	LinkObject func(f *os.File, bucket, key string) (bool, error)
 }
 
 // Service implements the kx operations.
@@ -182,6 +190,7 @@ type Service struct {
 	lease       time.Duration
 	mounted     MountCheck
 	localObject func(bucket, key string) (string, bool)
+	linkObject  func(f *os.File, bucket, key string) (bool, error)
 	databases   *store.Table[Database, *Database]
 	changesets  *store.Table[Changeset, *Changeset]
 }
@@ -190,7 +199,8 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.Store, jobs: cfg.Jobs, tokens: cfg.Tokens, account: cfg.Account,
 		stepDelay: cfg.StepDelay, now: cfg.Now, blobs: cfg.Blobs, perEnv: cfg.PerEnvironment, workers: cfg.Workers,
-		copyWorkers: 4, lease: cfg.Lease, mounted: cfg.Mounted, localObject: cfg.LocalObject}
+		copyWorkers: 4, lease: cfg.Lease, mounted: cfg.Mounted, localObject: cfg.LocalObject,
+		linkObject: cfg.LinkObject}
 	if s.perEnv <= 0 {
 		s.perEnv = 10
 	}

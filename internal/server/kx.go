@@ -15,7 +15,7 @@ import (
 func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.Service, error) {
 	kxs := kx.New(kx.Config{Store: s.db, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
 		StepDelay: s.cfg.LifecycleStep, Now: now, Blobs: s.blobs, Lease: s.cfg.JobLease,
-		LocalObject: s.localObject()})
+		LocalObject: s.localObject(), LinkObject: s.linkObject()})
 	for _, k := range []*jobs.Kind{s.withLease(kxs.JobKind()), kxs.ChangesetJobKindDef(), kxs.CollectJobKindDef()} {
 		if err := s.jobs.Register(k); err != nil {
 			return nil, err
