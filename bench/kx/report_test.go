@@ -47,7 +47,7 @@ func envInt(name string, def int) int {
 // and checks what the report relies on: both changesets complete, the
 // materialized versions hold exactly the source's bytes, a warm
 // materialization fetches nothing and adds no file blocks, and the
-// accounting sees the bytes the changesets wrote.
+// accounting sees what the changesets wrote.
 func TestHarnessSmoke(t *testing.T) {
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
@@ -55,8 +55,10 @@ func TestHarnessSmoke(t *testing.T) {
 	root := srv.Root()
 	tg := newTarget(srv.URL(), dataDir, os.Getpid(), root.AccessKeyID, root.SecretAccessKey)
 	r := run(t, tg, dir, config{partitions: 3, partBytes: 256 << 10, rounds: 2, warmRuns: 2, verify: true})
-	if r.first[0].disk() < r.tree.bytes*9/10 {
-		t.Errorf("the first PUT grew the data dir by %d bytes, want about %d", r.first[0].disk(), r.tree.bytes)
+	// With xattr metadata the contents are hard links of the sources (a
+	// manifest and directories grow the data dir); without, copies.
+	if d := r.first[0].disk(); d <= 0 || d > r.tree.bytes*12/10 {
+		t.Errorf("the first PUT grew the data dir by %d bytes, want more than 0 and at most about %d", d, r.tree.bytes)
 	}
 	if r.fetchedWarm != 0 || r.warmFileBytes != 0 {
 		t.Errorf("warm materialization fetched %d bytes and added %d bytes of files, want 0 and 0", r.fetchedWarm, r.warmFileBytes)
