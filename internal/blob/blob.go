@@ -71,6 +71,22 @@ type SHA256Putter interface {
 	PutSHA256(ctx context.Context, bucket, key string, r io.Reader, size int64, sum string) (*ObjectInfo, error)
 }
 
+// Syncer is implemented by stores whose acknowledged writes are not yet
+// durable (the embedded store, over files written without fsync).
+type Syncer interface {
+	// Sync makes every write acknowledged so far durable.
+	Sync(ctx context.Context) error
+}
+
+// Sync makes s's acknowledged writes durable where s needs it (Syncer); a
+// result that names objects is committed elsewhere only after it.
+func Sync(ctx context.Context, s Store) error {
+	if y, ok := s.(Syncer); ok {
+		return y.Sync(ctx)
+	}
+	return nil
+}
+
 // PutSHA256 puts r into s, passing its SHA-256 sum along when s is a
 // SHA256Putter.
 func PutSHA256(ctx context.Context, s Store, bucket, key string, r io.Reader, size int64, sum string) (*ObjectInfo, error) {

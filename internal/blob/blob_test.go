@@ -425,3 +425,35 @@ func TestWorkingLocation(t *testing.T) {
 		t.Errorf("environment ids differing in case share a bucket: %s", odd)
 	}
 }
+
+// syncingGateway counts the Syncs the store asks the gateway for.
+type syncingGateway struct {
+	*s3gw.Gateway
+	syncs int
+}
+
+func (g *syncingGateway) Sync(ctx context.Context) error {
+	g.syncs++
+	return g.Gateway.Sync(ctx)
+}
+
+// TestEmbeddedSync: blob.Sync of the embedded store syncs the gateway's
+// object files (what a changeset does before it commits a result).
+func TestEmbeddedSync(t *testing.T) {
+	_, gw, _ := embedded(t)
+	sg := &syncingGateway{Gateway: gw}
+	st, err := blob.NewEmbedded(sg, "AKIAROOTROOTROOTROOT", "root-secret-for-tests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.EnsureBucket(ctx, "synced"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, "synced", "k", strings.NewReader("durable"), 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := blob.Sync(ctx, st); err != nil || sg.syncs != 1 {
+		t.Errorf("blob.Sync: %v after %d gateway syncs, want nil after 1", err, sg.syncs)
+	}
+}

@@ -38,6 +38,9 @@ func NewEmbedded(gw Gateway, accessKeyID, secretAccessKey string) (*S3Store, err
 		return nil, err
 	}
 	st.kind = "embedded"
+	if y, ok := gw.(Syncer); ok {
+		st.syncer = y
+	}
 	return st, nil
 }
 

@@ -35,6 +35,9 @@ type S3Store struct {
 	uploader *manager.Uploader
 	kind     string
 	partSize int64
+	// syncer makes the embedded gateway's objects durable (nil: writes
+	// are durable when acknowledged).
+	syncer Syncer
 
 	// Single-bucket mode: every logical bucket is the key prefix
 	// "<bucket>/" inside this physical bucket, and EnsureBucket writes the
@@ -590,3 +593,12 @@ func status(err error) int {
 }
 
 func unquote(etag string) string { return strings.Trim(etag, `"`) }
+
+// Sync makes the objects written so far durable: the embedded gateway's
+// files are synced; an S3 service acknowledges only durable writes.
+func (s *S3Store) Sync(ctx context.Context) error {
+	if s.syncer == nil {
+		return nil
+	}
+	return s.syncer.Sync(ctx)
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +27,21 @@ import (
 type fakeBlobs struct {
 	mu      sync.Mutex
 	objects map[string][]byte // "bucket/key"
+	// puts counts Puts, syncs Syncs, putsAtSync the Puts before the last.
+	puts, syncs, putsAtSync atomic.Int64
+}
+
+// Sync is blob.Syncer: it records how many Puts it covered.
+func (f *fakeBlobs) Sync(context.Context) error {
+	f.syncs.Add(1)
+	f.putsAtSync.Store(f.puts.Load())
+	return nil
 }
 
 func (f *fakeBlobs) EnsureBucket(context.Context, string) error { return nil }
 
 func (f *fakeBlobs) Put(_ context.Context, bucket, key string, r io.Reader, size int64) (*blob.ObjectInfo, error) {
+	f.puts.Add(1)
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -180,6 +191,12 @@ func TestChangesetsPerEnvironmentBound(t *testing.T) {
 			t.Fatalf("after 60 s: %v, want 25 SUCCESS", st)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// Each SUCCESS came after a Sync of what it stored (the last after
+	// the last Put).
+	if n := blobs.syncs.Load(); n < 25 || blobs.putsAtSync.Load() != blobs.puts.Load() {
+		t.Errorf("%d syncs, the last after %d of %d puts: a SUCCESS was committed before its Parquet was synced",
+			n, blobs.putsAtSync.Load(), blobs.puts.Load())
 	}
 	if _, most := conv.counts(); most != 10 {
 		t.Errorf("at most %d conversions ran at once, want 10 (PerEnvironment)", most)

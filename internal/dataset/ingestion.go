@@ -144,6 +144,11 @@ func (s *Service) runIngestion(ctx context.Context, r *jobs.Run) (jobs.Result, e
 		s.removeObjects(context.WithoutCancel(ctx), refs(bucket, stored))
 		return jobs.Result{}, ctx.Err()
 	}
+	// What SUCCESS names is on disk before the commit (the embedded
+	// store's files are written without fsync).
+	if err := blob.Sync(ctx, s.cfg.Blobs); err != nil {
+		return jobs.Result{}, err
+	}
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		return s.succeedTx(ctx, tx, c.Dataset, c.ID, bucket, stored, rows, size)
 	}}, nil

@@ -168,6 +168,11 @@ func (s *Service) runChangeset(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	if _, err := s.blobs.Put(ctx, bucket, manifestKey(d.UID, c.ID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return jobs.Result{}, fmt.Errorf("storing the manifest: %w", err)
 	}
+	// The contents and manifest the version names are on disk before it
+	// is committed (the embedded store's files are written without fsync).
+	if err := blob.Sync(ctx, s.blobs); err != nil {
+		return jobs.Result{}, err
+	}
 	nfiles, nbytes := m.Totals()
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		return s.completeTx(ctx, tx, args, d.UID, nfiles, nbytes)

@@ -27,6 +27,16 @@ type memBlobs struct {
 	buckets map[string]map[string][]byte
 	// onDelete, if set, runs before each Delete (outside the lock).
 	onDelete func()
+	// syncs counts Sync calls; puts counts Puts, putsAtSync the Puts
+	// made before the last Sync.
+	syncs, puts, putsAtSync atomic.Int64
+}
+
+// Sync is blob.Syncer: it records how many Puts it covered.
+func (m *memBlobs) Sync(context.Context) error {
+	m.syncs.Add(1)
+	m.putsAtSync.Store(m.puts.Load())
+	return nil
 }
 
 func newMemBlobs() *memBlobs { return &memBlobs{buckets: map[string]map[string][]byte{}} }
@@ -49,6 +59,7 @@ func (m *memBlobs) bucket(bucket string) (map[string][]byte, error) {
 }
 
 func (m *memBlobs) Put(_ context.Context, bucket, key string, r io.Reader, size int64) (*blob.ObjectInfo, error) {
+	m.puts.Add(1)
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -256,6 +267,12 @@ func TestChangesetWaitsForCollection(t *testing.T) {
 	}
 	if n, b := m.Totals(); n != len(files) || b != nbytes {
 		t.Errorf("manifest: %d files, %d bytes", n, b)
+	}
+	// Everything the version names was made durable before it was
+	// committed: a Sync after the last Put (contents, then the manifest).
+	if blobs.syncs.Load() == 0 || blobs.putsAtSync.Load() != blobs.puts.Load() {
+		t.Errorf("%d syncs, the last after %d of %d puts: the version was committed before its objects were synced",
+			blobs.syncs.Load(), blobs.putsAtSync.Load(), blobs.puts.Load())
 	}
 }
 
