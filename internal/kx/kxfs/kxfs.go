@@ -265,3 +265,31 @@ func (c *Cache) Collect(keep ...*Manifest) (int64, error) {
 	})
 	return freed, err
 }
+
+// HashTree returns the hex SHA-256 of every regular file under root, by
+// its slash-separated path below root (what a manifest's entries say of a
+// materialized tree; tests compare trees with it).
+func HashTree(root string) (map[string]string, error) {
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		out[filepath.ToSlash(rel)] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	return out, err
+}
