@@ -9,7 +9,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/openfinspace/openfinspace/internal/serverbin"
 	fd "github.com/openfinspace/openfinspace/internal/testclient/finspacedata"
 	"github.com/openfinspace/openfinspace/internal/wire/finspacedata"
 )
@@ -105,18 +105,15 @@ type serve struct {
 func startServe(t *testing.T, ctx context.Context) *serve {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "openfinspace")
-	start := time.Now()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/openfinspace/openfinspace/cmd/openfinspace").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built the server in %s", time.Since(start).Round(time.Millisecond))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, took, err := serverbin.Build(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	t.Logf("built the server in %s", took.Round(time.Millisecond))
+	addr, err := serverbin.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &serve{url: "http://" + addr, dataDir: filepath.Join(dir, "data")}
 	s.cmd = exec.Command(bin, "serve", "--addr", addr, "--data-dir", s.dataDir, "--log-level", "info")
 	s.cmd.Env = append(os.Environ(), "OPENFINSPACE_ACCESS_KEY_ID="+akid, "OPENFINSPACE_SECRET_ACCESS_KEY="+secret)

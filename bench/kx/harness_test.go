@@ -19,7 +19,6 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,6 +41,7 @@ import (
 
 	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/kx/kxfs"
+	"github.com/openfinspace/openfinspace/internal/serverbin"
 )
 
 const (
@@ -248,22 +248,21 @@ func startServe(t *testing.T, dir string) *target {
 	const akid, secret = "AKIAOPENFINSPACEKXBENCH", "openfinspace-kx-bench-secret-0123456789"
 	bin := os.Getenv("OPENFINSPACE_BENCH_KX_BIN") // a server built beforehand (to compare builds)
 	if bin == "" {
-		bin = filepath.Join(dir, "openfinspace")
+		out := dir
 		if d := os.Getenv("OPENFINSPACE_BENCH_KX_PERF"); d != "" {
-			bin = filepath.Join(d, "openfinspace") // kept for perf report
+			out = d // kept for perf report
 		}
-		start := time.Now()
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/openfinspace/openfinspace/cmd/openfinspace").CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
+		var took time.Duration
+		var err error
+		if bin, took, err = serverbin.Build(context.Background(), out); err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("built the server in %s", time.Since(start).Round(time.Millisecond))
+		t.Logf("built the server in %s", took.Round(time.Millisecond))
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serverbin.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	dataDir := filepath.Join(dir, "data")
 	logf, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +40,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
 	"github.com/openfinspace/openfinspace/internal/s3gw"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
+	"github.com/openfinspace/openfinspace/internal/serverbin"
 )
 
 type target struct {
@@ -278,10 +278,9 @@ func cliTransfer(t *testing.T, cli string, tg target, bucket, src, dst string, m
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serverbin.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }

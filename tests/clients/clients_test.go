@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
+	"github.com/openfinspace/openfinspace/internal/serverbin"
 )
 
 const (
@@ -289,19 +289,11 @@ func (w *testLogWriter) flush() {
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
+	bin, took, err := serverbin.Build(context.Background(), t.TempDir())
 	if err != nil {
-		t.Fatalf("go tool not found to build the binary: %v", err)
+		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "openfinspace")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/openfinspace/openfinspace/cmd/openfinspace")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/openfinspace: %v\n%s", err, out)
-	}
-	t.Logf("built %s in %s", bin, time.Since(start).Round(time.Millisecond))
+	t.Logf("built %s in %s", bin, took.Round(time.Millisecond))
 	return bin
 }
 
@@ -377,12 +369,8 @@ func startBinary(t *testing.T, bin, dataDir string) *binaryServer {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serverbin.FreeAddr()
 	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return addr

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openfinspace/openfinspace/internal/serverbin"
 )
 
 // --- the shipped binary -------------------------------------------------
@@ -32,25 +33,13 @@ var (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = fmt.Errorf("go tool not found to build the binary: %v", err)
+		if buildDir, buildErr = os.MkdirTemp("", "openfinspace-multiprocess-"); buildErr != nil {
 			return
 		}
-		if buildDir, err = os.MkdirTemp("", "openfinspace-multiprocess-"); err != nil {
-			buildErr = err
-			return
+		var took time.Duration
+		if binPath, took, buildErr = serverbin.Build(context.Background(), buildDir); buildErr == nil {
+			fmt.Fprintf(os.Stderr, "built %s in %s\n", binPath, took.Round(time.Millisecond))
 		}
-		binPath = filepath.Join(buildDir, "openfinspace")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		start := time.Now()
-		out, err := exec.CommandContext(ctx, goTool, "build", "-o", binPath, "github.com/openfinspace/openfinspace/cmd/openfinspace").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/openfinspace: %v\n%s", err, out)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "built %s in %s\n", binPath, time.Since(start).Round(time.Millisecond))
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -181,12 +170,11 @@ func (p *serverProcess) waitHealthy(limit time.Duration) error {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serverbin.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func randomHex(n int) string {
