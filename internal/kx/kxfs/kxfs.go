@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -108,6 +109,8 @@ type Fetch func(ctx context.Context, hash string) (io.ReadCloser, error)
 type Cache struct {
 	Root  string
 	Fetch Fetch
+	// Parallel bounds the fetches Materialize runs at once (default 4).
+	Parallel int
 }
 
 func (c *Cache) objectPath(hash string, mode fs.FileMode) string {
@@ -164,6 +167,56 @@ func (c *Cache) ensure(ctx context.Context, e Entry) (string, error) {
 	return p, nil
 }
 
+// prefetch fetches the cache objects m needs and the cache lacks, up to
+// Parallel at a time (each once); the first failure stops the rest.
+func (c *Cache) prefetch(ctx context.Context, m *Manifest) error {
+	var todo []Entry
+	seen := map[string]bool{}
+	for _, e := range m.Files {
+		p := c.objectPath(e.Hash, e.Mode)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if _, err := os.Lstat(p); err != nil {
+			todo = append(todo, e)
+		}
+	}
+	if len(todo) == 0 || c.Fetch == nil {
+		return nil
+	}
+	workers := c.Parallel
+	if workers <= 0 {
+		workers = 4
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan Entry)
+	var wg sync.WaitGroup
+	for range min(workers, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range next {
+				if _, err := c.ensure(ctx, e); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, e := range todo {
+		select {
+		case next <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
 // Materialize builds version m as a read-only tree at dest (which must not
 // exist): directories 0555, each file a hard link to its cache object
 // (mode the entry's without write bits), fetching missing objects first.
@@ -184,6 +237,9 @@ func (c *Cache) Materialize(ctx context.Context, m *Manifest, dest string) (err 
 			_ = Remove(dest)
 		}
 	}()
+	if err := c.prefetch(ctx, m); err != nil {
+		return err
+	}
 	dirs := map[string]bool{}
 	for _, e := range m.Files {
 		if err := ctx.Err(); err != nil {

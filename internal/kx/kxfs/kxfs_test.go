@@ -11,8 +11,12 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 type contents map[string][]byte // hash → bytes
@@ -25,8 +29,11 @@ func (c contents) add(path string, b []byte) Entry {
 }
 
 func (c contents) fetch(fetches *int) Fetch {
+	var mu sync.Mutex
 	return func(_ context.Context, hash string) (io.ReadCloser, error) {
+		mu.Lock()
 		*fetches++
+		mu.Unlock()
 		b, ok := c[hash]
 		if !ok {
 			return nil, fmt.Errorf("no content %s", hash)
@@ -201,5 +208,70 @@ func TestManifestRefusesEscapes(t *testing.T) {
 	}}
 	if err := bad.Materialize(context.Background(), &Manifest{Files: []Entry{{Path: "f", Hash: h, Size: 22}}}, filepath.Join(bad.Root, "t")); err == nil {
 		t.Error("content not matching its hash was materialized")
+	}
+}
+
+// TestMaterializeFetchesInParallel: a cold materialization fetches up to
+// Parallel contents at once, each once, and a failed fetch fails it and
+// leaves no tree.
+func TestMaterializeFetchesInParallel(t *testing.T) {
+	store := contents{}
+	m := &Manifest{}
+	for i := range 40 {
+		m.Files = append(m.Files, store.add(fmt.Sprintf("d/f%02d", i), []byte(fmt.Sprintf("content %d", i))))
+	}
+	m.Files = append(m.Files, store.add("d/again", []byte("content 7"))) // the same content twice
+	m.Sort()
+	var inFlight, most, calls atomic.Int64
+	gate := make(chan struct{})
+	var open sync.Once
+	giveUp := time.Now().Add(5 * time.Second)
+	fetch := func(ctx context.Context, hash string) (io.ReadCloser, error) {
+		calls.Add(1)
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if n == 3 {
+			open.Do(func() { close(gate) }) // three at once: let everyone go
+		}
+		select {
+		case <-gate:
+		case <-time.After(time.Until(giveUp)): // never three at once: the check below fails
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return io.NopCloser(bytes.NewReader(store[hash])), nil
+	}
+	root := t.TempDir()
+	c := &Cache{Root: filepath.Join(root, "cache"), Fetch: fetch, Parallel: 3}
+	if err := c.Materialize(context.Background(), m, filepath.Join(root, "tree")); err != nil {
+		t.Fatal(err)
+	}
+	if most.Load() != 3 || calls.Load() != 40 {
+		t.Errorf("%d fetches, at most %d at once; want 40 (one per distinct content), 3 at once", calls.Load(), most.Load())
+	}
+	got, err := HashTree(filepath.Join(root, "tree"))
+	if err != nil || len(got) != len(m.Files) {
+		t.Fatalf("tree: %d files (%v), want %d", len(got), err, len(m.Files))
+	}
+	for _, e := range m.Files {
+		if got[e.Path] != e.Hash {
+			t.Errorf("%s: hash %s, want %s", e.Path, got[e.Path], e.Hash)
+		}
+	}
+
+	broken := &Cache{Root: filepath.Join(root, "cache2"), Parallel: 4, Fetch: func(_ context.Context, hash string) (io.ReadCloser, error) {
+		if hash == m.Files[5].Hash {
+			return nil, fmt.Errorf("content %s is gone", hash)
+		}
+		return io.NopCloser(bytes.NewReader(store[hash])), nil
+	}}
+	dest := filepath.Join(root, "tree2")
+	if err := broken.Materialize(context.Background(), m, dest); err == nil || !strings.Contains(err.Error(), "is gone") {
+		t.Errorf("materialize with a content missing: %v, want its fetch error", err)
+	}
+	if _, err := os.Lstat(dest); err == nil {
+		t.Error("a failed materialization left its tree")
 	}
 }
