@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -163,19 +162,7 @@ func hashLayout(files map[string]string) map[string]string {
 
 func sameHashes(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
-	var diffs []string
-	for p, h := range want {
-		if got[p] != h {
-			diffs = append(diffs, p)
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			diffs = append(diffs, "extra "+p)
-		}
-	}
-	sort.Strings(diffs)
-	if len(diffs) > 0 {
+	if diffs := kxfs.DiffTrees(got, want); len(diffs) > 0 {
 		t.Errorf("%s: differs from the uploaded tree at %v", what, diffs)
 	}
 }

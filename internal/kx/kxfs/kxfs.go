@@ -349,3 +349,22 @@ func HashTree(root string) (map[string]string, error) {
 	})
 	return out, err
 }
+
+// DiffTrees compares two HashTree results and returns, sorted, the paths
+// whose contents differ or that want has and got lacks, and "extra <path>"
+// for each path only got has; nil when the trees are identical.
+func DiffTrees(got, want map[string]string) []string {
+	var diffs []string
+	for p, h := range want {
+		if got[p] != h {
+			diffs = append(diffs, p)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			diffs = append(diffs, "extra "+p)
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}

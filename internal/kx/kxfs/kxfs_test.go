@@ -275,3 +275,15 @@ func TestMaterializeFetchesInParallel(t *testing.T) {
 		t.Error("a failed materialization left its tree")
 	}
 }
+
+func TestDiffTrees(t *testing.T) {
+	want := map[string]string{"sym": "a", "2024.01.01/t/.d": "b", "2024.01.01/t/px": "c"}
+	if d := DiffTrees(map[string]string{"sym": "a", "2024.01.01/t/.d": "b", "2024.01.01/t/px": "c"}, want); d != nil {
+		t.Errorf("identical trees: %v", d)
+	}
+	got := map[string]string{"sym": "a", "2024.01.01/t/.d": "x", "2024.01.02/t/px": "c"}
+	d := DiffTrees(got, want)
+	if fmt.Sprint(d) != "[2024.01.01/t/.d 2024.01.01/t/px extra 2024.01.02/t/px]" {
+		t.Errorf("DiffTrees = %q, want the changed and missing paths, then the extra one", d)
+	}
+}
