@@ -135,16 +135,7 @@ func (e *Engine) Convert(ctx context.Context, sources []Source, f Format, s Sche
 		}
 		return 0, err
 	}
-	rows, err := res.RowsAffected()
-	if err != nil {
-		return 0, &internalError{err}
-	}
-	conn.Close()
-	db.Close()
-	if err := commitFile(tmp, out); err != nil {
-		return 0, &internalError{err}
-	}
-	return rows, nil
+	return finish(res, db, conn, tmp, out)
 }
 
 // open starts a private, sandboxed DuckDB for one conversion.
@@ -327,6 +318,21 @@ func tempName(out string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+"."+hex.EncodeToString(b[:])+".ingest-tmp"), nil
+}
+
+// finish closes a conversion's DuckDB, which completes the file its COPY
+// wrote to tmp, and commits tmp as out; it returns the rows written.
+func finish(res sql.Result, db *sql.DB, conn *sql.Conn, tmp, out string) (int64, error) {
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return 0, &internalError{err}
+	}
+	conn.Close()
+	db.Close()
+	if err := commitFile(tmp, out); err != nil {
+		return 0, &internalError{err}
+	}
+	return rows, nil
 }
 
 // commitFile makes tmp durable and gives it its final name.

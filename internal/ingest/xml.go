@@ -117,16 +117,7 @@ func (e *Engine) convertXML(ctx context.Context, work string, sources []Source, 
 		}
 		return 0, diagnoseXML(ctx, conn, preps, s, err)
 	}
-	rows, err := res.RowsAffected()
-	if err != nil {
-		return 0, &internalError{err}
-	}
-	conn.Close()
-	db.Close()
-	if err := commitFile(tmp, out); err != nil {
-		return 0, &internalError{err}
-	}
-	return rows, nil
+	return finish(res, db, conn, tmp, out)
 }
 
 // diagnoseXML names the first value that does not cast, in source and
