@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,13 +37,7 @@ func kxStatus(t *testing.T, c *finspace.Client, id string) types.EnvironmentStat
 
 func waitKx(t *testing.T, c *finspace.Client, id string, want types.EnvironmentStatus) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for kxStatus(t, c, id) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("kx environment %s did not reach %s (now %s)", id, want, kxStatus(t, c, id))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitStatus(t, "kx environment "+id, want, func() types.EnvironmentStatus { return kxStatus(t, c, id) })
 }
 
 // TestKxRestartAfterKill: kx environments being created, deleted and
@@ -121,17 +114,7 @@ func TestKxRestartAfterKill(t *testing.T) {
 	if len(list.Environments) != 5 {
 		t.Errorf("listed %d kx environments after the restart, want 5", len(list.Environments))
 	}
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-second.exited:
-		if err != nil {
-			t.Errorf("server exited with %v after SIGTERM, want 0", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Error("server did not stop within 15 s of SIGTERM")
-	}
+	second.stop(t)
 }
 
 // kxInProgress is a changeset's status while it is applied (the model's
@@ -543,17 +526,7 @@ func TestKxChangesetKilled(t *testing.T) {
 		}
 	}
 
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-second.exited:
-		if err != nil {
-			t.Errorf("server exited with %v after SIGTERM, want 0", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("server did not stop within 15 s of SIGTERM")
-	}
+	second.stop(t)
 
 	// Every completed version materializes from the content store byte for
 	// byte, read on the data dir by a server of this process.
@@ -584,20 +557,8 @@ func TestKxChangesetKilled(t *testing.T) {
 			t.Errorf("Materialize(%s): %v", v.name, err)
 			continue
 		}
-		got, want := hashDir(t, dest), v.tree.hashes()
-		var diffs []string
-		for p, h := range want {
-			if got[p] != h {
-				diffs = append(diffs, p)
-			}
-		}
-		for p := range got {
-			if _, ok := want[p]; !ok {
-				diffs = append(diffs, "extra "+p)
-			}
-		}
-		sort.Strings(diffs)
-		if len(diffs) > 0 {
+		want := v.tree.hashes()
+		if diffs := kxfs.DiffTrees(hashDir(t, dest), want); len(diffs) > 0 {
 			t.Errorf("%s materialized: %d of %d files differ from what was uploaded: %.10v", v.name, len(diffs), len(want), diffs)
 		}
 		if err := kxfs.Remove(dest); err != nil {

@@ -74,6 +74,23 @@ func startChild(t *testing.T, dataDir string, env ...string) *child {
 	return c
 }
 
+// stop stops the server with SIGTERM and checks that it exits 0 within
+// 15 s; it fails the test at once if it does not exit.
+func (c *child) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.exited:
+		if err != nil {
+			t.Errorf("server exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop within 15 s of SIGTERM")
+	}
+}
+
 func clientFor(t *testing.T, url, dataDir string) *finspace.Client {
 	t.Helper()
 	rc, err := server.LoadOrCreateRootCredentials(dataDir)
@@ -95,10 +112,16 @@ func status(t *testing.T, c *finspace.Client, id string) types.EnvironmentStatus
 
 func waitFor(t *testing.T, c *finspace.Client, id string, want types.EnvironmentStatus) {
 	t.Helper()
+	waitStatus(t, "environment "+id, want, func() types.EnvironmentStatus { return status(t, c, id) })
+}
+
+// waitStatus polls get every 50 ms until it returns want, for 20 s at most.
+func waitStatus[S comparable](t *testing.T, what string, want S, get func() S) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for status(t, c, id) != want {
+	for got := get(); got != want; got = get() {
 		if time.Now().After(deadline) {
-			t.Fatalf("environment %s did not reach %s (now %s)", id, want, status(t, c, id))
+			t.Fatalf("%s did not reach %v (now %v)", what, want, got)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -163,17 +186,7 @@ func TestRestartAfterKill(t *testing.T) {
 	}
 
 	// A graceful stop exits 0.
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-second.exited:
-		if err != nil {
-			t.Errorf("server exited with %v after SIGTERM, want 0", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Error("server did not stop within 15 s of SIGTERM")
-	}
+	second.stop(t)
 }
 
 func TestCommands(t *testing.T) {
