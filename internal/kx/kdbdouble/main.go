@@ -62,7 +62,10 @@ func parseArgs(args []string) (config, error) {
 		}
 		c.opts = append(c.opts, kv)
 		if kv[0] == "p" && kv[1] != "" {
-			p, err := strconv.Atoi(kv[1])
+			// q's form is [host:]port; the double listens on loopback
+			// whatever the host.
+			num := kv[1][strings.LastIndexByte(kv[1], ':')+1:]
+			p, err := strconv.Atoi(num)
 			if err != nil || p < 0 || p > 65535 {
 				return c, fmt.Errorf("invalid port %q", kv[1])
 			}

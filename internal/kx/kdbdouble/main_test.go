@@ -32,6 +32,10 @@ func TestParseArgs(t *testing.T) {
 	if _, err := parseArgs([]string{"-p", "abc"}); err == nil {
 		t.Fatal("want error for bad port")
 	}
+	// q's [host:]port form.
+	if c, err := parseArgs([]string{"-p", "127.0.0.1:5001"}); err != nil || c.port != 5001 {
+		t.Fatalf("host:port: %+v, %v", c, err)
+	}
 }
 
 func TestKdbDouble(t *testing.T) {
