@@ -210,7 +210,22 @@ type Bootstrap struct {
 	LoadDatabase bool
 }
 
-// Script returns the q text of b.
+// CheckInitScript refuses an initialization script path that could name a
+// file outside the code directory: the model's pattern allows "..",
+// backslashes and a leading "/", so the check is ours.
+func CheckInitScript(p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
+		return fmt.Errorf("the initialization script %q must be a relative path inside the code archive, without backslashes", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("the initialization script %q must be a relative path inside the code archive, without empty, . or .. segments", p)
+		}
+	}
+	return nil
+}
+
+// Script returns the q text of b; b.InitScript must pass CheckInitScript.
 func (b Bootstrap) Script() []byte {
 	var w bytes.Buffer
 	w.WriteString("/ written by openfinspace: the FinSpace .aws variables, then the cluster's initialization script\n")

@@ -265,3 +265,16 @@ func TestBootstrapScript(t *testing.T) {
 		t.Errorf("control bytes: %s", s)
 	}
 }
+
+func TestCheckInitScript(t *testing.T) {
+	for _, ok := range []string{"init.q", "somedir/init.q", "a/b/c.q", "..q"} {
+		if err := CheckInitScript(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "/etc/init.q", "../init.q", "a/../../init.q", "a\\..\\init.q", "./init.q", "a//b.q", "a\x00.q"} {
+		if err := CheckInitScript(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
