@@ -57,6 +57,8 @@ var (
 		{env: "OPENFINSPACE_SERVER_KEY", secret: true},
 		{env: "OPENFINSPACE_LIFECYCLE_STEP"},
 		{env: "OPENFINSPACE_JOB_LEASE"},
+		{flag: "kdb-executable", env: "OPENFINSPACE_KDB_EXECUTABLE",
+			usage: "the kdb+ executable (q) kx cluster nodes run (default $OPENFINSPACE_KDB_EXECUTABLE; empty: clusters fail to create)"},
 		{env: "OPENFINSPACE_INGEST_MEMORY"},
 		{env: "OPENFINSPACE_INGEST_THREADS"},
 		{env: "OPENFINSPACE_INGEST_WORKERS"},
@@ -187,6 +189,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	c.MaxConnections = n
 	c.DatabaseURL, _ = v.get("database-url")
+	c.KdbExecutable, _ = v.get("kdb-executable")
 	for _, d := range []struct {
 		name string
 		to   *time.Duration

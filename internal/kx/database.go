@@ -68,11 +68,6 @@ func databaseNotFound(env, name string) error {
 	return f
 }
 
-// MountCheck reports, as a client-safe error, why database name of
-// environment env may not be deleted now (a cluster mounts it). Clusters
-// do not exist yet; the server installs none.
-type MountCheck func(ctx context.Context, tx store.Tx, env, name string) error
-
 // usableEnvTx reads environment id for creating or changing what it holds:
 // like liveEnvTx, and also refused while it is not created yet.
 func (s *Service) usableEnvTx(ctx context.Context, tx store.Tx, region, id string) (*Environment, error) {
@@ -182,10 +177,8 @@ func (s *Service) DeleteDatabase(ctx context.Context, region, env, name string) 
 		if err != nil {
 			return err
 		}
-		if s.mounted != nil {
-			if err := s.mounted(ctx, tx, env, name); err != nil {
-				return err
-			}
+		if err := s.mountedTx(ctx, tx, env, name); err != nil {
+			return err
 		}
 		if err := s.removeDatabaseTx(ctx, tx, d); err != nil {
 			return err

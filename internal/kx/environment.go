@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
@@ -154,9 +155,15 @@ type Config struct {
 	// one process (default 4); Lease their job lease (default 30 s).
 	PerEnvironment, Workers int
 	Lease                   time.Duration
-	// Mounted refuses the deletion of a database a cluster mounts (nil:
-	// no clusters yet).
-	Mounted MountCheck
+	// ClusterRoot is the local directory of the clusters this process
+	// hosts and of their content cache (the server's <data dir>/kx).
+	ClusterRoot string
+	// KdbExecutable is the kdb+ executable nodes run (q); without one,
+	// clusters end CREATE_FAILED saying so.
+	KdbExecutable string
+	// ClustersPerProcess bounds the clusters one process hosts (default
+	// 32); more stay PENDING until one is deleted.
+	ClustersPerProcess int
 	// LocalObject, when set, maps a source object to the file that holds
 	// it on this machine (the embedded store, see dataset.Config): such
 	// sources are read from the file, in place, rather than through a GET;
@@ -183,24 +190,33 @@ type Service struct {
 	envs      *store.Table[Environment, *Environment]
 	users     *store.Table[User, *User]
 
-	blobs       blob.Store
-	perEnv      int
-	workers     int
-	copyWorkers int
-	lease       time.Duration
-	mounted     MountCheck
-	localObject func(bucket, key string) (string, bool)
-	linkObject  func(f *os.File, bucket, key string) (bool, error)
-	databases   *store.Table[Database, *Database]
-	changesets  *store.Table[Changeset, *Changeset]
+	blobs              blob.Store
+	perEnv             int
+	workers            int
+	copyWorkers        int
+	lease              time.Duration
+	clusters           *store.Table[Cluster, *Cluster]
+	hosts              hostWakes
+	cacheMu            sync.Mutex
+	clusterRoot        string
+	kdbExecutable      string
+	clustersPerProcess int
+	localObject        func(bucket, key string) (string, bool)
+	linkObject         func(f *os.File, bucket, key string) (bool, error)
+	databases          *store.Table[Database, *Database]
+	changesets         *store.Table[Changeset, *Changeset]
 }
 
 // New returns the kx service.
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.Store, jobs: cfg.Jobs, tokens: cfg.Tokens, account: cfg.Account,
 		stepDelay: cfg.StepDelay, now: cfg.Now, blobs: cfg.Blobs, perEnv: cfg.PerEnvironment, workers: cfg.Workers,
-		copyWorkers: 4, lease: cfg.Lease, mounted: cfg.Mounted, localObject: cfg.LocalObject,
-		linkObject: cfg.LinkObject}
+		copyWorkers: 4, lease: cfg.Lease, localObject: cfg.LocalObject,
+		linkObject: cfg.LinkObject, clusterRoot: cfg.ClusterRoot, kdbExecutable: cfg.KdbExecutable,
+		clustersPerProcess: cfg.ClustersPerProcess}
+	if s.clustersPerProcess <= 0 {
+		s.clustersPerProcess = 32
+	}
 	if s.perEnv <= 0 {
 		s.perEnv = 10
 	}
@@ -236,6 +252,7 @@ func New(cfg Config) *Service {
 	s.users = newUserTable()
 	s.databases = newDatabaseTable()
 	s.changesets = newChangesetTable()
+	s.clusters = newClusterTable()
 	return s
 }
 
@@ -411,6 +428,9 @@ func (s *Service) DeleteEnvironment(ctx context.Context, region, id string) erro
 		if env.Status.deleting() {
 			return fault.Invalidf("The Environment is in %s state.", env.Status)
 		}
+		if err := s.clustersLeftTx(ctx, tx, env.ID); err != nil {
+			return err
+		}
 		if err := env.moveTo(DeleteRequested); err != nil {
 			return err
 		}
@@ -570,6 +590,13 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 				return false, nil
 			}
 			return err == nil && d.Region == a.Region, err
+		}
+		if a.Resource[1] == "kxCluster" {
+			c, _, err := s.clusters.GetIn(ctx, tx, a.Resource[0], clusterID(a.Resource[0], a.Resource[2]))
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil && c.Region == a.Region, err
 		}
 		if a.Resource[1] != "kxUser" {
 			return false, nil

@@ -56,13 +56,6 @@ func (in NetworkInput) validate() error {
 	return nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 func networkJob(env *Environment) string {
 	return fmt.Sprintf("kxEnvironment/%s/network/%d", env.ID, env.NetworkUpdates)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/idempotency"
@@ -15,8 +16,10 @@ import (
 func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.Service, error) {
 	kxs := kx.New(kx.Config{Store: s.db, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
 		StepDelay: s.cfg.LifecycleStep, Now: now, Blobs: s.blobs, Lease: s.cfg.JobLease,
-		LocalObject: s.localObject(), LinkObject: s.linkObject()})
-	for _, k := range []*jobs.Kind{s.withLease(kxs.JobKind()), kxs.ChangesetJobKindDef(), kxs.CollectJobKindDef()} {
+		LocalObject: s.localObject(), LinkObject: s.linkObject(),
+		ClusterRoot: filepath.Join(s.cfg.DataDir, "kx"), KdbExecutable: s.cfg.KdbExecutable})
+	for _, k := range []*jobs.Kind{s.withLease(kxs.JobKind()), kxs.ChangesetJobKindDef(), kxs.CollectJobKindDef(),
+		kxs.ClusterJobKindDef()} {
 		if err := s.jobs.Register(k); err != nil {
 			return nil, err
 		}

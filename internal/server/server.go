@@ -82,6 +82,9 @@ type Config struct {
 	// lasts without renewal (0: the job kind's own, 30 s): how soon
 	// another process takes over the job of a process that died.
 	JobLease time.Duration
+	// KdbExecutable is the kdb+ executable (q) that kx cluster nodes run;
+	// empty: clusters end CREATE_FAILED saying none is configured.
+	KdbExecutable string
 	// Ingest bounds changeset ingestion (zero fields: the defaults).
 	Ingest IngestConfig
 	Logger *slog.Logger

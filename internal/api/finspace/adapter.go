@@ -49,6 +49,11 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.CreateKxChangeset = regional(a.createKxChangeset)
 	h.GetKxChangeset = regional(a.getKxChangeset)
 	h.ListKxChangesets = regional(a.listKxChangesets)
+	h.CreateKxCluster = regional(a.createKxCluster)
+	h.GetKxCluster = regional(a.getKxCluster)
+	h.ListKxClusters = regional(a.listKxClusters)
+	h.DeleteKxCluster = regional(a.deleteKxCluster)
+	h.ListKxClusterNodes = regional(a.listKxClusterNodes)
 	h.TagResource = a.tagResource
 	h.UntagResource = a.untagResource
 	h.ListTagsForResource = a.listTagsForResource
