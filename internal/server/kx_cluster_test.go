@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,32 +20,6 @@ import (
 	"github.com/openfinspace/openfinspace/internal/server"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
 )
-
-var (
-	kdbOnce   sync.Once
-	kdbPath   string
-	kdbErr    error
-	kdbOutput []byte
-)
-
-// kdbDouble builds the kdb+ test double (internal/kx/kdbdouble) once per
-// test binary.
-func kdbDouble(t *testing.T) string {
-	t.Helper()
-	kdbOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kdbdouble")
-		if err != nil {
-			kdbErr = err
-			return
-		}
-		kdbPath = filepath.Join(dir, "q")
-		kdbOutput, kdbErr = exec.Command("go", "build", "-o", kdbPath, "../kx/kdbdouble").CombinedOutput()
-	})
-	if kdbErr != nil {
-		t.Fatalf("building the kdb+ test double: %v\n%s", kdbErr, kdbOutput)
-	}
-	return kdbPath
-}
 
 func codeZip(t *testing.T, files map[string]string) []byte {
 	t.Helper()
@@ -135,7 +107,7 @@ func readyKxEnv(t *testing.T, c *finspace.Client, name string) string {
 // the environment cannot be deleted under it; deletion stops the nodes and
 // removes the files.
 func TestKxClusters(t *testing.T) {
-	q := kdbDouble(t)
+	q := servertest.KdbDouble(t)
 	srv := servertest.Start(t, func(c *server.Config) { c.KdbExecutable = q })
 	c := servertest.Finspace(srv)
 	ctx := context.Background()
