@@ -332,7 +332,7 @@ func (s *Service) DeleteCluster(ctx context.Context, region, env, name string) e
 			return err
 		}
 		if c.Status == ClusterDeleting {
-			return nil
+			return s.tokens.CommitTx(ctx, tx)
 		}
 		j, err := jobs.GetTx(ctx, tx, clusterJob(c))
 		if errors.Is(err, store.ErrNotFound) || err == nil && j.State.Terminal() {

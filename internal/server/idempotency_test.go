@@ -50,6 +50,13 @@ type sendFunc func(t *testing.T, r idemRequest, token string) wireResponse
 // other parameters.
 type idemCase func(t *testing.T, send sendFunc) (req, other idemRequest)
 
+// idemCluster is a CreateKxCluster body (no database, no code).
+func idemCluster(name string) map[string]any {
+	return map[string]any{"clusterName": name, "clusterType": "HDB", "releaseLabel": "1.0", "azMode": "MULTI",
+		"vpcConfiguration":      map[string]any{"vpcId": "vpc-0abc1234", "securityGroupIds": []string{"sg-0abc1234"}, "subnetIds": []string{"subnet-0abc1234"}, "ipAddressType": "IP_V4"},
+		"capacityConfiguration": map[string]any{"nodeType": "kx.s.large", "nodeCount": 1}}
+}
+
 // idempotentCases has a case for every implemented operation whose model
 // has a clientToken member; both walks below fail for one without.
 var idempotentCases = map[string]idemCase{
@@ -131,6 +138,20 @@ var idempotentCases = map[string]idemCase{
 		e := idemKxDatabase(t, send, "idem-kx-db-delete")
 		mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/databases", map[string]any{"databaseName": "db_two", "clientToken": "setup-two-" + e}})
 		return idemRequest{"DELETE", "/kx/environments/" + e + "/databases/db_one", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/databases/db_two", nil}
+	},
+	"CreateKxCluster": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxReady(t, send, "idem-kx-cluster")
+		return idemRequest{"POST", "/kx/environments/" + e + "/clusters", idemCluster("cl-one")},
+			idemRequest{"POST", "/kx/environments/" + e + "/clusters", idemCluster("cl-two")}
+	},
+	"DeleteKxCluster": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxReady(t, send, "idem-kx-cluster-delete")
+		for _, n := range []string{"cl-one", "cl-two"} {
+			body := idemCluster(n)
+			body["clientToken"] = "setup-" + n + "-" + e
+			mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/clusters", body})
+		}
+		return idemRequest{"DELETE", "/kx/environments/" + e + "/clusters/cl-one", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/clusters/cl-two", nil}
 	},
 	"CreateKxChangeset": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
 		e := idemKxDatabase(t, send, "idem-kx-changeset")
