@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -237,7 +238,7 @@ func (s *Service) CreateCluster(ctx context.Context, region, env string, in *sha
 			if zone == "" {
 				return fault.Invalidf("availabilityZoneId is required when azMode is SINGLE.")
 			}
-			if !contains(e.AvailabilityZoneIDs, zone) {
+			if !slices.Contains(e.AvailabilityZoneIDs, zone) {
 				return fault.Invalidf("The availability zone %s is not one of the environment's: %s.", zone, strings.Join(e.AvailabilityZoneIDs, ", "))
 			}
 			zones = []string{zone}
@@ -264,15 +265,6 @@ func (s *Service) CreateCluster(ctx context.Context, region, env string, in *sha
 	}
 	s.jobs.Wake(ClusterJobKind)
 	return c, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Service) clusterTx(ctx context.Context, tx store.Tx, region, env, name string) (*Cluster, int64, error) {
