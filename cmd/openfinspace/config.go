@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -159,7 +160,18 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	o := &options{}
 	c := &o.Config
 	c.Addr, _ = v.get("addr")
-	c.DataDir, _ = v.get("data-dir")
+	// Every path is made absolute here, once: the server and the work it
+	// starts (DuckDB conversions, kdb+ nodes in their own directories) must
+	// not depend on the working directory the command was started from.
+	val, src := v.get("data-dir")
+	if val == "" {
+		return nil, v.invalid("data-dir", val, src, "a directory")
+	}
+	abs, err := filepath.Abs(val)
+	if err != nil {
+		return nil, v.invalid("data-dir", val, src, "a directory that can be made absolute ("+err.Error()+")")
+	}
+	c.DataDir = abs
 	c.AccountID, _ = v.get("account-id")
 	c.PublicURL, _ = v.get("public-url")
 	c.RootAccessKeyID, _ = v.get("OPENFINSPACE_ACCESS_KEY_ID")
@@ -172,7 +184,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		return o, nil
 	}
 
-	val, src := v.get("log-level")
+	val, src = v.get("log-level")
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(val)); err != nil {
 		return nil, v.invalid("log-level", val, src, "debug, info, warn or error")
@@ -189,7 +201,17 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	c.MaxConnections = n
 	c.DatabaseURL, _ = v.get("database-url")
-	c.KdbExecutable, _ = v.get("kdb-executable")
+	if val, src := v.get("kdb-executable"); val != "" {
+		// A bare name is looked up on PATH when a node starts; a relative
+		// path is taken from here, since nodes run in their own
+		// directories.
+		if strings.ContainsRune(val, '/') {
+			if val, err = filepath.Abs(val); err != nil {
+				return nil, v.invalid("kdb-executable", val, src, "a path that can be made absolute")
+			}
+		}
+		c.KdbExecutable = val
+	}
 	for _, d := range []struct {
 		name string
 		to   *time.Duration

@@ -27,7 +27,12 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := o.Config
-	if c.Addr != "127.0.0.1:8765" || c.DataDir != "./openfinspace-data" || c.AccountID != "000000000000" ||
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default data dir is made absolute against the working directory.
+	if c.Addr != "127.0.0.1:8765" || c.DataDir != filepath.Join(wd, "openfinspace-data") || c.AccountID != "000000000000" ||
 		c.PublicURL != "" || c.DatabaseURL != "" || c.MaxConnections != 0 || c.LifecycleStep != 0 || c.JobLease != 0 ||
 		c.ServerKey != nil || c.RootAccessKeyID != "" || c.S3.External || c.S3.NoEndpoint || c.Logger == nil {
 		t.Errorf("defaults: %+v", c)
@@ -242,5 +247,28 @@ func TestServePostgresNeedsSharedKeys(t *testing.T) {
 				t.Errorf("%v: %s was created", tc.env, f)
 			}
 		}
+	}
+}
+
+// TestParseConfigAbsolutePaths: paths from flags and variables are made
+// absolute once; a bare executable name stays a name looked up on PATH.
+func TestParseConfigAbsolutePaths(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseConfig("serve", []string{"--data-dir", "rel/data", "--kdb-executable", "./bin/q"}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.DataDir != filepath.Join(wd, "rel/data") || o.KdbExecutable != filepath.Join(wd, "bin/q") {
+		t.Errorf("data dir %q, kdb executable %q: want both absolute under %s", o.DataDir, o.KdbExecutable, wd)
+	}
+	o, err = parseConfig("serve", nil, envOf(map[string]string{"OPENFINSPACE_KDB_EXECUTABLE": "q", "OPENFINSPACE_DATA_DIR": "d"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.KdbExecutable != "q" || o.DataDir != filepath.Join(wd, "d") {
+		t.Errorf("kdb executable %q (want q), data dir %q", o.KdbExecutable, o.DataDir)
 	}
 }

@@ -43,7 +43,15 @@ var servingRE = regexp.MustCompile(`serving at (http://\S+)`)
 // env (NAME=value) added to its environment.
 func startChild(t *testing.T, dataDir string, env ...string) *child {
 	t.Helper()
+	return startChildIn(t, "", dataDir, env...)
+}
+
+// startChildIn is startChild with the working directory wd ("" for this
+// process's).
+func startChildIn(t *testing.T, wd, dataDir string, env ...string) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Dir = wd
 	cmd.Env = append(append(os.Environ(), "OPENFINSPACE_TEST_RUN_MAIN=1", "OPENFINSPACE_LIFECYCLE_STEP=300ms"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -153,6 +153,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: DataDir is required")
 	}
+	// Everything under the data dir is reached by absolute paths (DuckDB
+	// conversions and kdb+ nodes run elsewhere than the working directory).
+	if abs, err := filepath.Abs(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	} else {
+		cfg.DataDir = abs
+	}
 	if cfg.AccountID == "" {
 		cfg.AccountID = "000000000000"
 	}
