@@ -78,6 +78,9 @@ type options struct {
 	server.Config
 	// Region is the region of the client setup `credentials` prints.
 	Region string
+	// AddrGiven is whether the listen address or the public URL was set
+	// (by flag or variable) rather than defaulted.
+	AddrGiven bool
 }
 
 // values resolves settings after the flags are parsed.
@@ -159,7 +162,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 
 	o := &options{}
 	c := &o.Config
-	c.Addr, _ = v.get("addr")
+	var addrSrc, urlSrc string
+	c.Addr, addrSrc = v.get("addr")
 	// Every path is made absolute here, once: the server and the work it
 	// starts (DuckDB conversions, kdb+ nodes in their own directories) must
 	// not depend on the working directory the command was started from.
@@ -173,7 +177,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	c.DataDir = abs
 	c.AccountID, _ = v.get("account-id")
-	c.PublicURL, _ = v.get("public-url")
+	c.PublicURL, urlSrc = v.get("public-url")
+	o.AddrGiven = addrSrc != "" || urlSrc != ""
 	c.RootAccessKeyID, _ = v.get("OPENFINSPACE_ACCESS_KEY_ID")
 	c.RootSecretAccessKey, _ = v.get("OPENFINSPACE_SECRET_ACCESS_KEY")
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {

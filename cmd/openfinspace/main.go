@@ -141,6 +141,10 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
+	if err := writeServing(cfg.DataDir, srv.URL()); err != nil {
+		log.Warn("could not record the server's address in the data dir; `openfinspace credentials` will print the configured one", "error", err)
+	}
+	defer removeServing(cfg.DataDir)
 	fmt.Fprintf(stderr, "openfinspace %s serving at %s (data dir %s, access key %s); run `openfinspace credentials` for client setup\n",
 		versionString(), srv.URL(), cfg.DataDir, srv.Root().AccessKeyID)
 	<-ctx.Done()
@@ -172,12 +176,25 @@ func printCredentials(args []string, getenv func(string) string, stdout, stderr 
 		}
 		akid, secret = rc.AccessKeyID, rc.SecretAccessKey
 	}
+	// Which server this describes: the address given (flag or variable),
+	// else the server running on this data dir, else the one `serve` would
+	// start with these settings.
 	url := o.PublicURL
 	if url == "" {
 		url = "http://" + o.Addr
 	}
+	which := "the server configured at " + url + " (flags or environment)"
+	if !o.AddrGiven {
+		if s, ok := runningServer(o.DataDir); ok {
+			url = s.URL
+			which = fmt.Sprintf("the server running at %s (pid %d, since %s)", url, s.PID, s.Started.Format(time.RFC3339))
+		} else {
+			which = "the server `openfinspace serve` starts at " + url + " with these settings (none is running on this data dir now)"
+		}
+	}
 	region, dataDir := o.Region, o.DataDir
-	fmt.Fprintf(stdout, `# openfinspace root credentials (data dir %s)
+	fmt.Fprintf(stdout, `# openfinspace root credentials for %s
+# data dir %s
 export AWS_ACCESS_KEY_ID=%s
 export AWS_SECRET_ACCESS_KEY=%s
 export AWS_REGION=%s
@@ -189,6 +206,6 @@ export AWS_ENDPOINT_URL=%s
 #   aws configure set aws_secret_access_key %s --profile openfinspace
 #   aws configure set region %s --profile openfinspace
 #   aws --profile openfinspace --endpoint-url %s finspace list-environments
-`, dataDir, akid, secret, region, region, url, akid, secret, region, url)
+`, which, dataDir, akid, secret, region, region, url, akid, secret, region, url)
 	return 0
 }

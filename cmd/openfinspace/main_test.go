@@ -244,3 +244,42 @@ func TestServeRefusesBusyPort(t *testing.T) {
 		t.Errorf("serve on a busy port: exit %d, want 1; stderr %s", code, errb.String())
 	}
 }
+
+// TestCredentialsDescribeRunningServer: `credentials` on a data dir whose
+// server runs on another address than the default prints that server's
+// address and says so; once it has stopped it says none is running; an
+// address given explicitly wins.
+func TestCredentialsDescribeRunningServer(t *testing.T) {
+	dataDir := t.TempDir()
+	srv := startChild(t, dataDir)
+	if srv.url == "http://127.0.0.1:8765" {
+		t.Skip("the child took the default port; the test needs another")
+	}
+	credentials := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := runEnv(append([]string{"credentials", "--data-dir", dataDir}, args...), func(string) string { return "" }, &out, &errb); code != 0 {
+			t.Fatalf("credentials: exit %d: %s", code, errb.String())
+		}
+		return out.String()
+	}
+	out := credentials()
+	if !strings.Contains(out, "export AWS_ENDPOINT_URL="+srv.url+"\n") || !strings.Contains(out, "the server running at "+srv.url) {
+		t.Errorf("credentials while the server runs at %s:\n%s", srv.url, out)
+	}
+	// The printed credentials work against that server.
+	c := clientFor(t, srv.url, dataDir)
+	if _, err := c.ListEnvironments(context.Background(), &finspace.ListEnvironmentsInput{}); err != nil {
+		t.Fatalf("ListEnvironments with the printed credentials: %v", err)
+	}
+	if out := credentials("--addr", "127.0.0.1:9999"); !strings.Contains(out, "export AWS_ENDPOINT_URL=http://127.0.0.1:9999\n") {
+		t.Errorf("credentials --addr 127.0.0.1:9999:\n%s", out)
+	}
+	srv.stop(t)
+	if out := credentials(); !strings.Contains(out, "export AWS_ENDPOINT_URL=http://127.0.0.1:8765\n") || !strings.Contains(out, "none is running") {
+		t.Errorf("credentials after the server stopped:\n%s", out)
+	}
+	if _, err := os.Stat(dataDir + "/serving.json"); !os.IsNotExist(err) {
+		t.Errorf("serving.json after a stop: %v, want it removed", err)
+	}
+}
