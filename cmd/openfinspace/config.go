@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -26,49 +27,6 @@ import (
 // A flag given on the command line beats its environment variable, which
 // beats the default. Flags' defaults are the built-in ones, never values
 // from the environment, so -h cannot print a secret.
-
-// setting is one configuration value: a flag, an environment variable or
-// both.
-type setting struct {
-	flag, env, def, usage string
-	// secret values are never shown (errors name only where they came
-	// from).
-	secret bool
-}
-
-// Settings by command. The S3 settings (OPENFINSPACE_S3_*) are read by
-// blob.ConfigFromEnv and s3gw.LimitsFromEnv, from the same environment.
-var (
-	commonSettings = []setting{
-		{flag: "addr", env: "OPENFINSPACE_ADDR", def: "127.0.0.1:8765", usage: "listen address"},
-		{flag: "data-dir", env: "OPENFINSPACE_DATA_DIR", def: "./openfinspace-data", usage: "data directory"},
-		{flag: "account-id", env: "OPENFINSPACE_ACCOUNT_ID", def: "000000000000", usage: "AWS account id used in ARNs"},
-		{flag: "public-url", env: "OPENFINSPACE_PUBLIC_URL", usage: "URL clients use to reach the server (default http://<addr>)"},
-		{flag: "log-level", env: "OPENFINSPACE_LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
-		{env: "OPENFINSPACE_ACCESS_KEY_ID"},
-		{env: "OPENFINSPACE_SECRET_ACCESS_KEY", secret: true},
-	}
-	serveSettings = []setting{
-		{flag: "max-connections", env: "OPENFINSPACE_MAX_CONNECTIONS", def: "0",
-			usage: "cap on open client connections; above it clients get a 503 (0: min(8192, file limit/2); -1: no cap)"},
-		{flag: "database-url", env: "OPENFINSPACE_DATABASE_URL", secret: true,
-			usage: "PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…) for the metadata store (default $OPENFINSPACE_DATABASE_URL; empty: SQLite in the data dir)"},
-		{flag: "server-key-file", usage: "file holding the server key (standard base64 of 32 bytes, see `openfinspace keygen`); " +
-			"default $OPENFINSPACE_SERVER_KEY, else a key generated into the data dir"},
-		{env: "OPENFINSPACE_SERVER_KEY", secret: true},
-		{env: "OPENFINSPACE_LIFECYCLE_STEP"},
-		{env: "OPENFINSPACE_JOB_LEASE"},
-		{flag: "kdb-executable", env: "OPENFINSPACE_KDB_EXECUTABLE",
-			usage: "the kdb+ executable (q) kx cluster nodes run (default $OPENFINSPACE_KDB_EXECUTABLE; empty: clusters fail to create)"},
-		{env: "OPENFINSPACE_INGEST_MEMORY"},
-		{env: "OPENFINSPACE_INGEST_THREADS"},
-		{env: "OPENFINSPACE_INGEST_WORKERS"},
-		{env: "OPENFINSPACE_INGEST_PER_ENVIRONMENT"},
-	}
-	credentialsSettings = []setting{
-		{flag: "region", env: "AWS_REGION", def: "us-east-1", usage: "region for the printed client setup"},
-	}
-)
 
 // duckSize is a size DuckDB's memory_limit accepts.
 var duckSize = regexp.MustCompile(`^(?i)[0-9]+(\.[0-9]+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)$`)
@@ -148,9 +106,25 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		if name == "" {
 			name = st.env
 		} else {
-			fs.String(st.flag, st.def, st.usage)
+			fs.String(st.flag, st.def, st.flagUsage())
 		}
 		v.byName[name] = st
+	}
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage of %s:\n", cmd)
+		fs.PrintDefaults()
+		first := true
+		for _, st := range settings {
+			if st.flag != "" {
+				continue
+			}
+			if first {
+				fmt.Fprintf(out, "Environment only:\n")
+				first = false
+			}
+			fmt.Fprintf(out, "  %s\n    \t%s (default %s)\n", st.env, st.usage, cmp.Or(st.defDoc, st.def, "unset"))
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, &flagParseError{err}
@@ -194,7 +168,15 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if err := level.UnmarshalText([]byte(val)); err != nil {
 		return nil, v.invalid("log-level", val, src, "debug, info, warn or error")
 	}
-	c.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	hopts := &slog.HandlerOptions{Level: level}
+	switch val, src := v.get("log-format"); val {
+	case "text", "":
+		c.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	case "json":
+		c.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	default:
+		return nil, v.invalid("log-format", val, src, "text or json")
+	}
 	if cmd != "serve" {
 		return o, nil
 	}

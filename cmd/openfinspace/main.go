@@ -28,25 +28,20 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `usage: openfinspace <command> [flags]
+// usage is the top-level help, made from the settings table.
+func usage() string {
+	return `usage: openfinspace <command> [flags]
 
 commands:
-  serve        start the server (flags: --addr, --data-dir, --account-id, --public-url, --log-level,
-               --max-connections, --database-url, --server-key-file)
-  credentials  print the root credentials and a ready-to-paste client setup
+  serve        start the server (flags: ` + serveFlags() + `; serve -h describes them)
+  credentials  print the root credentials and a ready-to-paste client setup for the server of a data dir
   keygen       print a fresh server key (for OPENFINSPACE_SERVER_KEY or --server-key-file)
   version      print the version
 
-A flag beats its environment variable. Environment: OPENFINSPACE_ADDR, OPENFINSPACE_DATA_DIR,
-OPENFINSPACE_ACCOUNT_ID, OPENFINSPACE_PUBLIC_URL, OPENFINSPACE_LOG_LEVEL,
-OPENFINSPACE_ACCESS_KEY_ID and OPENFINSPACE_SECRET_ACCESS_KEY (root credentials; default generated
-into the data dir), OPENFINSPACE_SERVER_KEY (base64 of 32 bytes; default generated into the data dir),
-OPENFINSPACE_DATABASE_URL (postgres://… for a PostgreSQL metadata store; default SQLite in the data
-dir; needs the server key and root credentials set), OPENFINSPACE_MAX_CONNECTIONS (open client
-connections; default min(8192, file limit/2), -1: no cap), OPENFINSPACE_LIFECYCLE_STEP (pause between
-status steps, default 400ms), OPENFINSPACE_JOB_LEASE (lease of a lifecycle job, default 30s),
-OPENFINSPACE_S3_* (external S3 service and S3 endpoint limits, see the README)
-`
+A flag beats its environment variable, which beats the default. Environment (the README's
+configuration table describes each):
+` + environmentHelp()
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -59,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // runEnv runs a command with the environment getenv.
 func runEnv(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
 	switch args[0] {
@@ -79,10 +74,10 @@ func runEnv(args []string, getenv func(string) string, stdout, stderr io.Writer)
 		fmt.Fprintln(stdout, "openfinspace", versionString())
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
-	fmt.Fprintf(stderr, "openfinspace: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "openfinspace: unknown command %q\n\n%s", args[0], usage())
 	return 2
 }
 
@@ -125,6 +120,7 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 	}
 	cfg := o.Config
 	log := cfg.Logger
+	useLogger(log)
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		log.Error("starting openfinspace", "error", err)
 		return 1
@@ -145,8 +141,10 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 		log.Warn("could not record the server's address in the data dir; `openfinspace credentials` will print the configured one", "error", err)
 	}
 	defer removeServing(cfg.DataDir)
-	fmt.Fprintf(stderr, "openfinspace %s serving at %s (data dir %s, access key %s); run `openfinspace credentials` for client setup\n",
-		versionString(), srv.URL(), cfg.DataDir, srv.Root().AccessKeyID)
+	// The line a user (and the tests) look for: the address, in the
+	// message itself so that both log formats show it.
+	log.Info(fmt.Sprintf("openfinspace %s serving at %s (run openfinspace credentials for client setup)", versionString(), srv.URL()),
+		"data_dir", cfg.DataDir, "access_key_id", srv.Root().AccessKeyID)
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -155,6 +153,7 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 		log.Error("shutdown", "error", err)
 		return 1
 	}
+	log.Info("openfinspace stopped")
 	return 0
 }
 
@@ -209,3 +208,8 @@ export AWS_ENDPOINT_URL=%s
 `, which, dataDir, akid, secret, region, region, url, akid, secret, region, url)
 	return 0
 }
+
+// useLogger makes log the one logger of the process: what still logs
+// through the standard library's log package, or slog's default, lands in
+// it too, in the same format.
+func useLogger(log *slog.Logger) { slog.SetDefault(log) }

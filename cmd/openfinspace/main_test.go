@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	stdlog "log"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -281,5 +284,66 @@ func TestCredentialsDescribeRunningServer(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir + "/serving.json"); !os.IsNotExist(err) {
 		t.Errorf("serving.json after a stop: %v, want it removed", err)
+	}
+}
+
+// TestLogFormatJSON: with --log-format json every line the server writes
+// is one JSON record, from the start to the "stopped" line, including the
+// start-up conditions (here: no kdb+ executable) and what other code logs
+// through the standard library's logger.
+func TestLogFormatJSON(t *testing.T) {
+	dataDir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "OPENFINSPACE_TEST_RUN_MAIN=1")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(errb.String(), "serving at") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no serving line: %s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, errb.String())
+	}
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+		var rec struct {
+			Time, Level, Msg string
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Time == "" || rec.Level == "" || rec.Msg == "" {
+			t.Errorf("not a JSON log record: %q (%v)", line, err)
+			continue
+		}
+		msgs = append(msgs, rec.Level+" "+rec.Msg)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"INFO openfinspace listening", "WARN no kdb+ executable configured", "serving at http://",
+		"INFO shutting down", "INFO openfinspace stopped"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the log lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+// TestStandardLoggerRedirected: after useLogger, the standard library's
+// logger writes records of the configured handler.
+func TestStandardLoggerRedirected(t *testing.T) {
+	prev := slog.Default()
+	defer slog.SetDefault(prev)
+	var buf bytes.Buffer
+	useLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	stdlog.Print("through the standard logger")
+	var rec struct{ Level, Msg string }
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec.Msg != "through the standard logger" || rec.Level != "INFO" {
+		t.Errorf("the standard logger wrote %q (%v), want one JSON record", buf.String(), err)
 	}
 }

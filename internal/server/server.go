@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -409,7 +411,47 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	s.log.Info("openfinspace listening", "url", s.cfg.PublicURL, "data_dir", s.cfg.DataDir, "max_connections", guard.MaxConns())
+	s.logConditions()
 	return nil
+}
+
+// logConditions logs, once at start-up, one line for each condition an
+// operator should know of: what the metadata and objects live on, and
+// what cannot work as configured.
+func (s *Server) logConditions() {
+	if s.cfg.DatabaseURL != "" {
+		s.log.Info("metadata store: PostgreSQL (several processes may share it)", "database", redactURL(s.cfg.DatabaseURL))
+	} else {
+		s.log.Info("metadata store: SQLite in the data dir (one process)")
+	}
+	if s.cfg.S3.External {
+		s.log.Info("objects: an external S3 service", "endpoint", cmp.Or(s.cfg.S3.S3.Endpoint, "Amazon S3"),
+			"bucket", s.cfg.S3.S3.Bucket, "bucket_prefix", s.cfg.S3.S3.BucketPrefix)
+	} else {
+		s.log.Info("objects: the embedded S3 store in the data dir")
+	}
+	switch exe := s.cfg.KdbExecutable; {
+	case exe == "":
+		s.log.Warn("no kdb+ executable configured: every kx cluster will end CREATE_FAILED; set OPENFINSPACE_KDB_EXECUTABLE or --kdb-executable to q")
+	default:
+		if _, err := exec.LookPath(exe); err != nil {
+			s.log.Warn("the kdb+ executable cannot be run: kx clusters will end CREATE_FAILED", "kdb_executable", exe, "error", err)
+		}
+	}
+}
+
+// redactURL is a database URL without its password (or the text
+// "(unparsable)").
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // Connection defaults (see Config). ReadHeaderTimeout was 30 s: SDKs and
