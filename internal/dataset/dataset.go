@@ -198,11 +198,14 @@ type Config struct {
 	Now func() time.Time
 	// Lease overrides the ingestion jobs' lease (0: 30 s).
 	Lease time.Duration
+	// Logger receives what the service and its jobs log (nil: nothing).
+	Logger *slog.Logger
 }
 
 // Service implements datasets and changesets.
 type Service struct {
 	cfg        Config
+	log        *slog.Logger
 	db         store.Store
 	now        func() time.Time
 	datasets   *store.Table[Dataset, *Dataset]
@@ -229,7 +232,10 @@ func New(cfg Config) *Service {
 	if cfg.Tokens == nil {
 		cfg.Tokens = noTokens{}
 	}
-	s := &Service{cfg: cfg, db: cfg.Store, now: cfg.Now, freeSpace: freeBytes}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, db: cfg.Store, now: cfg.Now, freeSpace: freeBytes}
 	s.datasets = store.NewTable(store.TableDef[Dataset, *Dataset]{
 		Kind:   DatasetKind,
 		ID:     func(d *Dataset) string { return d.ID },
@@ -540,7 +546,7 @@ func (s *Service) DeleteDataset(ctx context.Context, a *identity.Actor, id strin
 	// removes what it stored itself (runIngestion).
 	s.removeObjects(ctx, objects)
 	if err := s.removePrefix(ctx, s.ManagedBucket(d.Region, d.Environment), dataPrefix(d.ID)); err != nil {
-		slog.Default().Warn("removing dataset data", "dataset", d.ID, "err", err)
+		s.log.Warn("removing dataset data", "dataset", d.ID, "err", err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -77,7 +76,12 @@ func (s *Service) onFailed(ctx context.Context, tx store.Tx, j *jobs.Job, cause 
 	}
 	cat, msg := errorInfo(cause)
 	if cat == ingest.CategoryInternal {
-		slog.Default().Error("changeset ingestion failed", "changeset", c.ID, "dataset", c.Dataset, "err", cause)
+		s.log.Error("changeset ingestion failed", "changeset", c.ID, "dataset", c.Dataset, "environment", c.Environment,
+			"outcome", StatusFailed, "category", cat, "error", cause)
+	} else {
+		// The user's error: what the changeset's errorInfo says.
+		s.log.Info("changeset ingestion failed", "changeset", c.ID, "dataset", c.Dataset, "environment", c.Environment,
+			"outcome", StatusFailed, "category", cat)
 	}
 	c.Status, c.ErrorCategory, c.ErrorMessage = StatusFailed, string(cat), msg
 	return s.changesets.Update(ctx, tx, c, version)
@@ -135,9 +139,6 @@ func (s *Service) runIngestion(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	if err != nil {
 		return jobs.Result{}, err
 	}
-	slog.Default().Info("changeset ingested", "changeset", c.ID, "dataset", c.Dataset, "files", len(objs), "rows", rows,
-		"storedBytes", size, "linked", ph.linked, "stageMs", ph.stage.Milliseconds(), "convertMs", ph.convert.Milliseconds(),
-		"storeMs", ph.store.Milliseconds())
 	if ctx.Err() != nil {
 		// Cancelled (the dataset is being deleted) or the lease was lost:
 		// this attempt commits nothing, so what it stored goes again.
@@ -151,6 +152,10 @@ func (s *Service) runIngestion(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	}
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		return s.succeedTx(ctx, tx, c.Dataset, c.ID, bucket, stored, rows, size)
+	}, Done: func() {
+		s.log.Info("changeset ingested", "changeset", c.ID, "dataset", c.Dataset, "environment", c.Environment,
+			"outcome", StatusSuccess, "files", len(objs), "rows", rows, "stored_bytes", size, "linked", ph.linked,
+			"stage_ms", ph.stage.Milliseconds(), "convert_ms", ph.convert.Milliseconds(), "store_ms", ph.store.Milliseconds())
 	}}, nil
 }
 
@@ -467,7 +472,7 @@ func (s *Service) removeObjects(ctx context.Context, objs []objectRef) {
 	}
 	for _, o := range objs {
 		if err := s.cfg.Blobs.Delete(ctx, o.bucket, o.key); err != nil {
-			slog.Default().Warn("removing changeset data", "bucket", o.bucket, "key", o.key, "err", err)
+			s.log.Warn("removing changeset data", "bucket", o.bucket, "key", o.key, "err", err)
 		}
 	}
 }

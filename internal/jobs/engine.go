@@ -647,7 +647,9 @@ func (r *kindRunner) renew(ctx context.Context, id string, version int64, run *R
 // finish records the outcome of an attempt, if the lease is still held.
 func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, run *Run, res Result, runErr error) error {
 	e := r.e
+	committed := false
 	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		committed = false
 		j, err := GetTx(ctx, tx, claimed.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -671,6 +673,7 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 					return err
 				}
 			}
+			committed = true
 			j.Error = ""
 			if again := max(res.Again, run.againAfter()); again > 0 {
 				j.State, j.Due, j.Attempt = Queued, now.Add(again), 0
@@ -699,6 +702,9 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 	})
 	if errors.Is(err, store.ErrVersion) {
 		return nil // changed under us (cancelled, taken over)
+	}
+	if err == nil && committed && res.Done != nil {
+		res.Done()
 	}
 	return err
 }

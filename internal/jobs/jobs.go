@@ -131,6 +131,11 @@ type Result struct {
 	// outcome, after the engine checked the lease is still held: the
 	// domain's state change and the job's commit together or not at all.
 	Commit func(ctx context.Context, tx store.Tx) error
+	// Done, if set, runs after that transaction has committed (never when
+	// it did not: the lease was lost, or the commit failed), outside it:
+	// for what may only follow a durable outcome, such as the log line
+	// saying the work finished.
+	Done func()
 	// Again, if positive, reschedules the job after this delay (its next
 	// step) instead of finishing it; the attempt count starts over.
 	Again time.Duration

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path"
 	"strings"
@@ -88,8 +87,11 @@ func (s *Service) changesetFailed(ctx context.Context, tx store.Tx, j *jobs.Job,
 	var ae *applyError
 	if errors.As(cause, &ae) {
 		typ, msg = ae.typ, ae.msg
+		s.log.Info("kx changeset failed", "changeset", c.ID, "database", c.Database, "environment", c.Environment,
+			"outcome", ChangesetFailed, "error_type", typ)
 	} else {
-		slog.Default().Error("kx changeset failed", "changeset", c.ID, "database", c.Database, "err", cause)
+		s.log.Error("kx changeset failed", "changeset", c.ID, "database", c.Database, "environment", c.Environment,
+			"outcome", ChangesetFailed, "error", cause)
 	}
 	if err := changesetMachine.Move("The changeset", &c.Status, ChangesetFailed); err != nil {
 		return err
@@ -174,7 +176,10 @@ func (s *Service) runChangeset(ctx context.Context, r *jobs.Run) (jobs.Result, e
 		return jobs.Result{}, err
 	}
 	nfiles, nbytes := m.Totals()
-	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
+	return jobs.Result{Done: func() {
+		s.log.Info("kx changeset applied", "changeset", args.Changeset, "database", args.Database, "environment", args.Environment,
+			"outcome", ChangesetCompleted, "files", nfiles, "bytes", nbytes)
+	}, Commit: func(ctx context.Context, tx store.Tx) error {
 		return s.completeTx(ctx, tx, args, d.UID, nfiles, nbytes)
 	}}, nil
 }
@@ -664,7 +669,7 @@ func (s *Service) holdCollectLock(ctx context.Context, region string) *lockHolde
 			}
 			at := s.now()
 			if err := s.db.Update(ctx, func(tx store.Tx) error { return s.putCollectLockTx(ctx, tx, region) }); err != nil {
-				slog.Default().Warn("kx: renewing the collection lock", "region", region, "err", err)
+				s.log.Warn("kx: renewing the collection lock", "region", region, "err", err)
 				continue
 			}
 			h.mu.Lock()

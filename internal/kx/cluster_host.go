@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -148,9 +147,12 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		}
 		return s.removeClusterTx(ctx, tx, cur)
 	}
+	deleted := func() {
+		s.log.Info("kx cluster deleted", "cluster", args.Name, "environment", args.Env, "outcome", "DELETED")
+	}
 	if c.Status == ClusterDeleting {
 		s.removeClusterFiles(c.Region, dir)
-		return jobs.Result{Commit: removeRecord}, nil
+		return jobs.Result{Commit: removeRecord, Done: deleted}, nil
 	}
 	wake, unregister := s.hosts.register(clusterID(args.Env, args.Name))
 	defer unregister()
@@ -177,6 +179,9 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 				cur.Nodes[i].Up, cur.Nodes[i].Port = false, 0
 			}
 			return s.clusters.Update(ctx, tx, cur, version)
+		}, Done: func() {
+			s.log.Info("kx cluster did not start", "cluster", args.Name, "environment", args.Env,
+				"outcome", ClusterCreateFailed, "reason", reason)
 		}}, nil
 	}
 	spec, err := s.prepareCluster(ctx, c, dir)
@@ -188,7 +193,7 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		if errors.As(err, &ae) {
 			return failed(ae.msg)
 		}
-		slog.Default().Error("kx: preparing a cluster", "cluster", c.Name, "environment", c.Environment, "err", err)
+		s.log.Error("kx: preparing a cluster", "cluster", c.Name, "environment", c.Environment, "err", err)
 		return failed("The cluster's files could not be prepared (an internal error; the server's log has its details).")
 	}
 
@@ -247,6 +252,7 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		stopAll()
 		return jobs.Result{}, err
 	}
+	s.log.Info("kx cluster running", "cluster", args.Name, "environment", args.Env, "outcome", ClusterRunning, "nodes", len(c.Nodes))
 	look := time.NewTicker(time.Second)
 	defer look.Stop()
 	for {
@@ -258,7 +264,7 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 			if ev.e.Up {
 				s.nodeUp(ctx, args, ev.i, ev.e)
 			} else {
-				slog.Default().Warn("kx: a cluster node exited; restarting it", "cluster", c.Name, "node", c.Nodes[ev.i].ID, "err", ev.e.Err)
+				s.log.Warn("kx: a cluster node exited; restarting it", "cluster", c.Name, "node", c.Nodes[ev.i].ID, "err", ev.e.Err)
 				_, _ = s.updateCluster(ctx, args, func(c *Cluster) { c.Nodes[ev.i].Up = false })
 			}
 			continue
@@ -272,7 +278,7 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		if cur == nil || cur.Status == ClusterDeleting {
 			stopAll()
 			s.removeClusterFiles(c.Region, dir)
-			return jobs.Result{Commit: removeRecord}, nil
+			return jobs.Result{Commit: removeRecord, Done: deleted}, nil
 		}
 	}
 }
@@ -284,7 +290,7 @@ func (s *Service) nodeUp(ctx context.Context, args clusterArgs, i int, e node.Ev
 		}
 	})
 	if err != nil && ctx.Err() == nil {
-		slog.Default().Warn("kx: recording a node's start", "cluster", args.Name, "err", err)
+		s.log.Warn("kx: recording a node's start", "cluster", args.Name, "err", err)
 	}
 }
 
@@ -395,11 +401,11 @@ func (s *Service) removeClusterFiles(region, dir string) {
 		return
 	}
 	if err := kxfs.Remove(dir); err != nil {
-		slog.Default().Warn("kx: removing a cluster's files", "dir", dir, "err", err)
+		s.log.Warn("kx: removing a cluster's files", "dir", dir, "err", err)
 	}
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	if _, err := s.clusterCache(region).Collect(); err != nil {
-		slog.Default().Warn("kx: collecting the cluster cache", "err", err)
+		s.log.Warn("kx: collecting the cluster cache", "err", err)
 	}
 }

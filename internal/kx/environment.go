@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -177,11 +178,14 @@ type Config struct {
 	// The store never writes an object file in place, so the link keeps
 	// the content it was hashed with.
 	LinkObject func(f *os.File, bucket, key string) (bool, error)
+	// Logger receives what the service and its jobs log (nil: nothing).
+	Logger *slog.Logger
 }
 
 // Service implements the kx operations.
 type Service struct {
 	db        store.Store
+	log       *slog.Logger
 	jobs      Jobs
 	tokens    ClientTokens
 	account   string
@@ -213,7 +217,10 @@ func New(cfg Config) *Service {
 		stepDelay: cfg.StepDelay, now: cfg.Now, blobs: cfg.Blobs, perEnv: cfg.PerEnvironment, workers: cfg.Workers,
 		copyWorkers: 4, lease: cfg.Lease, localObject: cfg.LocalObject,
 		linkObject: cfg.LinkObject, clusterRoot: cfg.ClusterRoot, kdbExecutable: cfg.KdbExecutable,
-		clustersPerProcess: cfg.ClustersPerProcess}
+		clustersPerProcess: cfg.ClustersPerProcess, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	if s.clustersPerProcess <= 0 {
 		s.clustersPerProcess = 32
 	}

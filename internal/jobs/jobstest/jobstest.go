@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"Progress", testProgress},
 		{"TwoEnginesContention", testContention},
 		{"StopAfterBurst", testStopAfterBurst},
+		{"DoneAfterCommit", testDoneAfterCommit},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -679,5 +680,49 @@ func testStopAfterBurst(t *testing.T, open Opener) {
 	}
 	if got := runs.Load(); got != n {
 		t.Errorf("%d runs, want %d", got, n)
+	}
+}
+
+// testDoneAfterCommit: Result.Done runs once the outcome is committed (the
+// commit's effect is visible to it), and not for an attempt whose commit
+// failed (that attempt is retried; its retry's Done runs).
+func testDoneAfterCommit(t *testing.T, open Opener) {
+	stores, excl := open(t, 1)
+	db := stores[0]
+	var attempts atomic.Int64
+	type done struct {
+		attempt int64
+		effects int
+	}
+	dones := make(chan done, 4)
+	k := &jobs.Kind{Name: "done", MaxAttempts: 3, Backoff: func(int) time.Duration { return time.Millisecond },
+		Handler: jobs.HandlerFunc(func(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
+			n := attempts.Add(1)
+			commit := commitEffect(r.Job.ID)
+			if n == 1 {
+				commit = func(context.Context, store.Tx) error { return errors.New("the first commit fails") }
+			}
+			return jobs.Result{Commit: commit, Done: func() {
+				dones <- done{attempt: n, effects: countEffects(t, db)}
+			}}, nil
+		})}
+	e := engine(t, db, excl, "a", k)
+	e.Start(context.Background())
+	defer e.Stop()
+	enqueue(t, db, jobs.Spec{ID: "d1", Kind: "done"})
+	e.Wake("done")
+	waitState(t, db, jobs.Done, "d1")
+	select {
+	case d := <-dones:
+		if d.attempt != 2 || d.effects != 1 {
+			t.Errorf("Done ran for attempt %d seeing %d effects, want attempt 2 after its commit (1 effect)", d.attempt, d.effects)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done did not run after the committed attempt")
+	}
+	select {
+	case d := <-dones:
+		t.Errorf("Done ran again (attempt %d)", d.attempt)
+	case <-time.After(50 * time.Millisecond):
 	}
 }

@@ -429,7 +429,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op *Operati
 	if internal {
 		h.Logger.ErrorContext(ctx, "request failed", "request_id", RequestID(ctx), "operation", opNameOf(op), "error", err)
 	} else {
-		h.Logger.DebugContext(ctx, "request refused", "request_id", RequestID(ctx), "code", apiErr.Code, "status", apiErr.Status)
+		h.Logger.DebugContext(ctx, "request refused", "request_id", RequestID(ctx), "operation", opNameOf(op),
+			"code", apiErr.Code, "reason", apiErr.Reason, "status", apiErr.Status)
 	}
 	WriteAPIError(w, apiErr)
 }
