@@ -45,7 +45,7 @@ var (
 	serveSettings = []setting{
 		{flag: "log-format", env: "OPENFINSPACE_LOG_FORMAT", def: "text", usage: "text (logfmt) or json, one record per line on standard error"},
 		{flag: "max-connections", env: "OPENFINSPACE_MAX_CONNECTIONS", def: "0",
-			usage: "cap on open client connections; above it clients get a 503",
+			usage:  "cap on open client connections; above it clients get a 503",
 			defDoc: "0: min(8192, file limit/2); -1: no cap"},
 		{flag: "database-url", env: "OPENFINSPACE_DATABASE_URL", secret: true,
 			usage:  "PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…, add search_path=<schema> for a schema of its own) for the metadata store; needs the server key and the root credentials set",
