@@ -22,11 +22,19 @@ type serviceSpec struct {
 	Package    string // Go package name
 	Dir        string // package directory, relative to Config.WireDir
 	TestClient bool   // also generate the typed test client
+	// Operations, when set, is the subset of the model's operations whose
+	// shapes are generated (awsJson models only); the operation table still
+	// names every operation of the model.
+	Operations []string
 }
 
 var services = []serviceSpec{
 	{Model: "finspace-2021-03-12", Package: "finspace", Dir: "finspace"},
 	{Model: "finspace-data-2020-07-13", Package: "finspacedata", Dir: "finspacedata", TestClient: true},
+	// The read side of the Glue Data Catalog (internal/glue); its ~265
+	// other operations are only named.
+	{Model: "glue-2017-03-31", Package: "glue", Dir: "glue",
+		Operations: []string{"GetDatabase", "GetDatabases", "GetPartition", "GetPartitions", "GetTable", "GetTables"}},
 }
 
 // Config locates the inputs and outputs of one generator run.
@@ -66,7 +74,7 @@ func Generate(cfg Config) ([]File, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := loadModel(svc, pag, smithy)
+		m, err := loadModel(svc, pag, smithy, spec.Operations)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", spec.Model, err)
 		}
@@ -133,8 +141,12 @@ type gen struct {
 	usedEnums    map[string]bool // enum shapes referenced by validate code
 
 	patternShapes map[string][]string // pattern -> shapes that use it, sorted
-	opNames       []string
+	opNames       []string            // generated operations, sorted
+	allOpNames    []string            // every operation of the model, sorted
 }
+
+// json reports whether the model is awsJson (protocol "json").
+func (g *gen) json() bool { return g.m.Metadata.Protocol == "json" }
 
 // generateService generates the files of one service model.
 func generateService(spec serviceSpec, m *model) (*serviceOutput, error) {
@@ -155,6 +167,8 @@ func generateService(spec serviceSpec, m *model) (*serviceOutput, error) {
 		patternShapes: map[string][]string{},
 		opNames:       sortedKeys(m.Operations),
 	}
+	g.allOpNames = append(sortedKeys(m.Operations), sortedKeys(m.Omitted)...)
+	sort.Strings(g.allOpNames)
 	if err := g.prepare(); err != nil {
 		return nil, err
 	}
@@ -195,8 +209,12 @@ func (g *gen) declare(ident, what string) error {
 // prepare names every declaration, checks the model features the
 // generator relies on and indexes inputs, outputs and patterns.
 func (g *gen) prepare() error {
-	for _, id := range []string{"SigningName", "APIVersion", "ServiceID", "Operations",
-		"OperationByName", "Handlers", "ErrorHTTPStatus"} {
+	idents := []string{"SigningName", "APIVersion", "ServiceID", "Operations",
+		"OperationByName", "Handlers", "ErrorHTTPStatus"}
+	if g.json() {
+		idents = append(idents, "TargetPrefix", "OperationByTarget", "operationsByTarget")
+	}
+	for _, id := range idents {
 		if err := g.declare(id, "the generated "+id); err != nil {
 			return err
 		}
@@ -325,7 +343,11 @@ func checkPattern(pattern string) error {
 	if wshape.HasManualPattern(pattern) {
 		return nil
 	}
-	if _, err := regexp.Compile(pattern); err != nil {
+	re2, err := wshape.RE2Pattern(pattern)
+	if err != nil {
+		return err
+	}
+	if _, err := regexp.Compile(re2); err != nil {
 		return fmt.Errorf("pattern %q neither compiles with Go's regexp (%v) nor has a manual matcher (add one to shape/patterns.go)", pattern, err)
 	}
 	return nil

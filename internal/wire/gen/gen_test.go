@@ -52,11 +52,11 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 			t.Errorf("%s is stale: run go generate ./internal/wire/...", committed)
 		}
 	}
-	if len(files) != 7 {
-		t.Errorf("generated %d files, want 7 (3 per service + the test client)", len(files))
+	if len(files) != 10 {
+		t.Errorf("generated %d files, want 10 (3 per service + the test client)", len(files))
 	}
 	// A committed *_gen.go the generator no longer produces is stale too.
-	for _, dir := range []string{filepath.Join(wireDir, "finspace"), filepath.Join(wireDir, "finspacedata"), testClientDir} {
+	for _, dir := range []string{filepath.Join(wireDir, "finspace"), filepath.Join(wireDir, "finspacedata"), filepath.Join(wireDir, "glue"), testClientDir} {
 		matches, err := filepath.Glob(filepath.Join(dir, "*_gen.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func testModel(t *testing.T, edit func(shapes map[string]map[string]any)) []byte
 
 func generateTestModel(t *testing.T, data []byte) error {
 	t.Helper()
-	m, err := loadModel(data, nil, nil)
+	m, err := loadModel(data, nil, nil, nil)
 	if err != nil {
 		return err
 	}

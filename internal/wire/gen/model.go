@@ -20,6 +20,12 @@ type model struct {
 	Operations map[string]*operation
 	Shapes     map[string]*shape
 
+	// Omitted holds the operations of a model generated for a subset of
+	// its operations (awsJson services) that are not in the subset: they
+	// are parsed and named in the operation table, but their shapes are
+	// neither read nor generated.
+	Omitted map[string]*operation
+
 	// paginators from <model>.paginators.json, keyed by operation name.
 	Paginators map[string]*paginator
 	// smithyPaginated holds the smithy.api#paginated trait of each
@@ -31,7 +37,13 @@ type metadata struct {
 	APIVersion  string `json:"apiVersion"`
 	ServiceID   string `json:"serviceId"`
 	SigningName string `json:"signingName"`
-	Protocol    string `json:"protocol"`
+	// EndpointPrefix is the signing name when signingName is absent.
+	EndpointPrefix string `json:"endpointPrefix"`
+	Protocol       string `json:"protocol"`
+	// TargetPrefix and JSONVersion are set by awsJson models (protocol
+	// "json"): X-Amz-Target is TargetPrefix.Operation.
+	TargetPrefix string `json:"targetPrefix"`
+	JSONVersion  string `json:"jsonVersion"`
 }
 
 type operation struct {
@@ -61,7 +73,8 @@ type shape struct {
 
 	Sensitive     bool
 	IsError       bool
-	HTTPStatus    int // error shapes
+	IsFault       bool // error shape of a server fault (awsJson: HTTP 500)
+	HTTPStatus    int  // error shapes
 	Documentation string
 }
 
@@ -93,7 +106,7 @@ type paginator struct {
 var (
 	topLevelKeys  = set("version", "metadata", "operations", "shapes", "documentation")
 	operationKeys = set("name", "http", "input", "output", "errors", "documentation",
-		"deprecated", "deprecatedMessage")
+		"deprecated", "deprecatedMessage", "idempotent")
 	httpKeys      = set("method", "requestUri", "responseCode")
 	shapeRefKeys  = set("shape")
 	errorRefKeys  = set("shape")
@@ -105,7 +118,7 @@ var (
 
 	// shapeKeys lists the traits each shape type may carry.
 	shapeKeys = map[string]map[string]bool{
-		"structure": set("type", "members", "required", "sensitive", "error", "exception", "documentation"),
+		"structure": set("type", "members", "required", "sensitive", "error", "exception", "fault", "documentation"),
 		"string":    set("type", "min", "max", "pattern", "enum", "sensitive", "documentation"),
 		"list":      set("type", "member", "min", "max", "sensitive", "documentation"),
 		"map":       set("type", "key", "value", "min", "max", "sensitive", "documentation"),
@@ -186,8 +199,10 @@ func unmarshal(raw json.RawMessage, v any) error {
 }
 
 // loadModel parses a botocore service model, its paginators (may be nil)
-// and the Smithy JSON AST of the same service (may be nil).
-func loadModel(serviceJSON, paginatorsJSON, smithyJSON []byte) (*model, error) {
+// and the Smithy JSON AST of the same service (may be nil). A non-nil
+// subset names the operations to generate (awsJson models only): only the
+// shapes they reach are read, every other operation goes to Omitted.
+func loadModel(serviceJSON, paginatorsJSON, smithyJSON []byte, subset []string) (*model, error) {
 	top, _, err := decodeObject(serviceJSON)
 	if err != nil {
 		return nil, fmt.Errorf("service model: %w", err)
@@ -200,12 +215,27 @@ func loadModel(serviceJSON, paginatorsJSON, smithyJSON []byte) (*model, error) {
 		Shapes:          map[string]*shape{},
 		Paginators:      map[string]*paginator{},
 		SmithyPaginated: map[string]*paginator{},
+		Omitted:         map[string]*operation{},
 	}
 	if err := unmarshal(top["metadata"], &m.Metadata); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	if m.Metadata.Protocol != "rest-json" {
-		return nil, fmt.Errorf("metadata: protocol %q is not supported (want rest-json)", m.Metadata.Protocol)
+	switch m.Metadata.Protocol {
+	case "rest-json":
+		if subset != nil {
+			return nil, fmt.Errorf("metadata: an operation subset is supported for protocol json only")
+		}
+	case "json":
+		if m.Metadata.TargetPrefix == "" || m.Metadata.JSONVersion != "1.1" {
+			return nil, fmt.Errorf("metadata: protocol json needs a targetPrefix and jsonVersion 1.1 (got %q, %q)",
+				m.Metadata.TargetPrefix, m.Metadata.JSONVersion)
+		}
+	default:
+		return nil, fmt.Errorf("metadata: protocol %q is not supported (want rest-json or json)", m.Metadata.Protocol)
+	}
+	if m.Metadata.SigningName == "" {
+		// As botocore: without signingName, SigV4 signs with the endpoint prefix.
+		m.Metadata.SigningName = m.Metadata.EndpointPrefix
 	}
 	if m.Metadata.SigningName == "" || m.Metadata.APIVersion == "" {
 		return nil, fmt.Errorf("metadata: signingName and apiVersion are required")
@@ -215,24 +245,37 @@ func loadModel(serviceJSON, paginatorsJSON, smithyJSON []byte) (*model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shapes: %w", err)
 	}
-	for name, raw := range shapes {
-		s, err := parseShape(name, raw)
-		if err != nil {
-			return nil, err
-		}
-		m.Shapes[name] = s
-	}
-
 	ops, _, err := decodeObject(top["operations"])
 	if err != nil {
 		return nil, fmt.Errorf("operations: %w", err)
+	}
+	selected := set(subset...)
+	for _, name := range subset {
+		if _, ok := ops[name]; !ok {
+			return nil, fmt.Errorf("operation subset: the model has no operation %s", name)
+		}
 	}
 	for name, raw := range ops {
 		op, err := parseOperation(name, raw)
 		if err != nil {
 			return nil, err
 		}
+		if subset != nil && !selected[name] {
+			m.Omitted[name] = op
+			continue
+		}
 		m.Operations[name] = op
+	}
+	if subset == nil {
+		for name, raw := range shapes {
+			s, err := parseShape(name, raw)
+			if err != nil {
+				return nil, err
+			}
+			m.Shapes[name] = s
+		}
+	} else if err := m.parseReachable(shapes); err != nil {
+		return nil, err
 	}
 
 	if len(paginatorsJSON) > 0 {
@@ -326,6 +369,14 @@ func parseShape(name string, raw json.RawMessage) (*shape, error) {
 		}
 	}
 	s.IsError = exception || errInfo != nil
+	if raw, ok := obj["fault"]; ok {
+		if err := unmarshal(raw, &s.IsFault); err != nil {
+			return nil, fmt.Errorf("shape %s: fault: %w", name, err)
+		}
+		if !s.IsError {
+			return nil, fmt.Errorf("shape %s: fault on a shape that is not an exception", name)
+		}
+	}
 	switch s.Type {
 	case "list":
 		if s.Member == "" {
@@ -467,6 +518,43 @@ func parseOperation(name string, raw json.RawMessage) (*operation, error) {
 	return op, nil
 }
 
+// parseReachable parses the shapes the operations reach (inputs, outputs,
+// declared errors and everything they contain), leaving the rest of the
+// model unread.
+func (m *model) parseReachable(raw map[string]json.RawMessage) error {
+	var queue []string
+	for _, name := range sortedKeys(m.Operations) {
+		op := m.Operations[name]
+		queue = append(queue, op.Input, op.Output)
+		queue = append(queue, op.Errors...)
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if _, done := m.Shapes[name]; done {
+			continue
+		}
+		r, ok := raw[name]
+		if !ok {
+			return fmt.Errorf("unknown shape %q", name)
+		}
+		s, err := parseShape(name, r)
+		if err != nil {
+			return err
+		}
+		m.Shapes[name] = s
+		for _, mem := range s.Members {
+			queue = append(queue, mem.Shape)
+		}
+		for _, ref := range []string{s.Member, s.Key, s.Value} {
+			if ref != "" {
+				queue = append(queue, ref)
+			}
+		}
+	}
+	return nil
+}
+
 func (m *model) loadPaginators(data []byte) error {
 	top, _, err := decodeObject(data)
 	if err != nil {
@@ -480,6 +568,9 @@ func (m *model) loadPaginators(data []byte) error {
 		return fmt.Errorf("paginators: %w", err)
 	}
 	for name, raw := range pages {
+		if _, omitted := m.Omitted[name]; omitted {
+			continue // not generated: its paginator is not read
+		}
 		obj, _, err := decodeObject(raw)
 		if err != nil {
 			return fmt.Errorf("paginator %s: %w", name, err)
@@ -623,6 +714,24 @@ func (m *model) check() error {
 		}
 		if op.Method == "" || !strings.HasPrefix(op.RequestURI, "/") {
 			return fmt.Errorf("operation %s: bad http binding %s %q", name, op.Method, op.RequestURI)
+		}
+	}
+	if m.Metadata.Protocol == "json" {
+		// awsJson: every call is POST / with the operation in X-Amz-Target,
+		// and every member is in the JSON body.
+		for _, ops := range []map[string]*operation{m.Operations, m.Omitted} {
+			for _, name := range sortedKeys(ops) {
+				if op := ops[name]; op.Method != "POST" || op.RequestURI != "/" || op.ResponseCode != 0 {
+					return fmt.Errorf("operation %s: protocol json needs POST / without responseCode, not %s %q", name, op.Method, op.RequestURI)
+				}
+			}
+		}
+		for _, name := range sortedKeys(m.Shapes) {
+			for _, mem := range m.Shapes[name].Members {
+				if mem.Location != "" {
+					return fmt.Errorf("shape %s member %s: location %q in a protocol json model", name, mem.Name, mem.Location)
+				}
+			}
 		}
 	}
 	return nil

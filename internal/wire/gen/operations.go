@@ -10,7 +10,7 @@ import (
 )
 
 // pagination computes the Pagination of an operation, nil when its input
-// has no nextToken member.
+// has no page-token member: the paginator's input_token, else nextToken.
 func (g *gen) pagination(op *operation) (*wshape.Pagination, error) {
 	in, out := g.m.Shapes[op.Input], g.m.Shapes[op.Output]
 	find := func(s *shape, name string) *member {
@@ -21,15 +21,15 @@ func (g *gen) pagination(op *operation) (*wshape.Pagination, error) {
 		}
 		return nil
 	}
-	if find(in, "nextToken") == nil {
-		return nil, nil
-	}
 	src := g.m.Paginators[op.Name]
 	if src == nil {
 		src = g.m.SmithyPaginated[op.Name]
 	}
 	if src == nil {
 		src = &paginator{}
+	}
+	if find(in, cmpOr(src.InputToken, "nextToken")) == nil {
+		return nil, nil
 	}
 	inTok, outTok := cmpOr(src.InputToken, "nextToken"), cmpOr(src.OutputToken, "nextToken")
 	limit := src.LimitKey
@@ -100,9 +100,20 @@ func (g *gen) operationsFile() (*goFile, error) {
 	f.use(shapePkg)
 	f.use("context")
 	f.use("fmt")
-	f.p("// Operations lists every operation of the model, sorted by name.")
+	if g.json() {
+		f.p("// Operations lists every operation of the model, sorted by name. Only")
+		f.p("// those with NewInput have generated shapes (the generator's subset);")
+		f.p("// the others are named so that they can be refused clearly.")
+	} else {
+		f.p("// Operations lists every operation of the model, sorted by name.")
+	}
 	f.p("var Operations = []*shape.Operation{")
-	for _, name := range g.opNames {
+	for _, name := range g.allOpNames {
+		if omitted, ok := g.m.Omitted[name]; ok {
+			f.p("{Service: SigningName, Name: %q, Target: %q, Method: %q, URI: %q, SuccessCode: 200},",
+				omitted.Name, g.m.Metadata.TargetPrefix+"."+omitted.Name, omitted.Method, omitted.RequestURI)
+			continue
+		}
 		op := g.m.Operations[name]
 		code := op.ResponseCode
 		if code == 0 {
@@ -111,6 +122,9 @@ func (g *gen) operationsFile() (*goFile, error) {
 		f.p("{")
 		f.p("Service: SigningName,")
 		f.p("Name: %q,", op.Name)
+		if g.json() {
+			f.p("Target: %q,", g.m.Metadata.TargetPrefix+"."+op.Name)
+		}
 		f.p("Method: %q,", op.Method)
 		f.p("URI: %q,", op.RequestURI)
 		f.p("SuccessCode: %d,", code)
@@ -155,8 +169,24 @@ func (g *gen) operationsFile() (*goFile, error) {
 	f.p("return nil")
 	f.p("}")
 	f.p("")
+	if g.json() {
+		f.p("var operationsByTarget = func() map[string]*shape.Operation {")
+		f.p("m := make(map[string]*shape.Operation, len(Operations))")
+		f.p("for _, op := range Operations { m[op.Target] = op }")
+		f.p("return m")
+		f.p("}()")
+		f.p("")
+		f.p("// OperationByTarget returns the operation whose X-Amz-Target is target, or nil.")
+		f.p("func OperationByTarget(target string) *shape.Operation { return operationsByTarget[target] }")
+		f.p("")
+	}
 
-	f.p("// ErrorHTTPStatus returns the HTTP status of an error shape of the model, 0 if unknown.")
+	if g.json() {
+		f.p("// ErrorHTTPStatus returns the HTTP status of an error shape the generated")
+		f.p("// operations declare (400, 500 for a fault), 0 if unknown.")
+	} else {
+		f.p("// ErrorHTTPStatus returns the HTTP status of an error shape of the model, 0 if unknown.")
+	}
 	f.p("func ErrorHTTPStatus(shape string) int {")
 	f.p("switch shape {")
 	for _, name := range sortedKeys(g.m.Shapes) {
@@ -165,6 +195,9 @@ func (g *gen) operationsFile() (*goFile, error) {
 			status := s.HTTPStatus
 			if status == 0 {
 				status = 400
+				if s.IsFault {
+					status = 500
+				}
 			}
 			f.p("case %q: return %d", name, status)
 		}

@@ -83,6 +83,10 @@ func (g *gen) typesFile() (*goFile, error) {
 	f.p("APIVersion = %q", md.APIVersion)
 	f.p("// ServiceID is the model's serviceId.")
 	f.p("ServiceID = %q", md.ServiceID)
+	if g.json() {
+		f.p("// TargetPrefix prefixes the operation name in X-Amz-Target (awsJson %s).", md.JSONVersion)
+		f.p("TargetPrefix = %q", md.TargetPrefix)
+	}
 	f.p(")")
 	f.p("")
 	for _, name := range g.sortedTypeShapes() {

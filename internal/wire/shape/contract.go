@@ -42,10 +42,13 @@ type HandlerFunc func(ctx context.Context, in Input) (any, error)
 
 // Operation describes one operation of a service model.
 type Operation struct {
-	Service     string   // signing name: "finspace" or "finspace-api"
-	Name        string   // e.g. "CreateEnvironment"
-	Method      string   // HTTP method
-	URI         string   // request URI template, e.g. "/tags/{resourceArn}"
+	Service string // signing name: "finspace" or "finspace-api"
+	Name    string // e.g. "CreateEnvironment"
+	Method  string // HTTP method
+	URI     string // request URI template, e.g. "/tags/{resourceArn}"
+	// Target is the X-Amz-Target of an awsJson operation
+	// ("AWSGlue.GetTable"), "" for rest-json.
+	Target      string
 	SuccessCode int      // HTTP status on success
 	Errors      []string // declared error shapes
 	Deprecated  bool
@@ -53,7 +56,10 @@ type Operation struct {
 	IdempotencyToken string
 	// Pagination is nil for operations without nextToken.
 	Pagination *Pagination
-	// NewInput returns a zero input of the operation's input type.
+	// NewInput returns a zero input of the operation's input type. It is
+	// nil for an operation the generator was told to leave out (awsJson
+	// services generate a configured subset): the table still names it so
+	// that the runtime can answer it with a clear refusal.
 	NewInput func() Input
 }
 

@@ -160,8 +160,12 @@ func MustMatcher(pattern string) Matcher {
 	if fn, ok := manualPatterns[pattern]; ok {
 		return Matcher{Pattern: pattern, fn: fn}
 	}
-	m := Matcher{Pattern: pattern, re: regexp.MustCompile(pattern)}
-	if expensivePattern(pattern) {
+	re2, err := RE2Pattern(pattern)
+	if err != nil {
+		panic(err)
+	}
+	m := Matcher{Pattern: pattern, re: regexp.MustCompile(re2)}
+	if expensivePattern(re2) {
 		m.memo = &matchMemo{}
 	}
 	return m
