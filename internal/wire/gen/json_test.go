@@ -96,7 +96,9 @@ func TestGenerateJSONSubset(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Compared with runs of blanks collapsed: gofmt aligns columns.
-	flat := func(s string) string { return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' }), " ") }
+	flat := func(s string) string {
+		return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' }), " ")
+	}
 	types, ops, validate := flat(files["types_gen.go"]), flat(files["operations_gen.go"]), flat(files["validate_gen.go"])
 	for _, want := range []string{
 		`SigningName = "thing"`, // endpointPrefix, as botocore signs without signingName
