@@ -200,7 +200,20 @@ type Config struct {
 	Lease time.Duration
 	// Logger receives what the service and its jobs log (nil: nothing).
 	Logger *slog.Logger
+	// Metrics counts finished changesets (nil: not counted).
+	Metrics Metrics
 }
+
+// Metrics is what the service reports to the server's metrics.
+type Metrics interface {
+	ChangesetIngested(rows, storedBytes int64)
+	ChangesetFailed(category string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ChangesetIngested(int64, int64) {}
+func (noMetrics) ChangesetFailed(string)         {}
 
 // Service implements datasets and changesets.
 type Service struct {
@@ -234,6 +247,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, db: cfg.Store, now: cfg.Now, freeSpace: freeBytes}
 	s.datasets = store.NewTable(store.TableDef[Dataset, *Dataset]{

@@ -84,6 +84,10 @@ func (s *Service) onFailed(ctx context.Context, tx store.Tx, j *jobs.Job, cause 
 			"outcome", StatusFailed, "category", cat)
 	}
 	c.Status, c.ErrorCategory, c.ErrorMessage = StatusFailed, string(cat), msg
+	// Counted in the transaction that records it: a failure to commit
+	// it is retried by the engine and would count twice (rare; a
+	// counter, not a record).
+	s.cfg.Metrics.ChangesetFailed(string(cat))
 	return s.changesets.Update(ctx, tx, c, version)
 }
 
@@ -153,6 +157,7 @@ func (s *Service) runIngestion(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		return s.succeedTx(ctx, tx, c.Dataset, c.ID, bucket, stored, rows, size)
 	}, Done: func() {
+		s.cfg.Metrics.ChangesetIngested(rows, size)
 		s.log.Info("changeset ingested", "changeset", c.ID, "dataset", c.Dataset, "environment", c.Environment,
 			"outcome", StatusSuccess, "files", len(objs), "rows", rows, "stored_bytes", size, "linked", ph.linked,
 			"stage_ms", ph.stage.Milliseconds(), "convert_ms", ph.convert.Milliseconds(), "store_ms", ph.store.Milliseconds())

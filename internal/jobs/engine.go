@@ -31,6 +31,18 @@ type Config struct {
 	// tests run the engine under testing/synctest.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, if set, is told of every attempt this engine runs (the
+	// server's metrics).
+	Observer Observer
+}
+
+// Observer is told when an attempt starts and how it ended: "done",
+// "again" (a next step scheduled), "retry" (failed, to be retried),
+// "failed" (failed for good), or "interrupted" (cancelled, taken over, the
+// engine stopping, or its outcome could not be recorded).
+type Observer interface {
+	JobStarted(kind string)
+	JobFinished(kind, outcome string)
 }
 
 // Engine claims and runs jobs of its kinds.
@@ -530,6 +542,11 @@ func (r *Run) takeProgress() (json.RawMessage, bool) {
 // run does one attempt of j, renewing its lease, then commits the outcome.
 func (r *kindRunner) run(ctx context.Context, j *Job) {
 	e := r.e
+	outcome := "interrupted"
+	if o := e.cfg.Observer; o != nil {
+		o.JobStarted(r.k.Name)
+		defer func() { o.JobFinished(r.k.Name, outcome) }()
+	}
 	run := &Run{Job: *j}
 	cancel := r.cancelOf(j.ID)
 	var (
@@ -578,7 +595,9 @@ func (r *kindRunner) run(ctx context.Context, j *Job) {
 	}
 	verMu.Lock()
 	defer verMu.Unlock()
-	if err := r.finish(context.WithoutCancel(ctx), j, version, run, res, runErr); err != nil {
+	var err error
+	if outcome, err = r.finish(context.WithoutCancel(ctx), j, version, run, res, runErr); err != nil {
+		outcome = "interrupted"
 		e.log.Error("jobs: recording the outcome", "kind", r.k.Name, "job", j.ID, "error", err)
 	}
 }
@@ -645,11 +664,12 @@ func (r *kindRunner) renew(ctx context.Context, id string, version int64, run *R
 }
 
 // finish records the outcome of an attempt, if the lease is still held.
-func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, run *Run, res Result, runErr error) error {
+func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, run *Run, res Result, runErr error) (string, error) {
 	e := r.e
 	committed := false
+	outcome := "interrupted"
 	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		committed = false
+		committed, outcome = false, "interrupted"
 		j, err := GetTx(ctx, tx, claimed.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -677,17 +697,21 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 			j.Error = ""
 			if again := max(res.Again, run.againAfter()); again > 0 {
 				j.State, j.Due, j.Attempt = Queued, now.Add(again), 0
+				outcome = "again"
 			} else {
 				j.State, j.Finished = Done, now
+				outcome = "done"
 			}
 		case errors.As(runErr, &perm) || j.Attempt >= j.MaxAttempts:
 			j.State, j.Finished, j.Error = Failed, now, clientText(runErr)
+			outcome = "failed"
 			if r.k.OnFailed != nil {
 				if err := r.k.OnFailed(ctx, tx, j, runErr); err != nil {
 					return err
 				}
 			}
 		default:
+			outcome = "retry"
 			j.State, j.Due, j.Error = Queued, now.Add(r.k.Backoff(j.Attempt)), clientText(runErr)
 			e.log.Warn("jobs: attempt failed; retrying", "kind", r.k.Name, "job", j.ID, "attempt", j.Attempt, "error", runErr)
 		}
@@ -701,12 +725,15 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 		return tx.Update(ctx, rec)
 	})
 	if errors.Is(err, store.ErrVersion) {
-		return nil // changed under us (cancelled, taken over)
+		return "interrupted", nil // changed under us (cancelled, taken over)
 	}
-	if err == nil && committed && res.Done != nil {
+	if err != nil {
+		return "interrupted", err
+	}
+	if committed && res.Done != nil {
 		res.Done()
 	}
-	return err
+	return outcome, nil
 }
 
 // clientText is an error's client-safe text: a fault's message, or a
@@ -723,4 +750,40 @@ func clientText(err error) string {
 		}
 	}
 	return "internal error"
+}
+
+// maxCounted bounds the pending jobs one Pending call reads per kind.
+const maxCounted = 10000
+
+// Pending counts the pending (queued or running) jobs of each of this
+// engine's kinds in the store, across every process sharing it: kind →
+// state → count, reading at most maxCounted jobs per kind (a count that
+// reaches it means "at least").
+func (e *Engine) Pending(ctx context.Context) (map[string]map[State]int, error) {
+	e.mu.Lock()
+	names := make([]string, 0, len(e.kinds))
+	for name := range e.kinds {
+		names = append(names, name)
+	}
+	e.mu.Unlock()
+	out := map[string]map[State]int{}
+	err := e.cfg.Store.View(ctx, func(tx store.Tx) error {
+		for _, name := range names {
+			recs, err := tx.List(ctx, store.Query{Kind: RecordKind, Parent: name, PendingOnly: true, Limit: maxCounted})
+			if err != nil {
+				return err
+			}
+			byState := map[State]int{Queued: 0, Running: 0}
+			for _, rec := range recs {
+				j, err := decode(rec)
+				if err != nil {
+					return err
+				}
+				byState[j.State]++
+			}
+			out[name] = byState
+		}
+		return nil
+	})
+	return out, err
 }

@@ -96,6 +96,7 @@ func (s *Service) changesetFailed(ctx context.Context, tx store.Tx, j *jobs.Job,
 	if err := changesetMachine.Move("The changeset", &c.Status, ChangesetFailed); err != nil {
 		return err
 	}
+	s.metrics.KxChangesetFinished(string(ChangesetFailed), 0, 0)
 	now := s.now().UTC()
 	c.ErrorType, c.ErrorMsg, c.UpdatedAt = typ, msg, now
 	if err := s.changesets.Update(ctx, tx, c, version); err != nil {
@@ -177,6 +178,7 @@ func (s *Service) runChangeset(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	}
 	nfiles, nbytes := m.Totals()
 	return jobs.Result{Done: func() {
+		s.metrics.KxChangesetFinished(string(ChangesetCompleted), nfiles, nbytes)
 		s.log.Info("kx changeset applied", "changeset", args.Changeset, "database", args.Database, "environment", args.Environment,
 			"outcome", ChangesetCompleted, "files", nfiles, "bytes", nbytes)
 	}, Commit: func(ctx context.Context, tx store.Tx) error {

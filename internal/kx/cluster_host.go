@@ -265,6 +265,7 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 				s.nodeUp(ctx, args, ev.i, ev.e)
 			} else {
 				s.log.Warn("kx: a cluster node exited; restarting it", "cluster", c.Name, "node", c.Nodes[ev.i].ID, "err", ev.e.Err)
+				s.metrics.NodeRestarted()
 				_, _ = s.updateCluster(ctx, args, func(c *Cluster) { c.Nodes[ev.i].Up = false })
 			}
 			continue

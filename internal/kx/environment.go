@@ -180,12 +180,27 @@ type Config struct {
 	LinkObject func(f *os.File, bucket, key string) (bool, error)
 	// Logger receives what the service and its jobs log (nil: nothing).
 	Logger *slog.Logger
+	// Metrics counts finished changesets and node restarts (nil: not
+	// counted).
+	Metrics Metrics
 }
+
+// Metrics is what the service reports to the server's metrics.
+type Metrics interface {
+	KxChangesetFinished(status string, files int, bytes int64)
+	NodeRestarted()
+}
+
+type noMetrics struct{}
+
+func (noMetrics) KxChangesetFinished(string, int, int64) {}
+func (noMetrics) NodeRestarted()                         {}
 
 // Service implements the kx operations.
 type Service struct {
 	db        store.Store
 	log       *slog.Logger
+	metrics   Metrics
 	jobs      Jobs
 	tokens    ClientTokens
 	account   string
@@ -220,6 +235,9 @@ func New(cfg Config) *Service {
 		clustersPerProcess: cfg.ClustersPerProcess, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics = cfg.Metrics; s.metrics == nil {
+		s.metrics = noMetrics{}
 	}
 	if s.clustersPerProcess <= 0 {
 		s.clustersPerProcess = 32

@@ -36,7 +36,7 @@ func (s *Server) buildDatasets(ident *identity.Service, tokens *idempotency.Toke
 	if err != nil {
 		return err
 	}
-	s.datasets = dataset.New(dataset.Config{Store: s.db, Logger: s.log, Jobs: s.jobs, Tokens: tokens, Identity: ident, Blobs: s.blobs,
+	s.datasets = dataset.New(dataset.Config{Store: s.db, Logger: s.log, Metrics: s.metrics, Jobs: s.jobs, Tokens: tokens, Identity: ident, Blobs: s.blobs,
 		Engine: engine, Account: s.cfg.AccountID, StagingDir: jobDir, PerEnvironment: ic.PerEnvironment,
 		Workers: cmp.Or(ic.Workers, 4), MaxSourceBytes: ic.MaxSourceBytes, Now: now, Lease: s.cfg.JobLease,
 		LocalObject: s.localObject()})

@@ -12,7 +12,7 @@ import (
 func (s *Server) delegates() map[string]http.Handler {
 	return map[string]http.Handler{
 		sts.SigningName: s.stsHandler(),
-		"s3":            s.s3Handler(),
+		"s3":            s.countS3(s.s3Handler()),
 	}
 }
 

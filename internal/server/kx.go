@@ -14,7 +14,7 @@ import (
 // object store (so it comes after openObjects), and the collection of
 // that store after deletions.
 func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.Service, error) {
-	kxs := kx.New(kx.Config{Store: s.db, Logger: s.log, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
+	kxs := kx.New(kx.Config{Store: s.db, Logger: s.log, Metrics: s.metrics, Jobs: s.jobs, Tokens: tokens, Account: s.cfg.AccountID,
 		StepDelay: s.cfg.LifecycleStep, Now: now, Blobs: s.blobs, Lease: s.cfg.JobLease,
 		LocalObject: s.localObject(), LinkObject: s.linkObject(),
 		ClusterRoot: filepath.Join(s.cfg.DataDir, "kx"), KdbExecutable: s.cfg.KdbExecutable})

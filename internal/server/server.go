@@ -213,7 +213,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// SQLite admits one process: a starting engine takes over every lease
 	// its predecessor left.
 	_, exclusive := s.db.(*sqlite.Store)
-	s.jobs, err = jobs.New(jobs.Config{Store: db, Owner: jobOwner(), Exclusive: exclusive, Now: cfg.Clock, Logger: log})
+	s.jobs, err = jobs.New(jobs.Config{Store: db, Owner: jobOwner(), Exclusive: exclusive, Now: cfg.Clock, Logger: log,
+		Observer: s.metrics})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -306,6 +307,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
 	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Datasets: s.datasets, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
+	s.registerGauges()
 	delegates := s.delegates()
 	api := &restjson.Handler{
 		Delegates: delegates,
