@@ -22,13 +22,17 @@ import (
 // unlocking, which any library may do, and a process started from such a
 // thread would be killed long before the server dies. So Local starts
 // those processes from one goroutine of its own that locks its thread and
-// never returns: that thread lives exactly as long as the server.
+// keeps it locked (so no other goroutine runs there, and the thread does
+// not exit) for as long as a process started on it lives; then it
+// unlocks it, and the next such start locks one again.
 type Local struct {
 	mu    sync.Mutex
 	tasks map[string]*localTask
 
-	forkOnce sync.Once
+	// forks feeds the locked thread's goroutine while forkLive processes
+	// started on it live.
 	forks    chan forkRequest
+	forkLive int
 }
 
 type forkRequest struct {
@@ -66,22 +70,43 @@ func (d *Local) task(h Handle) (*localTask, error) {
 	return nil, ErrUnknown
 }
 
-// startThread runs cmd.Start on the locked thread (see Local).
+// startOnLockedThread runs cmd.Start on the locked thread (see Local),
+// starting that thread's goroutine if none runs. The goroutine ends, its
+// thread unlocked, once no process started on it lives (forkDone).
 func (d *Local) startOnLockedThread(cmd *exec.Cmd) error {
-	d.forkOnce.Do(func() {
-		d.forks = make(chan forkRequest)
+	d.mu.Lock()
+	if d.forks == nil {
+		forks := make(chan forkRequest)
+		d.forks = forks
 		go func() {
 			goruntime.LockOSThread()
-			// Never unlocked and never returning: the thread must outlive
-			// every process started on it.
-			for r := range d.forks {
+			for r := range forks {
 				r.res <- r.cmd.Start()
 			}
+			// No process of ours has this thread for parent any more.
+			goruntime.UnlockOSThread()
 		}()
-	})
+	}
+	forks := d.forks
+	d.forkLive++
+	d.mu.Unlock()
 	res := make(chan error, 1)
-	d.forks <- forkRequest{cmd: cmd, res: res}
-	return <-res
+	forks <- forkRequest{cmd: cmd, res: res}
+	err := <-res
+	if err != nil {
+		d.forkDone()
+	}
+	return err
+}
+
+// forkDone: a process started on the locked thread has exited.
+func (d *Local) forkDone() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.forkLive--; d.forkLive == 0 {
+		close(d.forks)
+		d.forks = nil
+	}
 }
 
 // Start starts the process. ctx bounds nothing after the start: the
@@ -117,7 +142,8 @@ func (d *Local) Start(ctx context.Context, s Spec) (Handle, error) {
 		cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
 	}
 	var err error
-	if s.DieWithParent && goruntime.GOOS == "linux" {
+	locked := s.DieWithParent && goruntime.GOOS == "linux"
+	if locked {
 		err = d.startOnLockedThread(cmd)
 	} else {
 		err = cmd.Start()
@@ -151,6 +177,9 @@ func (d *Local) Start(ctx context.Context, s Spec) (Handle, error) {
 		t.exit = exitOf(cmd.ProcessState, err)
 		if t.logs != nil {
 			t.logs.finish()
+		}
+		if locked {
+			d.forkDone()
 		}
 		close(t.done)
 	}()

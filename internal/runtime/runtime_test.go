@@ -694,3 +694,48 @@ func alive(pid int) bool {
 	st, err := readProcStat(pid)
 	return err == nil && !st.gone()
 }
+
+// TestLockedThreadLifetime: processes started on the locked thread keep
+// it while any of them lives; after the last one it is let go, and a
+// later start takes a new one.
+func TestLockedThreadLifetime(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux's")
+	}
+	var d Local
+	start := func(name string) Handle {
+		t.Helper()
+		s := childSpec(name, "sleep")
+		s.DieWithParent = true
+		h, err := d.Start(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		killGroupAtEnd(t, h.PID)
+		return h
+	}
+	forks := func() (bool, int) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.forks != nil, d.forkLive
+	}
+	a, b := start("a"), start("b")
+	if on, n := forks(); !on || n != 2 {
+		t.Fatalf("two children: thread %v, %d live", on, n)
+	}
+	d.Stop(a, 0)
+	time.Sleep(100 * time.Millisecond)
+	if !alive(b.PID) {
+		t.Fatal("the second child died with the first")
+	}
+	d.Stop(b, 0)
+	if on, n := forks(); on || n != 0 {
+		t.Fatalf("no child: thread %v, %d live", on, n)
+	}
+	c := start("c")
+	time.Sleep(100 * time.Millisecond)
+	if st, _ := d.Inspect(c); st.State != StateRunning {
+		t.Fatalf("a start after the thread was let go: %+v", st)
+	}
+	d.Stop(c, 0)
+}
