@@ -13,6 +13,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/kx/kxfs"
 	"github.com/openfinspace/openfinspace/internal/kx/node"
+	"github.com/openfinspace/openfinspace/internal/runtime"
 	"github.com/openfinspace/openfinspace/internal/store"
 )
 
@@ -209,17 +210,15 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		stopNodes()
 		wg.Wait()
 	}
+	// One driver for the cluster's nodes: it holds a locked thread while
+	// they run (see runtime.Local).
+	drv := &runtime.Local{}
 	for i := range c.Nodes {
-		logf, err := os.OpenFile(filepath.Join(dir, "logs", c.Nodes[i].ID+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			stopAll()
-			return jobs.Result{}, err
-		}
-		defer logf.Close()
 		sp := spec
-		sp.Log = logf
+		// Bounded logs: logs/<node id>.log and its rotated predecessors.
+		sp.Name, sp.Logs = c.Nodes[i].ID, runtime.Logs{Dir: filepath.Join(dir, "logs")}
 		i := i
-		sups[i] = &node.Supervisor{Spec: sp, Grace: 5 * time.Second,
+		sups[i] = &node.Supervisor{Spec: sp, Driver: drv, Grace: 5 * time.Second,
 			OnEvent: func(e node.Event) {
 				select {
 				case events <- nodeEvent{i, e}:

@@ -336,7 +336,8 @@ func TestStartReady(t *testing.T) {
 
 	os.Remove(flag)
 	_, err = StartReady(context.Background(), &d, childSpec("dies", "exit", "7", "50ms"), fileReady, 20*time.Second)
-	if !errors.Is(err, ErrExitedBeforeReady) || !strings.Contains(err.Error(), "exit status 7") {
+	var ee *ExitError
+	if !errors.Is(err, ErrExitedBeforeReady) || !errors.As(err, &ee) || ee.Exit.Code != 7 || !strings.Contains(err.Error(), "exit status 7") {
 		t.Errorf("exited before ready: %v", err)
 	}
 	start := time.Now()
@@ -470,6 +471,9 @@ func TestSupervisorReadinessAndStop(t *testing.T) {
 	<-done
 	if alive(up.Handle.PID) {
 		t.Error("Stop returned with the process running")
+	}
+	if last := <-events; !last.Stopped || last.Up || last.Handle.ID != up.Handle.ID || last.Exit == nil || last.Exit.Signal != syscall.SIGTERM {
+		t.Errorf("the stopped process's event: %+v", last)
 	}
 	s.Stop() // twice is fine
 }

@@ -23,8 +23,8 @@ type Ready func(ctx context.Context, h Handle) error
 
 // StartReady starts spec on d and waits for ready (nil: ready at once),
 // for at most timeout (default 30 s). On failure the process is stopped
-// (grace 1 s) and destroyed; the error wraps ErrExitedBeforeReady (with
-// its exit), ErrReadyTimeout, ctx's error, or the hook's.
+// (grace 1 s) and destroyed; the error wraps ErrExitedBeforeReady (and
+// an *ExitError), ErrReadyTimeout, ctx's error, or the hook's.
 func StartReady(ctx context.Context, d Driver, spec Spec, ready Ready, timeout time.Duration) (Handle, error) {
 	h, err := d.Start(ctx, spec)
 	if err != nil || ready == nil {
@@ -53,7 +53,7 @@ func StartReady(ctx context.Context, d Driver, spec Spec, ready Ready, timeout t
 	}
 	select {
 	case e := <-exited:
-		return fail(fmt.Errorf("%w: %s", ErrExitedBeforeReady, e))
+		return fail(fmt.Errorf("%w: %w", ErrExitedBeforeReady, &ExitError{Exit: e}))
 	default:
 	}
 	switch {
@@ -69,7 +69,10 @@ func StartReady(ctx context.Context, d Driver, spec Spec, ready Ready, timeout t
 type Event struct {
 	// Up is true when the process (re)started and is ready; false when it
 	// exited (Exit is set) or failed to start (Err says why).
-	Up     bool
+	Up bool
+	// Stopped marks the exit of a process the supervisor stopped (its
+	// context ended, or Stop): no restart follows.
+	Stopped bool
 	Handle Handle
 	Exit   *Exit
 	Err    error
@@ -154,7 +157,12 @@ func (s *Supervisor) Run(ctx context.Context) {
 			exit, err := s.Driver.Wait(ctx, h)
 			if err != nil { // ctx ended
 				_ = s.Driver.Stop(h, s.Grace)
+				exit, err := s.Driver.Wait(context.Background(), h)
 				_ = s.Driver.Destroy(h)
+				if err == nil {
+					s.record(h, Status{State: StateExited, PID: h.PID, Started: h.Started, Exit: &exit, Restarts: restarts})
+					s.OnEvent(Event{Stopped: true, Handle: h, Exit: &exit, Err: &ExitError{Exit: exit}, Restarts: restarts})
+				}
 				return
 			}
 			_ = s.Driver.Destroy(h)

@@ -4,6 +4,11 @@
 // cluster's initialization script, listening on a loopback port; it is
 // ready once that port completes a kdb+ IPC handshake.
 //
+// What is kdb+'s is here (the bootstrap script, q's arguments, readiness
+// by handshake, the code archive's unpacking); the process itself — its
+// process group, parent-death signal, environment, bounded log, stop,
+// restart with backoff — is internal/runtime's.
+//
 // A node dies with the server process that started it (Linux
 // parent-death signal), so a server killed with SIGKILL leaves no
 // orphaned q process holding a port; whoever takes the cluster over starts
@@ -17,13 +22,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/openfinspace/openfinspace/internal/runtime"
 )
 
 // Spec is how to start one node.
@@ -35,118 +39,155 @@ type Spec struct {
 	// Args follow the script and the port: "-key value" pairs of the
 	// cluster's command line arguments, as q's .z.x and .Q.opt read them.
 	Args []string
-	// Dir is the working directory; Env the environment (nil: none but
-	// PATH and HOME of the server's, and QHOME/QLIC when set).
+	// Dir is the working directory; Env the environment (nil: DefaultEnv).
 	Dir string
 	Env []string
 	// Port is the loopback port the node listens on.
 	Port int
-	// Log receives the process's standard output and error (nil: they
-	// are discarded).
-	Log io.Writer
+	// Name names the node's log, <Logs.Dir>/<Name>.log (default "node").
+	Name string
+	// Logs bounds the log of the process's standard output and error
+	// (no Logs.Dir: they are discarded).
+	Logs runtime.Logs
 	// ReadyTimeout bounds the wait for the first handshake (default 30 s).
 	ReadyTimeout time.Duration
+}
+
+// runtimeSpec is s as internal/runtime starts it.
+func (s Spec) runtimeSpec() (runtime.Spec, error) {
+	if s.Executable == "" {
+		return runtime.Spec{}, errors.New("node: no kdb+ executable is configured")
+	}
+	if s.Port <= 0 || s.Port > 65535 {
+		return runtime.Spec{}, fmt.Errorf("node: bad port %d", s.Port)
+	}
+	env := s.Env
+	if env == nil {
+		env = DefaultEnv()
+	}
+	name := s.Name
+	if name == "" {
+		name = "node"
+	}
+	return runtime.Spec{
+		Name: name, Path: s.Executable,
+		Args: append([]string{s.Script, "-p", "127.0.0.1:" + strconv.Itoa(s.Port)}, s.Args...),
+		Dir:  s.Dir, Env: env, Log: s.Logs,
+		// SIGKILL when the server goes (runtime.Local starts it from a
+		// locked thread of its own: see there why that matters).
+		DieWithParent: true,
+		Meta:          map[string]string{"port": strconv.Itoa(s.Port)},
+	}, nil
+}
+
+// ready is the readiness hook: the first kdb+ handshake on the port.
+func ready(ctx context.Context, h runtime.Handle) error {
+	addr := net.JoinHostPort("127.0.0.1", h.Meta["port"])
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if Probe(addr, time.Second) == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// startErr says why a node did not start, without local paths (it may
+// reach a cluster's statusReason).
+func startErr(err error, port int, timeout time.Duration) error {
+	var ee *runtime.ExitError
+	switch {
+	case errors.Is(err, runtime.ErrExitedBeforeReady) && errors.As(err, &ee):
+		return fmt.Errorf("node: the kdb+ process exited before it listened on port %d: %s", port, ee.Exit)
+	case errors.Is(err, runtime.ErrReadyTimeout):
+		return fmt.Errorf("node: the kdb+ process did not answer on port %d within %s", port, readyTimeout(timeout))
+	}
+	return err
+}
+
+func readyTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 30 * time.Second
+	}
+	return d
 }
 
 // Process is a started node.
 type Process struct {
 	Port    int
 	Started time.Time
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
-	stopped sync.Once
+	// Handle is the runtime's handle of the process.
+	Handle runtime.Handle
+
+	d    runtime.Driver
+	done chan struct{}
+	exit runtime.Exit // set before done closes
+	once sync.Once
 }
 
-// Start starts the node and waits until it answers a kdb+ handshake on
-// its port, or fails: the process exited (its exit status is in the
-// error), the context ended or ReadyTimeout passed (then it is stopped).
-func Start(ctx context.Context, s Spec) (*Process, error) {
-	if s.Executable == "" {
-		return nil, errors.New("node: no kdb+ executable is configured")
-	}
-	if s.Port <= 0 || s.Port > 65535 {
-		return nil, fmt.Errorf("node: bad port %d", s.Port)
-	}
-	args := append([]string{s.Script, "-p", "127.0.0.1:" + strconv.Itoa(s.Port)}, s.Args...)
-	cmd := exec.Command(s.Executable, args...)
-	cmd.Dir = s.Dir
-	cmd.Env = s.Env
-	if cmd.Env == nil {
-		cmd.Env = DefaultEnv()
-	}
-	cmd.Stdout, cmd.Stderr = s.Log, s.Log
-	// Its own process group (a stop reaches what it starts), and SIGKILL
-	// when the server's thread that started it goes: Go threads live as
-	// long as the process unless a goroutine locked to one exits.
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("node: starting %s: %w", s.Executable, err)
-	}
-	p := &Process{Port: s.Port, Started: time.Now(), cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
+func newProcess(d runtime.Driver, h runtime.Handle) *Process {
+	port, _ := strconv.Atoi(h.Meta["port"])
+	return &Process{Port: port, Started: h.Started, Handle: h, d: d, done: make(chan struct{})}
+}
+
+func (p *Process) exited(e runtime.Exit) {
+	p.once.Do(func() {
+		p.exit = e
 		close(p.done)
-	}()
-	timeout := s.ReadyTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
-	for {
-		if Probe(addr, time.Second) == nil {
-			return p, nil
-		}
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("node: %s exited before it listened on port %d: %v", s.Executable, s.Port, p.exitErr())
-		case <-ctx.Done():
-			p.Stop(time.Second)
-			return nil, ctx.Err()
-		case <-deadline.C:
-			p.Stop(time.Second)
-			return nil, fmt.Errorf("node: %s did not answer on port %d within %s", s.Executable, s.Port, timeout)
-		case <-tick.C:
-		}
-	}
+	})
 }
 
-func (p *Process) exitErr() error {
-	if p.err == nil {
-		return errors.New("exit status 0")
+// Start starts the node on d and waits until it answers a kdb+ handshake
+// on its port, or fails: the process exited (its exit status is in the
+// error), the context ended or ReadyTimeout passed (then it is stopped).
+func Start(ctx context.Context, d runtime.Driver, s Spec) (*Process, error) {
+	rs, err := s.runtimeSpec()
+	if err != nil {
+		return nil, err
 	}
-	return p.err
+	h, err := runtime.StartReady(ctx, d, rs, ready, readyTimeout(s.ReadyTimeout))
+	if err != nil {
+		return nil, startErr(err, s.Port, s.ReadyTimeout)
+	}
+	p := newProcess(d, h)
+	go func() {
+		e, err := d.Wait(context.Background(), h)
+		if err != nil {
+			e = runtime.Exit{Code: -1, At: time.Now()}
+		}
+		_ = d.Destroy(h)
+		p.exited(e)
+	}()
+	return p, nil
 }
 
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Err is how the process ended (after Done).
-func (p *Process) Err() error { <-p.done; return p.err }
+// Err is how the process ended (after Done): nil for exit status 0.
+func (p *Process) Err() error { <-p.done; return p.exit.Err() }
+
+// Exit is how the process ended (after Done).
+func (p *Process) Exit() runtime.Exit { <-p.done; return p.exit }
 
 // PID is the process id.
-func (p *Process) PID() int { return p.cmd.Process.Pid }
+func (p *Process) PID() int { return p.Handle.PID }
 
 // Stop ends the node: SIGTERM to its process group, SIGKILL after grace.
 // It returns once the process has exited.
 func (p *Process) Stop(grace time.Duration) {
-	p.stopped.Do(func() {
-		pgid := -p.cmd.Process.Pid
-		_ = syscall.Kill(pgid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
-			_ = syscall.Kill(pgid, syscall.SIGKILL)
-		}
-	})
+	_ = p.d.Stop(p.Handle, grace) // ErrUnknown: it has exited and is forgotten
 	<-p.done
-	// What the node started in its group goes with it.
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 }
+
+// LastLines returns the last n lines of the node's log (none without a
+// log).
+func (p *Process) LastLines(n int) ([]string, error) { return p.d.Tail(p.Handle, n) }
 
 // Probe completes a kdb+ IPC handshake with the process at addr (a
 // credential-less login asking for capability 3) and closes the
@@ -182,15 +223,7 @@ func FreePort() (int, error) {
 // variables QHOME, QLIC and QINIT when the server has them. No other
 // variable of the server's (its credentials among them) reaches user
 // code.
-func DefaultEnv() []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "QHOME", "QLIC", "QINIT"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
-}
+func DefaultEnv() []string { return runtime.InheritEnv("PATH", "HOME", "QHOME", "QLIC", "QINIT") }
 
 // Bootstrap is what a node's bootstrap script sets before user code runs
 // (AWS_Q_API.md: "Variables set before user code runs").

@@ -7,13 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openfinspace/openfinspace/internal/runtime"
 )
 
 var (
@@ -59,7 +61,7 @@ func TestMain(m *testing.M) {
 // waits to be killed.
 func parentMain() {
 	port, _ := FreePort()
-	p, err := Start(context.Background(), Spec{Executable: os.Getenv("NODE_TEST_Q"), Script: os.Getenv("NODE_TEST_SCRIPT"), Port: port})
+	p, err := Start(context.Background(), &runtime.Local{}, Spec{Executable: os.Getenv("NODE_TEST_Q"), Script: os.Getenv("NODE_TEST_SCRIPT"), Port: port})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -94,7 +96,7 @@ func TestStartProbeStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Start(context.Background(), Spec{Executable: q, Script: script, Port: port, Dir: t.TempDir(),
+	p, err := Start(context.Background(), &runtime.Local{}, Spec{Executable: q, Script: script, Port: port, Dir: t.TempDir(),
 		Args: []string{"-procname", "hdb1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -118,16 +120,17 @@ func TestStartProbeStop(t *testing.T) {
 
 func TestStartFailures(t *testing.T) {
 	q := kdbDouble(t)
+	d := &runtime.Local{}
 	port, _ := FreePort()
 	// q exits at once when its script is missing.
-	_, err := Start(context.Background(), Spec{Executable: q, Script: filepath.Join(t.TempDir(), "missing.q"), Port: port})
+	_, err := Start(context.Background(), d, Spec{Executable: q, Script: filepath.Join(t.TempDir(), "missing.q"), Port: port})
 	if err == nil || !strings.Contains(err.Error(), "exited before it listened") {
 		t.Errorf("missing script: %v", err)
 	}
-	if _, err := Start(context.Background(), Spec{Executable: filepath.Join(t.TempDir(), "no-such-q"), Port: port}); err == nil {
+	if _, err := Start(context.Background(), d, Spec{Executable: filepath.Join(t.TempDir(), "no-such-q"), Port: port}); err == nil {
 		t.Error("a missing executable started")
 	}
-	if _, err := Start(context.Background(), Spec{Port: port}); err == nil {
+	if _, err := Start(context.Background(), d, Spec{Port: port}); err == nil {
 		t.Error("no executable: started")
 	}
 	// A process that never listens is stopped after ReadyTimeout.
@@ -136,7 +139,7 @@ func TestStartFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = Start(context.Background(), Spec{Executable: mute, Script: "x.q", Port: port, ReadyTimeout: 300 * time.Millisecond})
+	_, err = Start(context.Background(), d, Spec{Executable: mute, Script: "x.q", Port: port, ReadyTimeout: 300 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "did not answer") {
 		t.Errorf("never listening: %v", err)
 	}
@@ -170,7 +173,7 @@ while True:
 		t.Fatal(err)
 	}
 	port, _ := FreePort()
-	p, err := Start(context.Background(), Spec{Executable: exe, Script: "x.q", Port: port})
+	p, err := Start(context.Background(), &runtime.Local{}, Spec{Executable: exe, Script: "x.q", Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,19 +182,15 @@ while True:
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("a process ignoring SIGTERM ended after %s, before the grace period", d)
 	}
-	var ws syscall.WaitStatus
-	if ee, ok := p.Err().(*exec.ExitError); ok {
-		ws = ee.Sys().(syscall.WaitStatus)
-	}
-	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Errorf("ended by %v, want SIGKILL", p.Err())
+	if e := p.Exit(); !e.Known || e.Signal != syscall.SIGKILL {
+		t.Errorf("ended by %v, want SIGKILL", e)
 	}
 }
 
 // TestNodeDiesWithItsServer: SIGKILL of the process that started a node
 // ends the node too (no orphan keeps the port).
 func TestNodeDiesWithItsServer(t *testing.T) {
-	if runtime.GOOS != "linux" {
+	if goruntime.GOOS != "linux" {
 		t.Skip("the parent-death signal is Linux's")
 	}
 	q := kdbDouble(t)
@@ -276,5 +275,41 @@ func TestCheckInitScript(t *testing.T) {
 		if err := CheckInitScript(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestStartLogAndReason: a node's output goes to its bounded log, and
+// the error of a failed start names no local path (it may become a
+// cluster's statusReason).
+func TestStartLogAndReason(t *testing.T) {
+	q := kdbDouble(t)
+	logs := t.TempDir()
+	missing := filepath.Join(t.TempDir(), "missing.q")
+	port, _ := FreePort()
+	_, err := Start(context.Background(), &runtime.Local{}, Spec{Executable: q, Script: missing, Port: port,
+		Name: "node-1", Logs: runtime.Logs{Dir: logs, MaxBytes: 4096, Files: 2}})
+	if err == nil || !strings.Contains(err.Error(), "exited before it listened on port "+strconv.Itoa(port)) {
+		t.Fatalf("missing script: %v", err)
+	}
+	if strings.Contains(err.Error(), q) || strings.Contains(err.Error(), "/") {
+		t.Errorf("the reason names a path: %v", err)
+	}
+	lines, err := runtime.TailLog(logs, "node-1", 5)
+	if err != nil || len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "kdbdouble:") {
+		t.Errorf("the node's log: %q, %v", lines, err)
+	}
+
+	// A running node's log is read through its Process.
+	p, err := Start(context.Background(), &runtime.Local{}, Spec{Executable: q, Script: bootstrap(t), Port: port,
+		Name: "node-2", Logs: runtime.Logs{Dir: logs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(time.Second)
+	if lines, err := p.LastLines(5); err != nil {
+		t.Errorf("LastLines: %q, %v", lines, err)
+	}
+	if _, err := os.Stat(filepath.Join(logs, "node-2.log")); err != nil {
+		t.Errorf("no log file: %v", err)
 	}
 }
