@@ -142,7 +142,7 @@ func checkDecision(t *testing.T, kind auth.PrincipalKind, service, op string, er
 // a row for root, and no principal kind reaches a service the server does
 // not serve.
 func TestPolicyCoversEveryService(t *testing.T) {
-	served := map[string]bool{authz.Finspace: true, authz.FinspaceData: true, authz.STS: true, authz.S3: true}
+	served := map[string]bool{authz.Finspace: true, authz.FinspaceData: true, authz.STS: true, authz.S3: true, authz.Glue: true}
 	if got := len(server.ImplementedOperations()); got != 2 {
 		t.Fatalf("%d rest-json services; the walk covers 2", got)
 	}

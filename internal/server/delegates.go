@@ -13,6 +13,7 @@ func (s *Server) delegates() map[string]http.Handler {
 	return map[string]http.Handler{
 		sts.SigningName: s.stsHandler(),
 		"s3":            s.countS3(s.s3Handler()),
+		"glue":          s.glueHandler(), // glue.go
 	}
 }
 

@@ -146,6 +146,8 @@ type Server struct {
 	// objects live in an external S3 service).
 	blobs *blob.S3Store
 	s3gw  *s3gw.Gateway
+	// glue is the account's Glue Data Catalog (glue.go).
+	glue *glueCatalog
 	// closers run at Shutdown, after the HTTP server stops.
 	closers []func(context.Context) error
 }
@@ -308,6 +310,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	fdHandlers := &finspacedata.Handlers{}
 	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Datasets: s.datasets, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
 	s.registerGauges()
+	s.buildGlue(pages, now)
 	delegates := s.delegates()
 	api := &restjson.Handler{
 		Delegates: delegates,

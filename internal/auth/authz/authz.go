@@ -1,6 +1,7 @@
 // Package authz decides who may call what, once, for every API served on
 // the main port: the FinSpace control plane (signing name "finspace"),
-// FinSpace Data ("finspace-api"), STS ("sts") and S3 ("s3").
+// FinSpace Data ("finspace-api"), STS ("sts"), S3 ("s3") and the Glue Data
+// Catalog ("glue", read-only: the account's IAM principals only).
 //
 // The decision is structural, like authentication: it depends on the kind
 // of principal that signed the request, the service and the operation —
@@ -48,6 +49,7 @@ const (
 	FinspaceData = "finspace-api"
 	STS          = "sts"
 	S3           = "s3"
+	Glue         = "glue"
 )
 
 // Access is how far a principal kind reaches into a service.
@@ -99,13 +101,18 @@ var Policy = map[auth.PrincipalKind]map[string]Rule{
 		FinspaceData: {Access: Own}, // acts as the superuser of the region's only environment
 		STS:          {Access: Full},
 		S3:           {Access: Full},
+		Glue:         {Access: Full},
 	},
 	auth.AssumedRole: {
 		Finspace:     {Access: Full},
 		FinspaceData: {Access: Own}, // acts as the user whose apiAccessPrincipalArn is the role
 		STS:          {Access: Full},
 		S3:           {Access: Full},
+		Glue:         {Access: Full},
 	},
+	// FinSpace users' credentials and scoped S3 read credentials are not
+	// IAM principals: the catalog (which names every database and location
+	// of the account) is not theirs to read.
 	auth.FinSpaceUser: {
 		FinspaceData: {Access: Own}, // its own environment, with its user's permissions
 		STS:          {Access: None, Except: map[string]Access{"GetCallerIdentity": Full}},
@@ -183,7 +190,7 @@ func (a *Authorizer) Decide(ctx context.Context, caller auth.Caller, service, op
 }
 
 // serviceOrder is the column order of Table.
-var serviceOrder = []string{Finspace, FinspaceData, STS, S3}
+var serviceOrder = []string{Finspace, FinspaceData, STS, S3, Glue}
 
 // scopes says what "own" access means, per principal kind and service,
 // in the README's words.
@@ -198,7 +205,7 @@ var scopes = map[auth.PrincipalKind]map[string]string{
 // the README's copy equal to it.
 func Table() string {
 	var b []byte
-	b = append(b, "| principal | finspace | finspace-data | STS | S3 |\n|---|---|---|---|---|\n"...)
+	b = append(b, "| principal | finspace | finspace-data | STS | S3 | Glue |\n|---|---|---|---|---|---|\n"...)
 	for _, k := range PrincipalKinds {
 		b = append(b, "| "+KindName(k)...)
 		for _, svc := range serviceOrder {

@@ -47,7 +47,11 @@ func TestDecide(t *testing.T) {
 		{"scoped, finspace-data", auth.Principal{Kind: auth.ScopedRead}, "us-east-1", authz.FinspaceData, "GetUser", authz.None, true},
 		{"scoped, S3", auth.Principal{Kind: auth.ScopedRead}, "us-east-1", authz.S3, "", authz.Own, false},
 		{"unknown kind", auth.Principal{Kind: auth.PrincipalKind(99)}, "us-east-1", authz.S3, "", authz.None, true},
-		{"unknown service", auth.Principal{Kind: auth.Root}, "us-east-1", "glue", "GetTable", authz.None, true},
+		{"unknown service", auth.Principal{Kind: auth.Root}, "us-east-1", "athena", "StartQueryExecution", authz.None, true},
+		{"root, Glue", auth.Principal{Kind: auth.Root}, "us-east-1", authz.Glue, "GetTable", authz.Full, false},
+		{"role, Glue", auth.Principal{Kind: auth.AssumedRole}, "us-east-1", authz.Glue, "GetPartitions", authz.Full, false},
+		{"user, Glue", user("u-live"), "us-east-1", authz.Glue, "GetTables", authz.None, true},
+		{"scoped, Glue", auth.Principal{Kind: auth.ScopedRead}, "us-east-1", authz.Glue, "GetDatabases", authz.None, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := a.Decide(context.Background(), auth.Caller{Principal: tc.p, Region: tc.region}, tc.service, tc.op)
