@@ -168,7 +168,7 @@ func TestDownloadHoldsNoGatewayConnection(t *testing.T) {
 	if sum(got) != sum(big) || !resp.Close {
 		t.Fatalf("a presigned GET: %d bytes, close=%v", len(got), resp.Close)
 	}
-	pid := tg.g.proc.cmd.Process.Pid
+	pid := tg.g.proc.handle.PID
 	childFDs := openFDs(t, pid)
 
 	// Three stalled readers: three downloads, no gateway descriptors.

@@ -250,7 +250,7 @@ func TestGetClientDisconnect(t *testing.T) {
 		}
 	}
 	fullGet()
-	pid := tg.g.proc.cmd.Process.Pid
+	pid := tg.g.proc.handle.PID
 	fds, childFDs, goroutines := openFDs(t, os.Getpid()), openFDs(t, pid), runtime.NumGoroutine()
 
 	// Clients that read a little and hang up.

@@ -77,8 +77,6 @@
 package s3gw
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -90,17 +88,16 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/authz"
 	"github.com/openfinspace/openfinspace/internal/auth/sigv4"
+	"github.com/openfinspace/openfinspace/internal/runtime"
 )
 
 // DefaultRegion is the region of the blob store's requests when
@@ -178,6 +175,9 @@ type Gateway struct {
 	// (download.go).
 	downloads downloadSet
 
+	// driver runs the gateway process (process.go).
+	driver runtime.Local
+
 	mu     sync.Mutex
 	closed bool
 	proc   *process
@@ -186,19 +186,6 @@ type Gateway struct {
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("s3gw: the gateway is closed")
-
-type process struct {
-	cmd     *exec.Cmd
-	ctl     *rpcClient
-	keys    net.Conn
-	sockDir string
-	meta    string
-	done    chan struct{} // closed when the process has exited
-	exitErr error         // set before done closes
-
-	mu     sync.Mutex
-	routes map[string]*route
-}
 
 type route struct {
 	sock      string // the router's socket (download.go dials it)
@@ -331,174 +318,6 @@ func (g *Gateway) MetadataMode() string {
 		return ""
 	}
 	return g.proc.meta
-}
-
-// Kill ends the gateway process abruptly, as a crash would (tests); the
-// next request starts a new one.
-func (g *Gateway) Kill() {
-	g.mu.Lock()
-	p := g.proc
-	g.mu.Unlock()
-	if p != nil {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// running returns the live process, starting one if needed.
-func (g *Gateway) running(ctx context.Context) (*process, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return nil, ErrClosed
-	}
-	if p := g.proc; p != nil {
-		select {
-		case <-p.done:
-			g.log.Warn("s3 gateway process exited; starting a new one", "error", p.exitErr)
-			p.release()
-			g.proc = nil
-		default:
-			return p, nil
-		}
-	}
-	p, err := g.start(ctx)
-	if err != nil {
-		return nil, err
-	}
-	g.proc = p
-	g.starts++
-	return p, nil
-}
-
-// shortTempDir is a base for the socket directory whose paths fit a Unix
-// socket address (108 bytes).
-func shortTempDir() string {
-	if d := os.TempDir(); len(d) <= 40 {
-		return d
-	}
-	return "/tmp"
-}
-
-func childEnvironment() []string {
-	env := []string{childEnv + "=" + childEnvValue}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "OPENFINSPACE_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-func (g *Gateway) start(ctx context.Context) (p *process, err error) {
-	begin := time.Now()
-	sockDir, err := os.MkdirTemp(shortTempDir(), "ofs-s3gw-")
-	if err != nil {
-		return nil, fmt.Errorf("s3gw: socket directory: %w", err)
-	}
-	ctlLocal, ctlRemote, err := socketPair("ctl")
-	if err != nil {
-		os.RemoveAll(sockDir)
-		return nil, err
-	}
-	keysLocal, keysRemote, err := socketPair("keys")
-	if err != nil {
-		ctlLocal.Close()
-		ctlRemote.Close()
-		os.RemoveAll(sockDir)
-		return nil, err
-	}
-	cmd := exec.Command(g.cfg.Executable)
-	cmd.Env = childEnvironment()
-	cmd.Dir = g.cfg.ObjectsDir
-	if g.cfg.Upstream != nil {
-		cmd.Dir = sockDir // no objects directory then
-	}
-	cmd.ExtraFiles = []*os.File{ctlRemote, keysRemote} // fds 3 and 4
-	cmd.Stdout = newLogWriter(g.log, slog.LevelDebug)
-	cmd.Stderr = newLogWriter(g.log, slog.LevelWarn)
-	// Its own process group: a terminal's Ctrl-C reaches the server, which
-	// then stops the gateway in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
-	ctlRemote.Close()
-	keysRemote.Close()
-	if err != nil {
-		ctlLocal.Close()
-		keysLocal.Close()
-		os.RemoveAll(sockDir)
-		return nil, fmt.Errorf("s3gw: starting the gateway process: %w", err)
-	}
-	p = &process{cmd: cmd, ctl: newRPCClient(ctlLocal, 60*time.Second), keys: keysLocal, sockDir: sockDir,
-		done: make(chan struct{}), routes: map[string]*route{}}
-	go func() {
-		p.exitErr = cmd.Wait()
-		close(p.done)
-	}()
-	go func() {
-		if err := serveRPC(keysLocal, g.signingKey); err != nil {
-			select {
-			case <-p.done:
-			default:
-				g.log.Warn("s3 gateway keys channel", "error", err)
-			}
-		}
-	}()
-	defer func() {
-		if err != nil {
-			_ = cmd.Process.Kill()
-			<-p.done
-			p.release()
-		}
-	}()
-
-	var resp ctlResponse
-	init := &childInit{
-		Root: g.cfg.ObjectsDir, SideCar: g.cfg.MetaDir, SockDir: sockDir,
-		RootAccess: "OFSGWROOT" + randomHex(8), RootSecret: randomHex(24),
-		Token: g.token, Account: g.cfg.AccountID, MaxConns: g.cfg.MaxConnections,
-		DirectAddr: g.cfg.DirectAddr, DirectRegion: g.cfg.Region, Upstream: g.cfg.Upstream,
-	}
-	callErr := make(chan error, 1)
-	go func() { callErr <- p.ctl.call(&ctlRequest{Op: "init", Init: init}, &resp) }()
-	select {
-	case err = <-callErr:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err == nil && resp.Error != "" {
-		err = errors.New(resp.Error)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("s3gw: initialising the gateway process: %w", err)
-	}
-	p.meta = resp.Meta
-	objects := g.cfg.ObjectsDir
-	if u := g.cfg.Upstream; u != nil {
-		objects = cmp.Or(u.Endpoint, "Amazon S3")
-	}
-	g.log.Info("s3 gateway process started", "pid", cmd.Process.Pid, "objects", objects,
-		"metadata", resp.Meta, "elapsed", time.Since(begin).Round(time.Millisecond))
-	return p, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return strings.ToUpper(hex.EncodeToString(b))
-}
-
-// release frees what the parent holds for a process that has exited.
-func (p *process) release() {
-	p.ctl.close()
-	p.keys.Close()
-	p.mu.Lock()
-	for _, rt := range p.routes {
-		rt.transport.CloseIdleConnections()
-	}
-	p.mu.Unlock()
-	os.RemoveAll(p.sockDir)
 }
 
 // route returns the proxy to the router for region, starting the process
@@ -684,78 +503,4 @@ func (g *Gateway) authorizeScoped(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
-}
-
-// Close stops the gateway process (waiting for in-flight requests up to
-// ctx's deadline, then killing it) and removes its sockets.
-func (g *Gateway) Close(ctx context.Context) error {
-	g.mu.Lock()
-	g.closed = true
-	p := g.proc
-	g.proc = nil
-	g.mu.Unlock()
-	defer g.downloads.close(ctx, 15*time.Second)
-	if p == nil {
-		return nil
-	}
-	// The gateway's shutdown waits for every connection it has not seen
-	// idle, and fasthttp counts one that never carried a request as busy:
-	// the transports' idle connections (some dialed for a request that
-	// another connection served) go first.
-	p.mu.Lock()
-	for _, rt := range p.routes {
-		rt.transport.CloseIdleConnections()
-	}
-	p.mu.Unlock()
-	p.ctl.close() // the lifeline: the process shuts down
-	timer := time.NewTimer(15 * time.Second)
-	defer timer.Stop()
-	var err error
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		err = fmt.Errorf("s3gw: the gateway process did not stop in time: %w", ctx.Err())
-	case <-timer.C:
-		err = errors.New("s3gw: the gateway process did not stop within 15s")
-	}
-	if err != nil {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-	p.release()
-	return err
-}
-
-// logWriter turns the gateway process's output into log records, a line
-// each.
-type logWriter struct {
-	log   *slog.Logger
-	level slog.Level
-	mu    sync.Mutex
-	buf   []byte
-}
-
-func newLogWriter(log *slog.Logger, level slog.Level) *logWriter {
-	return &logWriter{log: log, level: level}
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if line := strings.TrimSpace(string(w.buf[:i])); line != "" {
-			w.log.Log(context.Background(), w.level, "s3 gateway process: "+line)
-		}
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 64<<10 {
-		w.log.Log(context.Background(), w.level, "s3 gateway process: "+string(w.buf))
-		w.buf = nil
-	}
-	return len(p), nil
 }
