@@ -73,9 +73,9 @@ type Event struct {
 	// Stopped marks the exit of a process the supervisor stopped (its
 	// context ended, or Stop): no restart follows.
 	Stopped bool
-	Handle Handle
-	Exit   *Exit
-	Err    error
+	Handle  Handle
+	Exit    *Exit
+	Err     error
 	// Restarts counts the starts after the first.
 	Restarts int
 }
