@@ -199,6 +199,7 @@ func openPump(l Logs, name string) (*logPump, error) {
 
 func (p *logPump) run() {
 	defer close(p.done)
+	defer p.rot.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := p.r.Read(buf)
@@ -216,11 +217,15 @@ func (p *logPump) run() {
 func (p *logPump) finish() {
 	p.once.Do(func() {
 		if p.r.SetReadDeadline(time.Now().Add(250*time.Millisecond)) != nil {
-			p.r.Close()
+			p.r.Close() // not pollable (never on Linux): end the read this way
 		}
-		<-p.done
+		timer := time.NewTimer(2 * time.Second)
+		select {
+		case <-p.done:
+		case <-timer.C: // a read the close could not wake: leave it
+		}
+		timer.Stop()
 		p.r.Close()
-		p.rot.Close()
 		os.Remove(p.fifo)
 	})
 }
