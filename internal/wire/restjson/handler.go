@@ -157,7 +157,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	svc, found := h.Services[svcName]
 	if !found {
 		h.writeError(w, r, nil, &APIError{Status: 400, Code: "UnknownServiceException",
-			Message: fmt.Sprintf("The signing name %q is not served here; expected finspace, finspace-api, s3 or sts.", svcName)}, false)
+			Message: fmt.Sprintf("The signing name %q is not served here; expected finspace, finspace-api, glue, s3 or sts.", svcName)}, false)
 		return
 	}
 	sw := &StatusWriter{ResponseWriter: w}
