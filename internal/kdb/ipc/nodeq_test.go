@@ -1,8 +1,8 @@
 package ipc
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -193,7 +193,6 @@ func runNodeQ(t *testing.T, mod string, port int, user, password string) map[str
 	}
 	return got
 }
-
 
 func TestNodeQ(t *testing.T) {
 	mod := nodeQ(t)
