@@ -26,11 +26,14 @@ type serviceSpec struct {
 	// shapes are generated (awsJson models only); the operation table still
 	// names every operation of the model.
 	Operations []string
+	// Echoes are the conversions generated between shapes that share
+	// members (echo.go); a service with none gets no echo_gen.go.
+	Echoes []echo
 }
 
 var services = []serviceSpec{
-	{Model: "finspace-2021-03-12", Package: "finspace", Dir: "finspace"},
-	{Model: "finspace-data-2020-07-13", Package: "finspacedata", Dir: "finspacedata", TestClient: true},
+	{Model: "finspace-2021-03-12", Package: "finspace", Dir: "finspace", Echoes: finspaceEchoes},
+	{Model: "finspace-data-2020-07-13", Package: "finspacedata", Dir: "finspacedata", TestClient: true, Echoes: finspaceDataEchoes},
 	// The read side of the Glue Data Catalog (internal/glue); its ~265
 	// other operations are only named.
 	{Model: "glue-2017-03-31", Package: "glue", Dir: "glue",
@@ -173,7 +176,11 @@ func generateService(spec serviceSpec, m *model) (*serviceOutput, error) {
 		return nil, err
 	}
 	out := &serviceOutput{}
-	for _, fn := range []func() (*goFile, error){g.typesFile, g.validateFile, g.operationsFile} {
+	files := []func() (*goFile, error){g.typesFile, g.validateFile, g.operationsFile}
+	if len(spec.Echoes) > 0 {
+		files = append(files, g.echoFile)
+	}
+	for _, fn := range files {
 		f, err := fn()
 		if err != nil {
 			return nil, err

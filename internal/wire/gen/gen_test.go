@@ -52,8 +52,8 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 			t.Errorf("%s is stale: run go generate ./internal/wire/...", committed)
 		}
 	}
-	if len(files) != 10 {
-		t.Errorf("generated %d files, want 10 (3 per service + the test client)", len(files))
+	if len(files) != 12 {
+		t.Errorf("generated %d files, want 12 (3 per service, echoes of finspace and finspacedata, the test client)", len(files))
 	}
 	// A committed *_gen.go the generator no longer produces is stale too.
 	for _, dir := range []string{filepath.Join(wireDir, "finspace"), filepath.Join(wireDir, "finspacedata"), filepath.Join(wireDir, "glue"), testClientDir} {
@@ -146,12 +146,17 @@ func testModel(t *testing.T, edit func(shapes map[string]map[string]any)) []byte
 
 func generateTestModel(t *testing.T, data []byte) error {
 	t.Helper()
+	_, err := generateTestService(t, data, nil)
+	return err
+}
+
+func generateTestService(t *testing.T, data []byte, echoes []echo) (*serviceOutput, error) {
+	t.Helper()
 	m, err := loadModel(data, nil, nil, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = generateService(serviceSpec{Model: "test", Package: "test", Dir: "test"}, m)
-	return err
+	return generateService(serviceSpec{Model: "test", Package: "test", Dir: "test", Echoes: echoes}, m)
 }
 
 func TestGenerateTestModel(t *testing.T) {
