@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +43,8 @@ type child struct {
 
 var servingRE = regexp.MustCompile(`serving at (http://\S+)`)
 
-// startChild runs `openfinspace serve` on dataDir in a child process, with
+// startChild runs `openfinspace serve` on dataDir in a child process (at
+// --log-level info: the serving line it waits for is an info record), with
 // env (NAME=value) added to its environment.
 func startChild(t *testing.T, dataDir string, env ...string) *child {
 	t.Helper()
@@ -53,7 +55,7 @@ func startChild(t *testing.T, dataDir string, env ...string) *child {
 // process's).
 func startChildIn(t *testing.T, wd, dataDir string, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info")
 	cmd.Dir = wd
 	cmd.Env = append(append(os.Environ(), "OPENFINSPACE_TEST_RUN_MAIN=1", "OPENFINSPACE_LIFECYCLE_STEP=300ms"), env...)
 	stderr, err := cmd.StderrPipe()
@@ -295,7 +297,7 @@ func TestLogFormatJSON(t *testing.T) {
 	dataDir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "OPENFINSPACE_TEST_RUN_MAIN=1")
-	var errb bytes.Buffer
+	var errb lockedBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -332,6 +334,25 @@ func TestLogFormatJSON(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, all)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a child's output is copied into while the
+// test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestStandardLoggerRedirected: after useLogger, the standard library's
