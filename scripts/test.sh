@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Runs every openfinspace test on a fresh machine. Installs what the tests
 # need (Debian packages) when it is missing. CI runs this via .ci/run.
+#
+#   scripts/test.sh                         everything: gofmt, vet, generated
+#                                           code, all packages, fuzz targets
+#   scripts/test.sh ./tests/multiprocess    only these packages (go test
+#                                           arguments), with the same
+#                                           PostgreSQL and tools set up
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +43,9 @@ for py in python3 /usr/bin/python3; do
 done
 for cli in aws /usr/bin/aws; do "$cli" --version 2>/dev/null || true; done
 
+only_packages=$#
+
+if [ "$only_packages" -eq 0 ]; then
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
@@ -46,6 +55,7 @@ go vet ./...
 
 step "generated code is current"
 scripts/check-generated.sh
+fi
 
 # CI must run the blob conformance suite against MinIO (built once, pinned,
 # by internal/blob's test into $(go env GOPATH)/bin); locally it may skip.
@@ -97,6 +107,12 @@ if [ -z "${OPENFINSPACE_TEST_POSTGRES:-}" ]; then
   "$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc 'CREATE DATABASE openfinspace'
   export OPENFINSPACE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/openfinspace?sslmode=disable"
   echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') at 127.0.0.1:$pg_port ($pg_dir)"
+fi
+
+if [ "$only_packages" -ne 0 ]; then
+  step "go test -race $*"
+  go test -race -shuffle=on -count=1 -timeout 20m "$@"
+  exit 0
 fi
 
 step "go test -race -shuffle=on ./..."
