@@ -55,6 +55,9 @@ type Engine struct {
 	started bool
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
+
+	runsMu sync.Mutex
+	runs   map[string]*Run // local runs by job id, for Signalled
 }
 
 type kindRunner struct {
@@ -85,7 +88,7 @@ func New(cfg Config, kinds ...*Kind) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, kinds: map[string]*kindRunner{}, log: cfg.Logger}
+	e := &Engine{cfg: cfg, kinds: map[string]*kindRunner{}, log: cfg.Logger, runs: map[string]*Run{}}
 	for _, k := range kinds {
 		if err := e.add(k); err != nil {
 			return nil, err
@@ -241,6 +244,28 @@ func (e *Engine) Cancelled(kind, id string) {
 	}
 }
 
+// Signal sends a signal to job id (SignalTx in its own transaction, then
+// Signalled): a run in this process sees it at once, one in another
+// process at its next lease renewal.
+func (e *Engine) Signal(ctx context.Context, id string) error {
+	if err := e.cfg.Store.Update(ctx, func(tx store.Tx) error { return SignalTx(ctx, tx, id) }); err != nil {
+		return err
+	}
+	e.Signalled(id)
+	return nil
+}
+
+// Signalled delivers a signal to a run of job id in this process, after a
+// transaction that called SignalTx committed.
+func (e *Engine) Signalled(id string) {
+	e.runsMu.Lock()
+	run := e.runs[id]
+	e.runsMu.Unlock()
+	if run != nil {
+		run.signal()
+	}
+}
+
 // Get reads a job.
 func (e *Engine) Get(ctx context.Context, id string) (*Job, error) {
 	var j *Job
@@ -261,6 +286,7 @@ func (r *kindRunner) loop(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	first := true
+	periodic := r.k.Period > 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -268,6 +294,15 @@ func (r *kindRunner) loop(ctx context.Context) {
 		case <-r.wake:
 		case <-finished:
 		case <-timer.C:
+		}
+		if periodic {
+			if err := r.ensurePeriodic(ctx); err != nil {
+				if ctx.Err() == nil {
+					r.e.log.Error("jobs: scheduling a periodic job", "kind", r.k.Name, "error", err)
+				}
+			} else {
+				periodic = false
+			}
 		}
 		r.mu.Lock()
 		free := r.k.Workers - len(r.running)
@@ -313,35 +348,126 @@ func (r *kindRunner) loop(ctx context.Context) {
 	}
 }
 
+// PeriodicJobID is the id of a periodic kind's one job.
+func PeriodicJobID(kind string) string { return "periodic/" + kind }
+
+// ensurePeriodic makes sure the periodic kind's job exists and is live
+// (a cancelled or failed one is scheduled again), looking before writing.
+func (r *kindRunner) ensurePeriodic(ctx context.Context) error {
+	e := r.e
+	id := PeriodicJobID(r.k.Name)
+	fine := false
+	err := e.cfg.Store.View(ctx, func(tx store.Tx) error {
+		j, err := GetTx(ctx, tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		fine = err == nil && !j.State.Terminal()
+		return err
+	})
+	if err != nil || fine {
+		return err
+	}
+	err = e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		now := e.cfg.Now()
+		next := r.nextPeriod(now, now)
+		j, err := GetTx(ctx, tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return EnqueueTx(ctx, tx, now, Spec{ID: id, Kind: r.k.Name, Due: next})
+		}
+		if err != nil || !j.State.Terminal() {
+			return err
+		}
+		j.State, j.Due, j.Attempt, j.Finished, j.Error = Queued, next, 0, time.Time{}, ""
+		rec, err := record(j)
+		if err != nil {
+			return err
+		}
+		return tx.Update(ctx, rec)
+	})
+	if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrVersion) {
+		return nil // another process did it
+	}
+	return err
+}
+
+// nextPeriod is the due time of the period after the one due at due: the
+// next multiple of Period, or, when that has passed already (a period was
+// missed entirely), the first multiple after now.
+func (r *kindRunner) nextPeriod(due, now time.Time) time.Time {
+	p := r.k.Period
+	next := due.Truncate(p).Add(p)
+	if next.Add(p).After(now) {
+		return next
+	}
+	return now.Truncate(p).Add(p)
+}
+
 // scanLimit bounds the jobs one claim looks at: the running ones of the
 // kind (in every process) plus the first waiting ones in due order.
 const scanLimit = 1000
 
-// claim leases up to n due jobs in one transaction. takeOver (the first
-// claim of an exclusive engine) treats every lease as lapsed.
+// claim leases up to n due jobs. takeOver (the first claim of an
+// exclusive engine) treats every lease as lapsed.
+//
+// It looks first in a read-only transaction and opens a write transaction
+// only when that found something to claim (or a key to wait for): an idle
+// engine, or one whose due jobs all wait behind a bound, writes nothing.
 func (r *kindRunner) claim(ctx context.Context, n int, takeOver bool) ([]*Job, error) {
 	e := r.e
 	takeOver = takeOver && e.cfg.Exclusive
+	var work bool
+	err := e.cfg.Store.View(ctx, func(tx store.Tx) error {
+		claimed, marked, err := r.plan(ctx, tx, n, takeOver, false)
+		work = len(claimed) > 0 || marked
+		return err
+	})
+	if err != nil || !work {
+		return nil, err
+	}
 	var claimed []*Job
-	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		claimed = claimed[:0]
-		now := e.cfg.Now()
-		// Only what is due (running jobs are, since their due time is
-		// past): jobs waiting for a later time (the next step of a
-		// lifecycle) are never read, however many there are.
-		due := dueKey(now)
-		recs, err := tx.List(ctx, store.Query{Kind: RecordKind, Parent: r.k.Name, PendingOnly: true, SortKeyMax: &due, Limit: scanLimit})
+	err = e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		claimed, _, err = r.plan(ctx, tx, n, takeOver, true)
+		return err
+	})
+	if errors.Is(err, store.ErrVersion) {
+		// Another process claimed first; look again at the next round.
+		return nil, nil
+	}
+	return claimed, err
+}
+
+// plan picks up to n due jobs the bounds admit and, if write, leases them
+// in tx. marked reports a job that became the waiter of a key.
+func (r *kindRunner) plan(ctx context.Context, tx store.Tx, n int, takeOver, write bool) (claimed []*Job, marked bool, err error) {
+	e := r.e
+	now := e.cfg.Now()
+	// Only what is due (running jobs are, since their due time is past):
+	// jobs waiting for a later time (the next step of a lifecycle) are
+	// never read, however many there are. Read in pages: the first due
+	// jobs are usually the ones to claim.
+	due := dueKey(now)
+	r.mu.Lock()
+	page := max(2*n, 16) + len(r.running)
+	r.mu.Unlock()
+	slotCache := map[string]*slotState{}
+	lk := newLocks(tx)
+	var after *store.Cursor
+	for scanned := 0; len(claimed) < n && scanned < scanLimit; {
+		recs, err := tx.List(ctx, store.Query{Kind: RecordKind, Parent: r.k.Name, PendingOnly: true, SortKeyMax: &due,
+			After: after, Limit: min(page, scanLimit-scanned)})
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		slotCache := map[string]*slotState{}
+		scanned += len(recs)
 		for _, rec := range recs {
 			if len(claimed) == n {
 				break
 			}
 			j, err := decode(rec)
 			if err != nil {
-				return err
+				return nil, false, err
 			}
 			if j.Due.After(now) {
 				break // SortKey is the due time: the rest are later
@@ -352,39 +478,58 @@ func (r *kindRunner) claim(ctx context.Context, n int, takeOver bool) ([]*Job, e
 			if j.Key != "" && r.k.PerKey > 0 {
 				ss, err := r.slotFor(ctx, tx, j, slotCache, now, takeOver)
 				if err != nil {
-					return err
+					return nil, false, err
 				}
-				if !ss.admit(j.ID, r.k.PerKey) {
+				if ss.live >= r.k.PerKey {
 					continue // the key is full: wait, in order
 				}
+			}
+			ok, m, err := lk.admit(ctx, j)
+			if err != nil {
+				return nil, false, err
+			}
+			marked = marked || m
+			if !ok {
+				continue // a key is held: wait, in order
+			}
+			if j.Key != "" && r.k.PerKey > 0 {
+				slotCache[slotID(j.Kind, j.Key)].admit(j.ID, r.k.PerKey)
 			}
 			j.State, j.LeaseOwner, j.LeaseUntil = Running, e.cfg.Owner, now.Add(r.k.Lease)
 			j.Attempt++
 			if j.MaxAttempts == 0 {
 				j.MaxAttempts = r.k.MaxAttempts
 			}
-			nrec, err := record(j)
-			if err != nil {
-				return err
+			if write {
+				nrec, err := record(j)
+				if err != nil {
+					return nil, false, err
+				}
+				if err := tx.Update(ctx, nrec); err != nil {
+					return nil, false, err
+				}
+				j.version = nrec.Version
 			}
-			if err := tx.Update(ctx, nrec); err != nil {
-				return err
-			}
-			j.version = nrec.Version
 			claimed = append(claimed, j)
 		}
-		for _, ss := range slotCache {
-			if err := ss.save(ctx, tx); err != nil {
-				return err
-			}
+		if len(recs) < page {
+			break
 		}
-		return nil
-	})
-	if errors.Is(err, store.ErrVersion) {
-		// Another process claimed first; look again at the next round.
-		return nil, nil
+		last := recs[len(recs)-1]
+		after = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
 	}
-	return claimed, err
+	if !write {
+		return claimed, marked, nil
+	}
+	for _, ss := range slotCache {
+		if err := ss.save(ctx, tx); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := lk.save(ctx); err != nil {
+		return nil, false, err
+	}
+	return claimed, marked, nil
 }
 
 // slotState is a key's slot record during one claim.
@@ -489,10 +634,56 @@ type Run struct {
 	// Job is a copy of the job as claimed.
 	Job Job
 
-	mu       sync.Mutex
-	progress json.RawMessage
-	dirty    bool
-	again    time.Duration
+	signals chan struct{}
+	lease   time.Duration
+	now     func() time.Time
+
+	mu        sync.Mutex
+	progress  json.RawMessage
+	dirty     bool
+	again     time.Duration
+	seen      int64     // the job's Signals last delivered
+	confirmed time.Time // when the lease was last known held
+}
+
+func newRun(j *Job, lease time.Duration, now func() time.Time) *Run {
+	return &Run{Job: *j, signals: make(chan struct{}, 1), lease: lease, now: now, seen: j.Signals, confirmed: now()}
+}
+
+// Signals delivers the job's signals (SignalTx, Engine.Signal): one value
+// stands for one or more signals sent since the last one was received.
+// A signal sent in this process arrives at once; one sent from another
+// process at this run's next lease renewal (a third of the lease).
+func (r *Run) Signals() <-chan struct{} { return r.signals }
+
+func (r *Run) signal() {
+	select {
+	case r.signals <- struct{}{}:
+	default:
+	}
+}
+
+// LeaseHeld reports whether the run's lease is certainly still held: it
+// was confirmed (claimed or renewed) less than half a lease ago. Work that
+// must never overlap another process's (deleting what the next holder of
+// an exclusive key may use) checks it before each irreversible step.
+func (r *Run) LeaseHeld() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.now().Sub(r.confirmed) < r.lease/2
+}
+
+func (r *Run) confirm(at time.Time, signals int64) {
+	r.mu.Lock()
+	r.confirmed = at
+	news := signals > r.seen
+	if news {
+		r.seen = signals
+	}
+	r.mu.Unlock()
+	if news {
+		r.signal()
+	}
 }
 
 // Args decodes the job's arguments into v.
@@ -539,6 +730,13 @@ func (r *Run) takeProgress() (json.RawMessage, bool) {
 	return p, d
 }
 
+// ours reports whether the stored job j is still the attempt claimed
+// (running under this engine's lease, not cancelled nor taken over). A
+// signal changes the record's version, not this.
+func (e *Engine) ours(j, claimed *Job) bool {
+	return j.State == Running && j.LeaseOwner == e.cfg.Owner && j.Attempt == claimed.Attempt
+}
+
 // run does one attempt of j, renewing its lease, then commits the outcome.
 func (r *kindRunner) run(ctx context.Context, j *Job) {
 	e := r.e
@@ -547,18 +745,26 @@ func (r *kindRunner) run(ctx context.Context, j *Job) {
 		o.JobStarted(r.k.Name)
 		defer func() { o.JobFinished(r.k.Name, outcome) }()
 	}
-	run := &Run{Job: *j}
+	run := newRun(j, r.k.Lease, e.cfg.Now)
+	e.runsMu.Lock()
+	e.runs[j.ID] = run
+	e.runsMu.Unlock()
+	defer func() {
+		e.runsMu.Lock()
+		if e.runs[j.ID] == run {
+			delete(e.runs, j.ID)
+		}
+		e.runsMu.Unlock()
+	}()
 	cancel := r.cancelOf(j.ID)
-	var (
-		verMu   sync.Mutex
-		version = j.version
-	)
+	var renewMu sync.Mutex // a renewal and the outcome never overlap
 	renewDone := make(chan struct{})
 	renewStop := make(chan struct{})
 	go func() {
 		defer close(renewDone)
 		t := time.NewTicker(r.k.Lease / 3)
 		defer t.Stop()
+		leaseUntil := j.LeaseUntil
 		for {
 			select {
 			case <-renewStop:
@@ -567,18 +773,22 @@ func (r *kindRunner) run(ctx context.Context, j *Job) {
 				return
 			case <-t.C:
 			}
-			verMu.Lock()
-			v, cause, err := r.renew(ctx, j.ID, version, run)
-			if err == nil && cause == nil {
-				version = v
-			}
-			verMu.Unlock()
+			renewMu.Lock()
+			until, cause, err := r.renew(ctx, j, run)
+			renewMu.Unlock()
 			switch {
 			case cause != nil:
 				cancel(cause)
 				return
 			case err != nil && ctx.Err() == nil:
 				e.log.Warn("jobs: renewing a lease", "kind", r.k.Name, "job", j.ID, "error", err)
+				if !e.cfg.Now().Before(leaseUntil) {
+					// Not renewed in time: another process may hold it now.
+					cancel(ErrLeaseLost)
+					return
+				}
+			case err == nil:
+				leaseUntil = until
 			}
 		}
 	}()
@@ -593,10 +803,10 @@ func (r *kindRunner) run(ctx context.Context, j *Job) {
 		// again.
 		return
 	}
-	verMu.Lock()
-	defer verMu.Unlock()
+	renewMu.Lock()
+	defer renewMu.Unlock()
 	var err error
-	if outcome, err = r.finish(context.WithoutCancel(ctx), j, version, run, res, runErr); err != nil {
+	if outcome, err = r.finish(context.WithoutCancel(ctx), j, run, res, runErr); err != nil {
 		outcome = "interrupted"
 		e.log.Error("jobs: recording the outcome", "kind", r.k.Name, "job", j.ID, "error", err)
 	}
@@ -619,15 +829,17 @@ func (r *kindRunner) safeRun(ctx context.Context, run *Run) (res Result, err err
 	return r.k.Handler.Run(ctx, run)
 }
 
-// renew extends the lease of job id held at version, writing progress. It
-// returns the new version, or a cause when the run must stop.
-func (r *kindRunner) renew(ctx context.Context, id string, version int64, run *Run) (int64, error, error) {
+// renew extends the lease of the claimed job, writing progress and
+// delivering a signal sent from another process. It returns the new
+// lease expiry, or a cause when the run must stop.
+func (r *kindRunner) renew(ctx context.Context, claimed *Job, run *Run) (time.Time, error, error) {
 	e := r.e
 	var cause error
-	var newVersion int64
+	var until time.Time
+	var signals int64
 	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		cause = nil
-		j, err := GetTx(ctx, tx, id)
+		j, err := GetTx(ctx, tx, claimed.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			cause = ErrLeaseLost
 			return nil
@@ -639,11 +851,12 @@ func (r *kindRunner) renew(ctx context.Context, id string, version int64, run *R
 		case j.State == Cancelled:
 			cause = ErrCancelled
 			return nil
-		case j.version != version || j.State != Running || j.LeaseOwner != e.cfg.Owner:
+		case !e.ours(j, claimed):
 			cause = ErrLeaseLost
 			return nil
 		}
-		j.LeaseUntil = e.cfg.Now().Add(r.k.Lease)
+		until = e.cfg.Now().Add(r.k.Lease)
+		j.LeaseUntil, signals = until, j.Signals
 		if p, dirty := run.takeProgress(); dirty {
 			j.Progress = p
 		}
@@ -651,20 +864,19 @@ func (r *kindRunner) renew(ctx context.Context, id string, version int64, run *R
 		if err != nil {
 			return err
 		}
-		if err := tx.Update(ctx, rec); err != nil {
-			return err
-		}
-		newVersion = rec.Version
-		return nil
+		return tx.Update(ctx, rec)
 	})
 	if errors.Is(err, store.ErrVersion) {
-		return 0, ErrLeaseLost, nil
+		return time.Time{}, ErrLeaseLost, nil
 	}
-	return newVersion, cause, err
+	if err == nil && cause == nil {
+		run.confirm(until.Add(-r.k.Lease), signals)
+	}
+	return until, cause, err
 }
 
 // finish records the outcome of an attempt, if the lease is still held.
-func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, run *Run, res Result, runErr error) (string, error) {
+func (r *kindRunner) finish(ctx context.Context, claimed *Job, run *Run, res Result, runErr error) (string, error) {
 	e := r.e
 	committed := false
 	outcome := "interrupted"
@@ -677,7 +889,7 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 		if err != nil {
 			return err
 		}
-		if j.version != version || j.State != Running || j.LeaseOwner != e.cfg.Owner {
+		if !e.ours(j, claimed) {
 			return nil // cancelled or taken over: not ours to record
 		}
 		now := e.cfg.Now()
@@ -698,6 +910,9 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 			if again := max(res.Again, run.againAfter()); again > 0 {
 				j.State, j.Due, j.Attempt = Queued, now.Add(again), 0
 				outcome = "again"
+			} else if r.k.Period > 0 {
+				j.State, j.Due, j.Attempt = Queued, r.nextPeriod(j.Due, now), 0
+				outcome = "done"
 			} else {
 				j.State, j.Finished = Done, now
 				outcome = "done"
@@ -710,6 +925,10 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 					return err
 				}
 			}
+			if r.k.Period > 0 {
+				// A periodic job's next period runs whatever this one did.
+				j.State, j.Finished, j.Due, j.Attempt = Queued, time.Time{}, r.nextPeriod(j.Due, now), 0
+			}
 		default:
 			outcome = "retry"
 			j.State, j.Due, j.Error = Queued, now.Add(r.k.Backoff(j.Attempt)), clientText(runErr)
@@ -717,6 +936,11 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, version int64, ru
 		}
 		if err := releaseTx(ctx, tx, j); err != nil {
 			return err
+		}
+		if j.State.Terminal() {
+			if err := unlockTx(ctx, tx, j); err != nil {
+				return err
+			}
 		}
 		rec, err := record(j)
 		if err != nil {

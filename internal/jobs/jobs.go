@@ -39,6 +39,40 @@
 // same version check, so it holds across processes. After a restart, jobs
 // resume in due order under the same bounds, not all at once.
 //
+// # Exclusive keys, signals, periodic kinds
+//
+// A job may name exclusive keys (Spec.Exclusive) and shared keys
+// (Spec.Shared), in one namespace across kinds: no two jobs holding a key
+// run at once, and a shared holder never runs beside an exclusive one
+// (one database's changesets, exclusive on the database; a collection,
+// exclusive on its region, versus the changesets, shared on it). A key is
+// a lock record (LockKind) written in the claim transaction, like the
+// slots, so it holds across processes; a job holds its keys from its first
+// claim until it ends, through retries and next steps, so the jobs of a
+// key also run in due order. The holder is a job, not a lease: a holder
+// whose process died keeps the key until its job, claimed again, ends.
+//
+// Signal (SignalTx + Signalled) tells a running job to look again: a run
+// in the sending process receives it on Run.Signals at once; a run in
+// another process at its next lease renewal, which reads a counter on the
+// job's record (one renewal is a third of the lease). No extra polling:
+// the renewal reads the record anyway. (PostgreSQL LISTEN/NOTIFY would cut
+// the cross-process latency further; the lease renewal is the floor every
+// store has.)
+//
+// A periodic kind (Kind.Period) has one job, created at Start, due at each
+// multiple of the period; its outcome schedules the next period instead of
+// finishing it, so each period runs once across every process sharing the
+// store (a version-checked claim of one record).
+//
+// # At rest
+//
+// An idle engine writes nothing: each kind looks for due jobs in a
+// read-only transaction (every Poll) and opens a write transaction only
+// when it found a job it may claim (or a key to queue for). The only
+// periodic writes are lease renewals of running jobs, a third of a lease
+// apart. The contract suite counts write transactions in an idle window.
+//
 // # River
 //
 // A River-on-PostgreSQL implementation would fit behind the same surface:
@@ -69,6 +103,7 @@ import (
 const (
 	RecordKind = "job"     // ID job id, Parent job kind, SortKey due time
 	SlotKind   = "jobslot" // ID "<kind>/<key>": the jobs running under a key
+	LockKind   = "joblock" // ID an exclusive key: its holders, any kind
 )
 
 // State is a job's place in its life.
@@ -92,6 +127,12 @@ type Job struct {
 	// Key is the concurrency key (e.g. an environment id); "" for none.
 	Key  string          `json:"key,omitempty"`
 	Args json.RawMessage `json:"args,omitempty"`
+	// Exclusive and Shared are the job's exclusive keys (see Spec).
+	Exclusive []string `json:"exclusive,omitempty"`
+	Shared    []string `json:"shared,omitempty"`
+	// Signals counts the signals sent to the job (SignalTx); a run in
+	// another process notices a new one at its next lease renewal.
+	Signals int64 `json:"signals,omitempty"`
 
 	State State     `json:"state"`
 	Due   time.Time `json:"due"`
@@ -123,6 +164,17 @@ type Spec struct {
 	Due time.Time
 	// MaxAttempts overrides the kind's (0: the kind's).
 	MaxAttempts int
+	// Exclusive keys: no two jobs holding one of these keys (of any kind)
+	// run at once, across processes. A job holds its keys from its first
+	// claim until it ends (done, failed or cancelled), through its retries
+	// and its next steps (Again), so jobs of one key also run in due
+	// order, one after the other.
+	Exclusive []string
+	// Shared keys: any number of jobs may hold a key shared, but never
+	// while a job holds it exclusively (a collection, exclusive, versus
+	// the changesets it must not overlap, shared). A job waiting for a key
+	// exclusively keeps new shared holders out, so it is not starved.
+	Shared []string
 }
 
 // Result is what a successful Run returns.
@@ -172,6 +224,14 @@ type Kind struct {
 	Backoff func(attempt int) time.Duration
 	// Lease is how long a claim lasts without renewal (default 30 s).
 	Lease time.Duration
+	// Period, if positive, makes the kind periodic: the engine keeps one
+	// job of it ("periodic/<name>", created at Start), due at each
+	// multiple of Period, which runs once per period across all the
+	// processes sharing the store. A run that ends (done, or failed for
+	// good) is scheduled for the next period; a period missed entirely
+	// (every process down, or a run longer than a period) is skipped, not
+	// caught up.
+	Period time.Duration
 	// OnFailed records a terminal failure in the transaction that marks
 	// the job failed (e.g. the resource's status FAILED with errorInfo).
 	OnFailed func(ctx context.Context, tx store.Tx, j *Job, cause error) error
@@ -244,7 +304,7 @@ func EnqueueTx(ctx context.Context, tx store.Tx, now time.Time, s Spec) error {
 		due = now
 	}
 	j := &Job{ID: s.ID, Kind: s.Kind, Key: s.Key, Args: args, State: Queued, Due: due,
-		MaxAttempts: s.MaxAttempts, Created: now}
+		MaxAttempts: s.MaxAttempts, Created: now, Exclusive: s.Exclusive, Shared: s.Shared}
 	rec, err := record(j)
 	if err != nil {
 		return err
@@ -323,6 +383,32 @@ func CancelTx(ctx context.Context, tx store.Tx, now time.Time, k *Kind, id strin
 	if err := releaseTx(ctx, tx, j); err != nil {
 		return err
 	}
+	if err := unlockTx(ctx, tx, j); err != nil {
+		return err
+	}
+	rec, err := record(j)
+	if err != nil {
+		return err
+	}
+	return tx.Update(ctx, rec)
+}
+
+// SignalTx sends a signal to job id in tx: a run of it in another process
+// sees it at its next lease renewal (the signal is a mark on the job's
+// record, read with the renewal); after tx commits, Engine.Signalled
+// delivers it at once to a run in this process. Signals coalesce, carry no
+// value and may be seen more than once: they say "look again". A finished
+// job ignores them (ErrNotFound for an unknown one); a queued job's run
+// starts without them (it reads its state fresh anyway).
+func SignalTx(ctx context.Context, tx store.Tx, id string) error {
+	j, err := GetTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if j.State.Terminal() {
+		return nil
+	}
+	j.Signals++
 	rec, err := record(j)
 	if err != nil {
 		return err

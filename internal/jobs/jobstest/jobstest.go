@@ -1,8 +1,10 @@
 // Package jobstest is the job engine's contract suite, run against every
 // store implementation (SQLite always, PostgreSQL when configured): bounds
 // under load, lease expiry and takeover, cancel, backoff then terminal
-// failure, restart resumption order, and every job running once when
-// several engines (processes) share a store.
+// failure, restart resumption order, every job running once when several
+// engines (processes) share a store, signals (same process and across),
+// exclusive and shared keys under contention, periodic jobs, OnFailed of a
+// lifecycle, and an idle engine writing nothing.
 package jobstest
 
 import (
@@ -46,6 +48,14 @@ func Run(t *testing.T, open Opener) {
 		{"TwoEnginesContention", testContention},
 		{"StopAfterBurst", testStopAfterBurst},
 		{"DoneAfterCommit", testDoneAfterCommit},
+		{"SignalSameProcess", testSignalLocal},
+		{"SignalCrossProcess", testSignalRemote},
+		{"ExclusiveKeysTwoEngines", testExclusive},
+		{"ExclusiveKeyOrderAcrossRetries", testExclusiveOrder},
+		{"SharedVersusExclusive", testShared},
+		{"PeriodicOncePerPeriod", testPeriodic},
+		{"LifecycleOnFailed", testLifecycleOnFailed},
+		{"IdleWritesNothing", testIdle},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
