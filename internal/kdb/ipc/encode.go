@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
 )
 
 // EncodeOptions control Encode.
@@ -398,30 +399,10 @@ func (e encoder) value(b []byte, v Value) []byte {
 
 // appendFixed appends the elements of s in the wire order.
 func appendFixed[E fixedElem](b []byte, s []E, big bool) []byte {
-	raw := asBytes(s)
-	if big != hostLittle {
-		return append(b, raw...)
-	}
 	start := len(b)
-	b = append(b, raw...)
-	p := b[start:]
-	var order binary.ByteOrder = binary.LittleEndian
-	if big {
-		order = binary.BigEndian
-	}
-	switch len(raw) / max(len(s), 1) {
-	case 2:
-		for i := 0; i < len(p); i += 2 {
-			order.PutUint16(p[i:], binary.NativeEndian.Uint16(p[i:]))
-		}
-	case 4:
-		for i := 0; i < len(p); i += 4 {
-			order.PutUint32(p[i:], binary.NativeEndian.Uint32(p[i:]))
-		}
-	case 8:
-		for i := 0; i < len(p); i += 8 {
-			order.PutUint64(p[i:], binary.NativeEndian.Uint64(p[i:]))
-		}
+	b = append(b, asBytes(s)...)
+	if big == hostLittle && len(s) > 0 {
+		swapBytes(b[start:], int(unsafe.Sizeof(s[0])))
 	}
 	return b
 }

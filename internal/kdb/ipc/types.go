@@ -151,8 +151,9 @@ type (
 		Attr Attr
 		Data string
 	}
-	// SymbolVector: decoded symbols share one backing string per vector,
-	// so keeping one symbol keeps the vector's text alive.
+	// SymbolVector: decoded symbols are interned per message (equal
+	// symbols share one string) and their text lives in chunks of up to
+	// 32 KB, so keeping one symbol keeps its chunk alive.
 	SymbolVector struct {
 		Attr Attr
 		Data []string
