@@ -16,17 +16,9 @@ func (a *Adapter) createKxCluster(ctx context.Context, reg string, in *finspace.
 	if err != nil {
 		return nil, err
 	}
-	o := kxClusterOut(c)
-	return &finspace.CreateKxClusterResponse{EnvironmentId: &c.Environment, Status: o.Status, StatusReason: o.StatusReason,
-		ClusterName: o.ClusterName, ClusterType: o.ClusterType, TickerplantLogConfiguration: o.TickerplantLogConfiguration,
-		Volumes: o.Volumes, Databases: o.Databases, CacheStorageConfigurations: o.CacheStorageConfigurations,
-		AutoScalingConfiguration: o.AutoScalingConfiguration, ClusterDescription: o.ClusterDescription,
-		CapacityConfiguration: o.CapacityConfiguration, ReleaseLabel: o.ReleaseLabel, VpcConfiguration: o.VpcConfiguration,
-		InitializationScript: o.InitializationScript, CommandLineArguments: o.CommandLineArguments, Code: o.Code,
-		ExecutionRole: o.ExecutionRole, LastModifiedTimestamp: o.LastModifiedTimestamp,
-		SavedownStorageConfiguration: o.SavedownStorageConfiguration, AzMode: o.AzMode,
-		AvailabilityZoneId: o.AvailabilityZoneId, CreatedTimestamp: o.CreatedTimestamp,
-		ScalingGroupConfiguration: o.ScalingGroupConfiguration}, nil
+	out := kxClusterOut(c).ToCreateKxClusterResponse()
+	out.EnvironmentId = &c.Environment
+	return out, nil
 }
 
 func (a *Adapter) getKxCluster(ctx context.Context, reg string, in *finspace.GetKxClusterRequest) (*finspace.GetKxClusterResponse, error) {
@@ -48,12 +40,7 @@ func (a *Adapter) listKxClusters(ctx context.Context, reg string, in *finspace.L
 	}
 	out := &finspace.ListKxClustersResponse{KxClusterSummaries: make([]finspace.KxCluster, 0, len(items)), NextToken: next}
 	for _, c := range items {
-		o := kxClusterOut(c)
-		out.KxClusterSummaries = append(out.KxClusterSummaries, finspace.KxCluster{Status: o.Status, StatusReason: o.StatusReason,
-			ClusterName: o.ClusterName, ClusterType: o.ClusterType, ClusterDescription: o.ClusterDescription,
-			ReleaseLabel: o.ReleaseLabel, Volumes: o.Volumes, InitializationScript: o.InitializationScript,
-			ExecutionRole: o.ExecutionRole, AzMode: o.AzMode, AvailabilityZoneId: o.AvailabilityZoneId,
-			LastModifiedTimestamp: o.LastModifiedTimestamp, CreatedTimestamp: o.CreatedTimestamp})
+		out.KxClusterSummaries = append(out.KxClusterSummaries, *kxClusterOut(c).ToKxCluster())
 	}
 	return out, nil
 }
@@ -90,18 +77,11 @@ func (a *Adapter) listKxClusterNodes(ctx context.Context, reg string, in *finspa
 // kxClusterOut is the wire form of c: its stored configuration echoed,
 // with each database's resolved changeset.
 func kxClusterOut(c *kx.Cluster) *finspace.GetKxClusterResponse {
-	cfg := c.Config
-	out := &finspace.GetKxClusterResponse{Status: apiutil.Ptr(finspace.KxClusterStatus(c.Status)),
-		StatusReason: apiutil.Ref(&c.StatusReason), ClusterName: &c.Name, ClusterType: cfg.ClusterType,
-		TickerplantLogConfiguration: cfg.TickerplantLogConfiguration, CacheStorageConfigurations: cfg.CacheStorageConfigurations,
-		AutoScalingConfiguration: cfg.AutoScalingConfiguration, ClusterDescription: cfg.ClusterDescription,
-		CapacityConfiguration: cfg.CapacityConfiguration, ReleaseLabel: cfg.ReleaseLabel, VpcConfiguration: cfg.VpcConfiguration,
-		InitializationScript: cfg.InitializationScript, CommandLineArguments: cfg.CommandLineArguments, Code: cfg.Code,
-		ExecutionRole: cfg.ExecutionRole, SavedownStorageConfiguration: cfg.SavedownStorageConfiguration, AzMode: cfg.AzMode,
-		AvailabilityZoneId: cfg.AvailabilityZoneId, ScalingGroupConfiguration: cfg.ScalingGroupConfiguration,
-		CreatedTimestamp: restjson.NewTimestamp(c.CreatedAt), LastModifiedTimestamp: restjson.NewTimestamp(c.UpdatedAt)}
-	for i, d := range cfg.Databases {
-		d := d
+	out := c.Config.ToGetKxClusterResponse()
+	out.Status, out.StatusReason = apiutil.Ptr(finspace.KxClusterStatus(c.Status)), apiutil.Ref(&c.StatusReason)
+	out.CreatedTimestamp, out.LastModifiedTimestamp = restjson.NewTimestamp(c.CreatedAt), restjson.NewTimestamp(c.UpdatedAt)
+	out.Databases = nil // rebuilt: the stored configuration is shared and never changed
+	for i, d := range c.Config.Databases {
 		if i < len(c.Databases) && c.Databases[i].Changeset != "" {
 			d.ChangesetId = apiutil.Ptr(c.Databases[i].Changeset)
 		}
