@@ -44,9 +44,7 @@ func (a *Adapter) createKxDatabase(ctx context.Context, reg string, in *finspace
 	if err != nil {
 		return nil, err
 	}
-	return &finspace.CreateKxDatabaseResponse{DatabaseName: &d.Name, DatabaseArn: &d.ARN, EnvironmentId: &d.Environment,
-		Description: apiutil.Ref(&d.Description), CreatedTimestamp: restjson.NewTimestamp(d.CreatedAt),
-		LastModifiedTimestamp: restjson.NewTimestamp(d.UpdatedAt)}, nil
+	return kxDatabaseOut(d).ToCreateKxDatabaseResponse(), nil
 }
 
 func (a *Adapter) getKxDatabase(ctx context.Context, reg string, in *finspace.GetKxDatabaseRequest) (*finspace.GetKxDatabaseResponse, error) {
@@ -54,12 +52,7 @@ func (a *Adapter) getKxDatabase(ctx context.Context, reg string, in *finspace.Ge
 	if err != nil {
 		return nil, err
 	}
-	// Counters are present, zeros included, for an empty database.
-	nb, nf, nc := d.NumBytes, int32(d.NumFiles), int32(d.Changesets)
-	return &finspace.GetKxDatabaseResponse{DatabaseName: &d.Name, DatabaseArn: &d.ARN, EnvironmentId: &d.Environment,
-		Description: apiutil.Ref(&d.Description), CreatedTimestamp: restjson.NewTimestamp(d.CreatedAt),
-		LastModifiedTimestamp: restjson.NewTimestamp(d.UpdatedAt), LastCompletedChangesetId: apiutil.Ref(&d.LastCompleted),
-		NumBytes: &nb, NumFiles: &nf, NumChangesets: &nc}, nil
+	return kxDatabaseOut(d), nil
 }
 
 func (a *Adapter) listKxDatabases(ctx context.Context, reg string, in *finspace.ListKxDatabasesRequest) (*finspace.ListKxDatabasesResponse, error) {
@@ -73,8 +66,7 @@ func (a *Adapter) listKxDatabases(ctx context.Context, reg string, in *finspace.
 	}
 	out := &finspace.ListKxDatabasesResponse{KxDatabases: make([]finspace.KxDatabaseListEntry, 0, len(items)), NextToken: next}
 	for _, d := range items {
-		out.KxDatabases = append(out.KxDatabases, finspace.KxDatabaseListEntry{DatabaseName: &d.Name,
-			CreatedTimestamp: restjson.NewTimestamp(d.CreatedAt), LastModifiedTimestamp: restjson.NewTimestamp(d.UpdatedAt)})
+		out.KxDatabases = append(out.KxDatabases, *kxDatabaseOut(d).ToKxDatabaseListEntry())
 	}
 	return out, nil
 }
@@ -84,8 +76,7 @@ func (a *Adapter) updateKxDatabase(ctx context.Context, reg string, in *finspace
 	if err != nil {
 		return nil, err
 	}
-	return &finspace.UpdateKxDatabaseResponse{DatabaseName: &d.Name, EnvironmentId: &d.Environment,
-		Description: apiutil.Ref(&d.Description), LastModifiedTimestamp: restjson.NewTimestamp(d.UpdatedAt)}, nil
+	return kxDatabaseOut(d).ToUpdateKxDatabaseResponse(), nil
 }
 
 func (a *Adapter) deleteKxDatabase(ctx context.Context, reg string, in *finspace.DeleteKxDatabaseRequest) (*finspace.DeleteKxDatabaseResponse, error) {
@@ -104,10 +95,7 @@ func (a *Adapter) createKxChangeset(ctx context.Context, reg string, in *finspac
 	if err != nil {
 		return nil, err
 	}
-	o := kxChangesetOut(c)
-	return &finspace.CreateKxChangesetResponse{ChangesetId: o.ChangesetId, DatabaseName: o.DatabaseName, EnvironmentId: o.EnvironmentId,
-		ChangeRequests: o.ChangeRequests, CreatedTimestamp: o.CreatedTimestamp, LastModifiedTimestamp: o.LastModifiedTimestamp,
-		Status: o.Status, ErrorInfo: o.ErrorInfo}, nil
+	return kxChangesetOut(c).ToCreateKxChangesetResponse(), nil
 }
 
 func (a *Adapter) getKxChangeset(ctx context.Context, reg string, in *finspace.GetKxChangesetRequest) (*finspace.GetKxChangesetResponse, error) {
@@ -129,12 +117,19 @@ func (a *Adapter) listKxChangesets(ctx context.Context, reg string, in *finspace
 	}
 	out := &finspace.ListKxChangesetsResponse{KxChangesets: make([]finspace.KxChangesetListEntry, 0, len(items)), NextToken: next}
 	for _, c := range items {
-		o := kxChangesetOut(c)
-		out.KxChangesets = append(out.KxChangesets, finspace.KxChangesetListEntry{ChangesetId: o.ChangesetId,
-			CreatedTimestamp: o.CreatedTimestamp, ActiveFromTimestamp: o.ActiveFromTimestamp,
-			LastModifiedTimestamp: o.LastModifiedTimestamp, Status: o.Status})
+		out.KxChangesets = append(out.KxChangesets, *kxChangesetOut(c).ToKxChangesetListEntry())
 	}
 	return out, nil
+}
+
+// kxDatabaseOut is the wire form of d.
+func kxDatabaseOut(d *kx.Database) *finspace.GetKxDatabaseResponse {
+	// Counters are present, zeros included, for an empty database.
+	nb, nf, nc := d.NumBytes, int32(d.NumFiles), int32(d.Changesets)
+	return &finspace.GetKxDatabaseResponse{DatabaseName: &d.Name, DatabaseArn: &d.ARN, EnvironmentId: &d.Environment,
+		Description: apiutil.Ref(&d.Description), CreatedTimestamp: restjson.NewTimestamp(d.CreatedAt),
+		LastModifiedTimestamp: restjson.NewTimestamp(d.UpdatedAt), LastCompletedChangesetId: apiutil.Ref(&d.LastCompleted),
+		NumBytes: &nb, NumFiles: &nf, NumChangesets: &nc}
 }
 
 // kxChangesetOut is the wire form of c.
