@@ -19,9 +19,7 @@ func (a *Adapter) createKxEnvironment(ctx context.Context, in *finspace.CreateKx
 	if err != nil {
 		return nil, err
 	}
-	return &finspace.CreateKxEnvironmentResponse{Name: &env.Name, Status: apiutil.Ptr(finspace.EnvironmentStatus(env.Status)),
-		EnvironmentId: &env.ID, Description: apiutil.Ref(&env.Description), EnvironmentArn: &env.ARN,
-		KmsKeyId: apiutil.Ref(&env.KmsKeyID), CreationTimestamp: restjson.NewTimestamp(env.CreatedAt)}, nil
+	return kxEnvironmentOut(env).ToCreateKxEnvironmentResponse(), nil
 }
 
 func (a *Adapter) getKxEnvironment(ctx context.Context, in *finspace.GetKxEnvironmentRequest) (*finspace.GetKxEnvironmentResponse, error) {
@@ -33,8 +31,7 @@ func (a *Adapter) getKxEnvironment(ctx context.Context, in *finspace.GetKxEnviro
 	if err != nil {
 		return nil, err
 	}
-	out := finspace.GetKxEnvironmentResponse(*kxEnvironmentOut(env))
-	return &out, nil
+	return kxEnvironmentOut(env).ToGetKxEnvironmentResponse(), nil
 }
 
 func (a *Adapter) listKxEnvironments(ctx context.Context, in *finspace.ListKxEnvironmentsRequest) (*finspace.ListKxEnvironmentsResponse, error) {
@@ -68,12 +65,7 @@ func (a *Adapter) updateKxEnvironment(ctx context.Context, in *finspace.UpdateKx
 	if err != nil {
 		return nil, err
 	}
-	e := kxEnvironmentOut(env)
-	return &finspace.UpdateKxEnvironmentResponse{Name: e.Name, EnvironmentId: e.EnvironmentId, AwsAccountId: e.AwsAccountId,
-		Status: e.Status, TgwStatus: e.TgwStatus, DnsStatus: e.DnsStatus, Description: e.Description,
-		EnvironmentArn: e.EnvironmentArn, KmsKeyId: e.KmsKeyId, DedicatedServiceAccountId: e.DedicatedServiceAccountId,
-		TransitGatewayConfiguration: e.TransitGatewayConfiguration, CustomDNSConfiguration: e.CustomDNSConfiguration,
-		CreationTimestamp: e.CreationTimestamp, UpdateTimestamp: e.UpdateTimestamp, AvailabilityZoneIds: e.AvailabilityZoneIds}, nil
+	return kxEnvironmentOut(env).ToUpdateKxEnvironmentResponse(), nil
 }
 
 func (a *Adapter) deleteKxEnvironment(ctx context.Context, in *finspace.DeleteKxEnvironmentRequest) (*finspace.DeleteKxEnvironmentResponse, error) {
@@ -183,12 +175,7 @@ func (a *Adapter) updateKxEnvironmentNetwork(ctx context.Context, in *finspace.U
 	if err != nil {
 		return nil, err
 	}
-	e := kxEnvironmentOut(env)
-	return &finspace.UpdateKxEnvironmentNetworkResponse{Name: e.Name, EnvironmentId: e.EnvironmentId, AwsAccountId: e.AwsAccountId,
-		Status: e.Status, TgwStatus: e.TgwStatus, DnsStatus: e.DnsStatus, Description: e.Description,
-		EnvironmentArn: e.EnvironmentArn, KmsKeyId: e.KmsKeyId, DedicatedServiceAccountId: e.DedicatedServiceAccountId,
-		TransitGatewayConfiguration: e.TransitGatewayConfiguration, CustomDNSConfiguration: e.CustomDNSConfiguration,
-		CreationTimestamp: e.CreationTimestamp, UpdateTimestamp: e.UpdateTimestamp, AvailabilityZoneIds: e.AvailabilityZoneIds}, nil
+	return kxEnvironmentOut(env).ToUpdateKxEnvironmentNetworkResponse(), nil
 }
 
 // networkOut echoes the recorded network configurations (the shapes the
