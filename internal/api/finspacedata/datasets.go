@@ -80,10 +80,9 @@ func (a *Adapter) getDataset(ctx context.Context, actor *identity.Actor, in *fin
 		return nil, err
 	}
 	o := datasetOut(d)
-	st := finspacedata.DatasetStatus(d.Status)
-	return &finspacedata.GetDatasetResponse{DatasetId: o.DatasetId, DatasetArn: o.DatasetArn, DatasetTitle: o.DatasetTitle,
-		Kind: o.Kind, DatasetDescription: o.DatasetDescription, CreateTime: o.CreateTime, LastModifiedTime: o.LastModifiedTime,
-		SchemaDefinition: o.SchemaDefinition, Alias: o.Alias, Status: &st}, nil
+	out := o.ToGetDatasetResponse()
+	out.Status = apiutil.Ptr(finspacedata.DatasetStatus(d.Status))
+	return out, nil
 }
 
 func (a *Adapter) listDatasets(ctx context.Context, actor *identity.Actor, in *finspacedata.ListDatasetsRequest) (*finspacedata.ListDatasetsResponse, error) {
@@ -161,11 +160,7 @@ func (a *Adapter) getChangeset(ctx context.Context, actor *identity.Actor, in *f
 		return nil, err
 	}
 	o := changesetOut(c)
-	return &finspacedata.GetChangesetResponse{ChangesetId: o.ChangesetId, ChangesetArn: o.ChangesetArn, DatasetId: o.DatasetId,
-		ChangeType: o.ChangeType, SourceParams: o.SourceParams, FormatParams: o.FormatParams, CreateTime: o.CreateTime,
-		Status: o.Status, ErrorInfo: o.ErrorInfo, ActiveUntilTimestamp: o.ActiveUntilTimestamp,
-		ActiveFromTimestamp: o.ActiveFromTimestamp, UpdatesChangesetId: o.UpdatesChangesetId,
-		UpdatedByChangesetId: o.UpdatedByChangesetId}, nil
+	return o.ToGetChangesetResponse(), nil
 }
 
 func (a *Adapter) listChangesets(ctx context.Context, actor *identity.Actor, in *finspacedata.ListChangesetsRequest) (*finspacedata.ListChangesetsResponse, error) {

@@ -116,10 +116,9 @@ func (a *Adapter) listUsersByPermissionGroup(ctx context.Context, actor *identit
 		NextToken: apiutil.EncodeToken(a.Pages, sc, page.Next)}
 	for _, m := range page.Items {
 		u := userOut(m.User)
-		ms := finspacedata.PermissionGroupMembershipStatus(m.Membership)
-		out.Users = append(out.Users, finspacedata.UserByPermissionGroup{UserId: u.UserId, Status: u.Status, FirstName: u.FirstName,
-			LastName: u.LastName, EmailAddress: u.EmailAddress, Type: u.Type, ApiAccess: u.ApiAccess,
-			ApiAccessPrincipalArn: u.ApiAccessPrincipalArn, MembershipStatus: &ms})
+		e := u.ToUserByPermissionGroup()
+		e.MembershipStatus = apiutil.Ptr(finspacedata.PermissionGroupMembershipStatus(m.Membership))
+		out.Users = append(out.Users, *e)
 	}
 	return out, nil
 }

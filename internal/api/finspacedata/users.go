@@ -47,10 +47,7 @@ func (a *Adapter) getUser(ctx context.Context, actor *identity.Actor, in *finspa
 		return nil, err
 	}
 	o := userOut(u)
-	return &finspacedata.GetUserResponse{UserId: o.UserId, Status: o.Status, FirstName: o.FirstName, LastName: o.LastName,
-		EmailAddress: o.EmailAddress, Type: o.Type, ApiAccess: o.ApiAccess, ApiAccessPrincipalArn: o.ApiAccessPrincipalArn,
-		CreateTime: o.CreateTime, LastEnabledTime: o.LastEnabledTime, LastDisabledTime: o.LastDisabledTime,
-		LastModifiedTime: o.LastModifiedTime, LastLoginTime: o.LastLoginTime}, nil
+	return o.ToGetUserResponse(), nil
 }
 
 func (a *Adapter) listUsers(ctx context.Context, actor *identity.Actor, in *finspacedata.ListUsersRequest) (*finspacedata.ListUsersResponse, error) {
