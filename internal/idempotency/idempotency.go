@@ -23,10 +23,10 @@ import (
 	"errors"
 	"time"
 
+	"github.com/openfinspace/openfinspace/internal/clienttoken"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/store"
-	"github.com/openfinspace/openfinspace/internal/wire/restjson"
 )
 
 // Kind is the store record kind of idempotency records.
@@ -49,7 +49,7 @@ type Options struct {
 	Wait time.Duration
 }
 
-// Tokens implements restjson.Idempotency over a store.Store.
+// Tokens implements the wire runtime's Idempotency (restjson) over a store.Store.
 type Tokens struct {
 	db   store.Store
 	keys *keyring.Keyring
@@ -83,7 +83,7 @@ type doc struct {
 	// CarriedOut: the operation committed its effects (CommitTx).
 	CarriedOut bool      `json:"carriedOut,omitempty"`
 	StartedAt  time.Time `json:"startedAt"`
-	Response   []byte    `json:"response,omitempty"` // sealed StoredResponse
+	Response   []byte    `json:"response,omitempty"` // sealed clienttoken.Response
 }
 
 func recordID(key string) string {
@@ -97,8 +97,8 @@ var (
 		"it could record the response. Check the resource, and use a new client token to send another request.")
 )
 
-// Begin implements restjson.Idempotency.
-func (t *Tokens) Begin(ctx context.Context, key, inputHash string) (*restjson.StoredResponse, error) {
+// Begin implements the wire runtime's Idempotency (restjson).
+func (t *Tokens) Begin(ctx context.Context, key, inputHash string) (*clienttoken.Response, error) {
 	id := recordID(key)
 	deadline := time.NewTimer(t.wait)
 	defer deadline.Stop()
@@ -117,8 +117,8 @@ func (t *Tokens) Begin(ctx context.Context, key, inputHash string) (*restjson.St
 	}
 }
 
-func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*restjson.StoredResponse, error) {
-	var replay *restjson.StoredResponse
+func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*clienttoken.Response, error) {
+	var replay *clienttoken.Response
 	err := t.db.Update(ctx, func(tx store.Tx) error {
 		replay = nil
 		now := t.now()
@@ -147,7 +147,7 @@ func (t *Tokens) begin(ctx context.Context, id, inputHash string) (*restjson.Sto
 			if err != nil {
 				return err
 			}
-			var sr restjson.StoredResponse
+			var sr clienttoken.Response
 			if err := json.Unmarshal(plain, &sr); err != nil {
 				return err
 			}
@@ -172,8 +172,8 @@ func (t *Tokens) record(id string, d doc, now time.Time) *store.Record {
 	return &store.Record{Kind: Kind, ID: id, SortKey: id, ExpiresAt: now.Add(t.window), Data: data}
 }
 
-// Complete implements restjson.Idempotency.
-func (t *Tokens) Complete(ctx context.Context, key string, resp restjson.StoredResponse) error {
+// Complete implements the wire runtime's Idempotency (restjson).
+func (t *Tokens) Complete(ctx context.Context, key string, resp clienttoken.Response) error {
 	id := recordID(key)
 	plain, err := json.Marshal(resp)
 	if err != nil {
@@ -198,7 +198,7 @@ func (t *Tokens) Complete(ctx context.Context, key string, resp restjson.StoredR
 	})
 }
 
-// Abort implements restjson.Idempotency: a failed request leaves no claim,
+// Abort implements the wire runtime's Idempotency (restjson): a failed request leaves no claim,
 // so a retry runs again; unless it took effect before failing, in which
 // case retries are refused (errLost) at once rather than run twice.
 func (t *Tokens) Abort(ctx context.Context, key string) {
@@ -229,7 +229,7 @@ func (t *Tokens) Abort(ctx context.Context, key string) {
 // is gone (its window expired, or another store holds it), marks nothing.
 // Calling it again in a later transaction of the same request does nothing.
 func (t *Tokens) CommitTx(ctx context.Context, tx store.Tx) error {
-	key := restjson.IdempotencyKey(ctx)
+	key := clienttoken.Key(ctx)
 	if key == "" {
 		return nil
 	}

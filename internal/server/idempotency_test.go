@@ -18,6 +18,7 @@ import (
 	apifinspacedata "github.com/openfinspace/openfinspace/internal/api/finspacedata"
 	"github.com/openfinspace/openfinspace/internal/auth"
 	"github.com/openfinspace/openfinspace/internal/auth/credstore"
+	"github.com/openfinspace/openfinspace/internal/clienttoken"
 	"github.com/openfinspace/openfinspace/internal/dataset"
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
@@ -399,7 +400,7 @@ type txRecorder struct {
 type txWrites struct{ writes, marks int }
 
 func (r *txRecorder) Update(ctx context.Context, fn func(store.Tx) error) error {
-	if restjson.IdempotencyKey(ctx) == "" {
+	if clienttoken.Key(ctx) == "" {
 		return r.Store.Update(ctx, fn)
 	}
 	var w txWrites

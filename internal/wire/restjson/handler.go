@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/auth"
+	"github.com/openfinspace/openfinspace/internal/clienttoken"
 	"github.com/openfinspace/openfinspace/internal/fault"
 )
 
@@ -38,33 +39,18 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, r *http.Request, body []byte) (auth.Caller, error)
 }
 
-// StoredResponse is a response kept for idempotent replay.
-type StoredResponse struct {
-	Status int    `json:"status"`
-	Body   []byte `json:"body"`
-}
-
-// Idempotency remembers responses by client token.
+// Idempotency remembers responses by client token (package idempotency
+// implements it). The claim's key reaches the operation in its context
+// (clienttoken.Key).
 type Idempotency interface {
 	// Begin claims key for a request whose input hashes to inputHash. It
 	// returns a stored response to replay, nil to go ahead, or an error
 	// (a fault.Conflict when the token was used with another input).
-	Begin(ctx context.Context, key, inputHash string) (*StoredResponse, error)
+	Begin(ctx context.Context, key, inputHash string) (*clienttoken.Response, error)
 	// Complete stores the response of a claimed key.
-	Complete(ctx context.Context, key string, resp StoredResponse) error
+	Complete(ctx context.Context, key string, resp clienttoken.Response) error
 	// Abort releases a claimed key after a failed request.
 	Abort(ctx context.Context, key string)
-}
-
-type idempotencyKeyCtx struct{}
-
-// IdempotencyKey is the key (as passed to Idempotency.Begin) of the
-// client token of the request ctx belongs to, or "" when it carries none.
-// An Idempotency implementation uses it to record, in the operation's own
-// transactions, that the operation has taken effect.
-func IdempotencyKey(ctx context.Context) string {
-	k, _ := ctx.Value(idempotencyKeyCtx{}).(string)
-	return k
 }
 
 // Authorizer decides whether an authenticated caller may call an
@@ -267,7 +253,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 	}
 
 	if idemKey != "" {
-		ctx = context.WithValue(ctx, idempotencyKeyCtx{}, idemKey)
+		ctx = clienttoken.WithKey(ctx, idemKey)
 	}
 	out, err := impl(ctx, in)
 	if err != nil {
@@ -286,7 +272,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, svc *Service)
 		return opName
 	}
 	if idemKey != "" {
-		if cerr := h.Idempotency.Complete(context.WithoutCancel(ctx), idemKey, StoredResponse{Status: status, Body: payload}); cerr != nil {
+		if cerr := h.Idempotency.Complete(context.WithoutCancel(ctx), idemKey, clienttoken.Response{Status: status, Body: payload}); cerr != nil {
 			h.Logger.ErrorContext(ctx, "storing idempotent response", "request_id", RequestID(ctx), "operation", op.Name, "error", cerr)
 		}
 	}
