@@ -109,6 +109,53 @@ if [ -z "${OPENFINSPACE_TEST_POSTGRES:-}" ]; then
   echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') at 127.0.0.1:$pg_port ($pg_dir)"
 fi
 
+# One MinIO for every package that needs an external S3 service (the blob
+# conformance suite, the server fronting S3, tests/multiprocess), unless
+# OPENFINSPACE_TEST_MINIO_URL names one. The binary is $OPENFINSPACE_MINIO,
+# minio on PATH or $(go env GOPATH)/bin/minio, built there once (pinned, the
+# version internal/blob/blobtest names) when missing.
+minio_dir=""
+minio_pid=""
+stop_minio() {
+  if [ -n "$minio_pid" ]; then kill "$minio_pid" 2>/dev/null || true; wait "$minio_pid" 2>/dev/null || true; minio_pid=""; fi
+  if [ -n "$minio_dir" ]; then rm -rf "$minio_dir"; minio_dir=""; fi
+}
+trap 'stop_minio; stop_postgres' EXIT
+if [ -z "${OPENFINSPACE_TEST_MINIO_URL:-}" ]; then
+  step "MinIO"
+  minio_bin=${OPENFINSPACE_MINIO:-$(command -v minio || true)}
+  if [ -z "$minio_bin" ]; then
+    minio_bin="$(go env GOPATH | cut -d: -f1)/bin/minio"
+    if [ ! -x "$minio_bin" ]; then
+      minio_version=$(sed -n 's/^const minioVersion = "\(.*\)"$/\1/p' internal/blob/blobtest/minio.go)
+      echo "building MinIO $minio_version into $(dirname "$minio_bin") (once; a few minutes)"
+      (cd /tmp && GOBIN=$(dirname "$minio_bin") CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "github.com/minio/minio@$minio_version")
+    fi
+  fi
+  minio_dir=$(mktemp -d /tmp/openfinspace-minio.XXXXXX)
+  minio_password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+  minio_ready() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "http://127.0.0.1:$minio_port/minio/health/ready" 2>/dev/null; }
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  for _ in 1 2 3; do # a free port may be taken before MinIO binds it
+    minio_port=$(free_port)
+    MINIO_ROOT_USER=openfinspace MINIO_ROOT_PASSWORD=$minio_password MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CI_CD=1 \
+      "$minio_bin" server "$minio_dir/data" --address "127.0.0.1:$minio_port" --console-address "127.0.0.1:$(free_port)" --quiet \
+      >"$minio_dir/log" 2>&1 &
+    minio_pid=$!
+    for _ in $(seq 1 600); do
+      if minio_ready; then break; fi
+      kill -0 "$minio_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if minio_ready; then break; fi
+    kill "$minio_pid" 2>/dev/null || true; wait "$minio_pid" 2>/dev/null || true; minio_pid=""
+  done
+  if [ -z "$minio_pid" ]; then cat "$minio_dir/log"; echo "MinIO did not start"; exit 1; fi
+  export OPENFINSPACE_TEST_MINIO_URL="http://127.0.0.1:$minio_port"
+  export OPENFINSPACE_TEST_MINIO_USER=openfinspace OPENFINSPACE_TEST_MINIO_PASSWORD=$minio_password
+  echo "MinIO $("$minio_bin" --version 2>/dev/null | head -1 | awk '{print $3}') at $OPENFINSPACE_TEST_MINIO_URL ($minio_dir)"
+fi
+
 if [ "$only_packages" -ne 0 ]; then
   step "go test -race $*"
   go test -race -shuffle=on -count=1 -timeout 20m "$@"

@@ -303,11 +303,13 @@ func TestConformanceMinIOSingleBucket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := admin.EnsureBucket(context.Background(), "openfinspace-single"); err != nil {
+	// Its own name: the MinIO may be shared with other packages and runs.
+	single := fmt.Sprintf("openfinspace-single-%x", time.Now().UnixNano())
+	if err := admin.EnsureBucket(context.Background(), single); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := blob.ConfigFromEnv(envMap(map[string]string{
-		blob.EnvEndpoint: m.URL, blob.EnvBucket: "openfinspace-single",
+		blob.EnvEndpoint: m.URL, blob.EnvBucket: single,
 		blob.EnvAccessKeyID: m.User, blob.EnvSecretKey: m.Password, blob.EnvEmbedded: "false",
 	}))
 	if err != nil {
@@ -321,7 +323,7 @@ func TestConformanceMinIOSingleBucket(t *testing.T) {
 		t.Errorf("Kind = %s", st.Kind())
 	}
 	blobtest.Run(t, func(*testing.T) blob.Store { return st })
-	if b, p := st.PhysicalLocation("logical", "ingestion/"); b != "openfinspace-single" || p != "logical/ingestion/" {
+	if b, p := st.PhysicalLocation("logical", "ingestion/"); b != single || p != "logical/ingestion/" {
 		t.Errorf("PhysicalLocation = %s, %s", b, p)
 	}
 }

@@ -22,6 +22,11 @@ import (
 // test process, on 127.0.0.1 with a random port and a temporary data
 // directory, and stopped by TestMain (StopMinIO).
 //
+// When OPENFINSPACE_TEST_MINIO_URL is set (with OPENFINSPACE_TEST_MINIO_USER
+// and OPENFINSPACE_TEST_MINIO_PASSWORD), that server is used instead and
+// left running: scripts/test.sh starts one MinIO for every package. Tests
+// sharing it use bucket names of their own.
+//
 // The binary is found as $OPENFINSPACE_MINIO, minio on PATH or
 // $(go env GOPATH)/bin/minio; otherwise it is built there once with
 // `go install github.com/minio/minio@<minioVersion>` (a few minutes on a
@@ -52,7 +57,14 @@ var (
 // A package using it calls StopMinIO from TestMain.
 func RequireMinIO(t testing.TB) *MinIO {
 	t.Helper()
-	minioOnce.Do(func() { minio, minioErr = startMinIO() })
+	minioOnce.Do(func() {
+		if url := os.Getenv("OPENFINSPACE_TEST_MINIO_URL"); url != "" {
+			minio = &MinIO{URL: url, User: os.Getenv("OPENFINSPACE_TEST_MINIO_USER"), Password: os.Getenv("OPENFINSPACE_TEST_MINIO_PASSWORD")}
+			minioErr = minio.ping()
+			return
+		}
+		minio, minioErr = startMinIO()
+	})
 	if minioErr != nil {
 		if os.Getenv("OPENFINSPACE_REQUIRE_MINIO") != "" || os.Getenv("CI") != "" {
 			t.Fatalf("MinIO (required: OPENFINSPACE_REQUIRE_MINIO or CI is set): %v", minioErr)
@@ -151,6 +163,20 @@ func startMinIO() (*MinIO, error) {
 	return nil, fmt.Errorf("minio did not become ready: %v\n%s", lastErr, logData)
 }
 
+// ping checks that a MinIO started by someone else answers.
+func (m *MinIO) ping() error {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(m.URL + "/minio/health/ready")
+	if err != nil {
+		return fmt.Errorf("OPENFINSPACE_TEST_MINIO_URL=%s: %v", m.URL, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("OPENFINSPACE_TEST_MINIO_URL=%s: readiness answered %s", m.URL, resp.Status)
+	}
+	return nil
+}
+
 func (m *MinIO) waitReady(limit time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(limit)
@@ -175,7 +201,7 @@ func (m *MinIO) waitReady(limit time.Duration) error {
 // StopMinIO stops the test process's MinIO, if one was started (call it
 // from TestMain after m.Run).
 func StopMinIO() {
-	if minio == nil {
+	if minio == nil || minio.cmd == nil { // none, or not ours to stop
 		return
 	}
 	_ = minio.cmd.Process.Signal(syscall.SIGTERM)
