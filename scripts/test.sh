@@ -156,6 +156,15 @@ if [ -z "${OPENFINSPACE_TEST_MINIO_URL:-}" ]; then
   echo "MinIO $("$minio_bin" --version 2>/dev/null | head -1 | awk '{print $3}') at $OPENFINSPACE_TEST_MINIO_URL ($minio_dir)"
 fi
 
+# The server binary, built once for every package that runs it as a process
+# (internal/serverbin: tests/clients, tests/readme, tests/multiprocess, bench).
+step "server binary"
+bin_dir=$(mktemp -d /tmp/openfinspace-bin.XXXXXX)
+trap 'stop_minio; stop_postgres; rm -rf "$bin_dir"' EXIT
+go build -o "$bin_dir/openfinspace" ./cmd/openfinspace
+export OPENFINSPACE_TEST_BINARY=$bin_dir/openfinspace
+echo "$OPENFINSPACE_TEST_BINARY"
+
 if [ "$only_packages" -ne 0 ]; then
   step "go test -race $*"
   go test -race -shuffle=on -count=1 -timeout 20m "$@"
