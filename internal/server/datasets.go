@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/dataset"
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/identity"
@@ -47,38 +45,4 @@ func (s *Server) buildDatasets(ident *identity.Service, tokens *idempotency.Toke
 // changeset data (tests read it back).
 func (s *Server) DatasetsManagedBucket(region, env string) string {
 	return s.datasets.ManagedBucket(region, env)
-}
-
-// localObject maps an object of the embedded store to its file under
-// <DataDir>/objects (nil with an external store): changesets read those
-// in place. Names are checked as the blob store checks them, and the
-// path must stay a regular file inside the objects directory.
-func (s *Server) localObject() func(bucket, key string) (string, bool) {
-	if s.cfg.S3.External || s.s3gw == nil {
-		return nil
-	}
-	root := filepath.Join(s.cfg.DataDir, "objects")
-	return func(bucket, key string) (string, bool) {
-		realRoot, err := filepath.EvalSymlinks(root)
-		if err != nil {
-			return "", false
-		}
-		if blob.ValidBucketName(bucket) != nil || blob.ValidKey(key) != nil || strings.HasSuffix(key, "/") {
-			return "", false
-		}
-		p := filepath.Join(realRoot, bucket, filepath.FromSlash(key))
-		if rel, err := filepath.Rel(realRoot, p); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-			return "", false
-		}
-		// No symbolic link below the objects directory (the store makes
-		// none).
-		if real, err := filepath.EvalSymlinks(p); err != nil || real != p {
-			return "", false
-		}
-		st, err := os.Lstat(p)
-		if err != nil || !st.Mode().IsRegular() {
-			return "", false
-		}
-		return p, true
-	}
 }

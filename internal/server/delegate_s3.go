@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
@@ -41,6 +42,26 @@ func (s *Server) openObjects() error {
 	var err error
 	s.blobs, err = blob.Open(context.Background(), bc)
 	return err
+}
+
+// localObject maps an object of the embedded store to its file (nil with
+// an external store): changesets read those in place. The disk layout is
+// the gateway's (s3gw.Gateway.LocalObject).
+func (s *Server) localObject() func(bucket, key string) (string, bool) {
+	if s.cfg.S3.External || s.s3gw == nil {
+		return nil
+	}
+	return s.s3gw.LocalObject
+}
+
+// linkObject makes an open object file of the embedded store another
+// object of it by a hard link (nil with an external store; false where the
+// gateway cannot link, and the caller copies): s3gw.Gateway.LinkObject.
+func (s *Server) linkObject() func(f *os.File, bucket, key string) (bool, error) {
+	if s.cfg.S3.External || s.s3gw == nil {
+		return nil
+	}
+	return s.s3gw.LinkObject
 }
 
 // upstream is the external service the endpoint fronts, nil for the
