@@ -375,6 +375,10 @@ func (g *Gateway) newRoute(sock string) *route {
 		BufferPool:     g.pool,
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   g.proxyError,
+		// Without it the proxy writes body-copy failures (a client gone
+		// mid-download) with the log package's default logger, past the
+		// server's handler and level: a client's doing, so at Debug.
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	return &route{sock: sock, transport: tr, proxy: rp}
 }
