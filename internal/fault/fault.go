@@ -82,6 +82,18 @@ func LimitExceededf(format string, args ...any) *Error { return newf(LimitExceed
 func Quotaf(format string, args ...any) *Error         { return newf(Quota, format, args...) }
 func Unavailablef(format string, args ...any) *Error   { return newf(Unavailable, format, args...) }
 
+// NoSuch is the error of a resource that does not exist: "The
+// <what> <name> does not exist." (what: "scaling group", "cluster"…).
+func NoSuch(what, name string) *Error {
+	return NotFoundf("The %s %s does not exist.", what, name)
+}
+
+// NoSuchIn is NoSuch naming the parent the resource was looked for
+// in: "The <what> <name> does not exist in <parentWhat> <parent>."
+func NoSuchIn(what, name, parentWhat, parent string) *Error {
+	return NotFoundf("The %s %s does not exist in %s %s.", what, name, parentWhat, parent)
+}
+
 // Sentinels for errors.Is checks by kind.
 var (
 	ErrNotFound      = &Error{Kind: NotFound}

@@ -224,6 +224,8 @@ type Service struct {
 	linkObject         func(f *os.File, bucket, key string) (bool, error)
 	databases          *store.Table[Database, *Database]
 	changesets         *store.Table[Changeset, *Changeset]
+	// families are the resource families registered (families.go).
+	families []Family
 }
 
 // New returns the kx service.
@@ -456,6 +458,9 @@ func (s *Service) DeleteEnvironment(ctx context.Context, region, id string) erro
 		if err := s.clustersLeftTx(ctx, tx, env.ID); err != nil {
 			return err
 		}
+		if err := s.familiesBlockDeleteTx(ctx, tx, env); err != nil {
+			return err
+		}
 		if err := env.moveTo(DeleteRequested); err != nil {
 			return err
 		}
@@ -531,6 +536,9 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, err
 			return false, err
 		}
 		if err := s.deleteDatabasesTx(ctx, tx, env); err != nil {
+			return false, err
+		}
+		if err := s.familiesDeleteAllTx(ctx, tx, env); err != nil {
 			return false, err
 		}
 	default:
@@ -624,7 +632,7 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 			return err == nil && c.Region == a.Region, err
 		}
 		if a.Resource[1] != "kxUser" {
-			return false, nil
+			return s.familyExists(ctx, tx, a)
 		}
 		u, _, err := s.users.GetIn(ctx, tx, a.Resource[0], userID(a.Resource[0], a.Resource[2]))
 		if errors.Is(err, store.ErrNotFound) {
