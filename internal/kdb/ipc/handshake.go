@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -142,8 +143,14 @@ func ClientHandshake(ctx context.Context, conn io.ReadWriter, user, password str
 }
 
 func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("kdb+ ipc: handshake: %w (%v)", ctx.Err(), err)
+	cerr := ctx.Err()
+	// The connection's deadline is the context's: its timeout can come
+	// before the context's own timer has marked it done.
+	if dl, ok := ctx.Deadline(); cerr == nil && ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil {
+		return fmt.Errorf("kdb+ ipc: handshake: %w (%v)", cerr, err)
 	}
 	return fmt.Errorf("kdb+ ipc: handshake: %w", err)
 }

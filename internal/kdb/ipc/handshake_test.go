@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,24 @@ func TestShouldCompress(t *testing.T) {
 	remote := &net.TCPAddr{IP: net.ParseIP("10.0.0.2"), Port: 5000}
 	if ShouldCompress(lo, 3) || !ShouldCompress(remote, 3) || ShouldCompress(remote, 0) || ShouldCompress(&net.UnixAddr{Name: "/x"}, 3) {
 		t.Fatal("ShouldCompress")
+	}
+}
+
+// lateCtx is a context past its deadline whose timer has not yet marked
+// it done: what a connection deadline set from it can run into.
+type lateCtx struct{ context.Context }
+
+func (lateCtx) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A connection timeout at the context's deadline is the context's
+// deadline, even before the context reports it (TestClientHandshakeHonoursContext
+// failed with a bare "i/o timeout" on a loaded machine).
+func TestHandshakeTimeoutIsTheContexts(t *testing.T) {
+	err := ctxErr(lateCtx{context.Background()}, os.ErrDeadlineExceeded)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+	if err := ctxErr(context.Background(), os.ErrDeadlineExceeded); errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("no deadline: %v", err)
 	}
 }
