@@ -28,16 +28,28 @@ type Limits struct {
 	Threads int
 	// MaxTempDirSize is DuckDB's max_temp_directory_size. Default "20GB".
 	MaxTempDirSize string
-	// MaxStagedBytes caps the bytes decompressed into StagingDir per
-	// conversion. Default 20 GiB.
+	// MaxStagedBytes caps the bytes decompressed into StagingDir (bz2
+	// sources, compressed Parquet) by all conversions of the Engine
+	// together, and what callers Reserve there: one budget, however many
+	// conversions run at once. Default 20 GiB.
 	MaxStagedBytes int64
+	// MinFreeBytes is the free space the staging file system keeps for
+	// everything else on it: staging that would leave less fails the
+	// conversion with SERVICE_QUOTA_EXCEEDED. Default 2 GiB.
+	MinFreeBytes int64
+	// MaxLineBytes is the longest CSV record (a line, or several when a
+	// quoted field holds line breaks) a conversion reads; a longer one
+	// fails it with USER_RECOVERABLE naming the file and line. It is also
+	// DuckDB's max_line_size. Default 2 MiB.
+	MaxLineBytes int64
 }
 
 // Engine converts sources to Parquet within its Limits. It holds no DuckDB
 // state between calls: each Convert opens and closes its own database, so
 // conversions are independent and may run concurrently.
 type Engine struct {
-	lim Limits
+	lim    Limits
+	budget *stagingBudget
 }
 
 // New returns an Engine after checking the limits.
@@ -57,10 +69,16 @@ func New(l Limits) (*Engine, error) {
 	if l.MaxStagedBytes <= 0 {
 		l.MaxStagedBytes = 20 << 30
 	}
+	if l.MinFreeBytes <= 0 {
+		l.MinFreeBytes = 2 << 30
+	}
+	if l.MaxLineBytes <= 0 {
+		l.MaxLineBytes = 2 << 20
+	}
 	if err := os.MkdirAll(l.StagingDir, 0o700); err != nil {
 		return nil, fmt.Errorf("ingest: staging dir: %w", err)
 	}
-	return &Engine{lim: l}, nil
+	return &Engine{lim: l, budget: &stagingBudget{limit: l.MaxStagedBytes, minFree: l.MinFreeBytes, dir: l.StagingDir, free: freeBytes}}, nil
 }
 
 // Convert reads every source as format f, casts each value to schema s and
@@ -85,15 +103,16 @@ func (e *Engine) Convert(ctx context.Context, sources []Source, f Format, s Sche
 	if err != nil {
 		return 0, &LimitError{Msg: "the staging area is not usable", Err: err}
 	}
+	st := &staging{budget: e.budget}
+	defer st.release() // after the removal below
 	defer os.RemoveAll(work)
 	if f.Type == FormatXML {
-		return e.convertXML(ctx, work, sources, f, s, out)
+		return e.convertXML(ctx, work, sources, f, s, out, st)
 	}
 
-	budget := e.lim.MaxStagedBytes
 	preps := make([]prepared, len(sources))
 	for i, src := range sources {
-		if preps[i], err = prepare(ctx, src, f, work, i, &budget); err != nil {
+		if preps[i], err = prepare(ctx, src, f, work, i, st); err != nil {
 			return 0, err
 		}
 	}
@@ -116,26 +135,76 @@ func (e *Engine) Convert(ctx context.Context, sources []Source, f Format, s Sche
 			return 0, err
 		}
 	}
-	// DuckDB's gzip reader does not check the stream's end: a truncated
-	// .gz file yields the rows before the cut and no error. So every
-	// compressed stream DuckDB reads is also decompressed in Go, alongside
-	// the COPY, and a stream that does not end cleanly fails the conversion.
-	verified := make(chan error, 1)
-	go func() { verified <- verifyStreams(ctx, preps) }()
-	q := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", selectSQL(preps, f, s, false), lit(tmp))
-	res, err := conn.ExecContext(ctx, q)
-	if err != nil {
-		os.Remove(tmp)
-		<-verified
-		return 0, diagnose(ctx, conn, preps, f, s, err)
+	// Alongside the COPY, Go reads every source DuckDB reads compressed
+	// (DuckDB's gzip reader does not check the stream's end: a truncated
+	// .gz file yields the rows before the cut and no error) and every CSV
+	// source (DuckDB drops a line longer than its buffer without an error:
+	// a 100 MB line gave SUCCESS with 0 rows). A finding there fails the
+	// conversion, naming the file and line, and interrupts the COPY.
+	copyCtx, stopCopy := context.WithCancel(ctx)
+	defer stopCopy()
+	type checked struct {
+		stats []streamStats
+		err   error
 	}
-	if err := <-verified; err != nil {
+	check := make(chan checked, 1)
+	go func() {
+		st, err := checkStreams(ctx, preps, f, e.lim.MaxLineBytes)
+		if err != nil {
+			stopCopy()
+		}
+		check <- checked{st, err}
+	}()
+	q := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", selectSQL(preps, f, s, false, e.lim.MaxLineBytes), lit(tmp))
+	res, err := conn.ExecContext(copyCtx, q)
+	c := <-check
+	if c.err != nil {
+		os.Remove(tmp)
 		if ctx.Err() != nil {
 			return 0, &cancelledError{ctx.Err()}
 		}
-		return 0, err
+		return 0, c.err
 	}
-	return finish(res, db, conn, tmp, out)
+	if err != nil {
+		os.Remove(tmp)
+		return 0, diagnose(ctx, conn, preps, f, s, err, e.lim.MaxLineBytes)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return 0, &internalError{err}
+	}
+	if rows == 0 {
+		if err := noRows(preps, f, c.stats); err != nil {
+			return 0, err
+		}
+	}
+	return finish(rows, db, conn, tmp, out)
+}
+
+// noRows fails a conversion that read no row from sources holding data:
+// a CSV line beyond the header, a JSON record. Sources that say they hold
+// none (a header alone, an empty JSON array) give an empty changeset.
+func noRows(preps []prepared, f Format, stats []streamStats) error {
+	for i, p := range preps {
+		switch f.Type {
+		case FormatCSV:
+			data := stats[i].lines
+			if f.WithHeader {
+				data--
+			}
+			if data > 0 {
+				return &SourceError{File: p.src.name(), Problem: SourceNoRows,
+					Msg: fmt.Sprintf("the file holds %d lines of data but no row could be read from them (check the line breaks, the separator and the quoting)", data)}
+			}
+		case FormatJSON:
+			if line, found, err := jsonRecordStart(p, 0); err != nil {
+				return &SourceError{File: p.src.name(), Problem: SourceMalformed, Msg: "the file is not valid JSON records", Err: err}
+			} else if found {
+				return &SourceError{File: p.src.name(), Line: line, Problem: SourceNoRows, Msg: "the file holds JSON records but no row could be read from them"}
+			}
+		}
+	}
+	return nil
 }
 
 // open starts a private, sandboxed DuckDB for one conversion.
@@ -183,10 +252,10 @@ func (e *Engine) open(ctx context.Context, work string, preps []prepared, tmpOut
 // selectSQL is the query that reads every source with the schema's columns.
 // With raw, JSON and Parquet columns are not cast (the diagnostic scan casts
 // them with TRY_CAST itself).
-func selectSQL(preps []prepared, f Format, s Schema, raw bool) string {
+func selectSQL(preps []prepared, f Format, s Schema, raw bool, maxLine int64) string {
 	switch f.Type {
 	case FormatCSV:
-		return "SELECT * FROM " + csvScan(preps, f, s, "")
+		return "SELECT * FROM " + csvScan(preps, f, s, maxLine, "")
 	case FormatJSON:
 		// One scan per layout; mixed layouts are rare, keep it simple.
 		var parts []string
@@ -199,7 +268,7 @@ func selectSQL(preps []prepared, f Format, s Schema, raw bool) string {
 	}
 }
 
-func csvScan(preps []prepared, f Format, s Schema, extra string) string {
+func csvScan(preps []prepared, f Format, s Schema, maxLine int64, extra string) string {
 	var cols []string
 	for _, c := range s.Columns {
 		cols = append(cols, lit(c.Name)+": "+lit(c.Type.DuckType()))
@@ -216,6 +285,10 @@ func csvScan(preps []prepared, f Format, s Schema, extra string) string {
 		"strict_mode = true",
 		"null_padding = false",
 		"compression = " + lit(duckCompression(preps[0].compression, false)),
+		// Above the limit Go checks (checkStreams), so that DuckDB never
+		// refuses a record Go accepted; its buffer (16 times this) holds
+		// every such record.
+		"max_line_size = " + strconv.FormatInt(maxLine+maxLine/8+1024, 10),
 	}
 	if extra != "" {
 		opts = append(opts, extra)
@@ -322,11 +395,7 @@ func tempName(out string) (string, error) {
 
 // finish closes a conversion's DuckDB, which completes the file its COPY
 // wrote to tmp, and commits tmp as out; it returns the rows written.
-func finish(res sql.Result, db *sql.DB, conn *sql.Conn, tmp, out string) (int64, error) {
-	rows, err := res.RowsAffected()
-	if err != nil {
-		return 0, &internalError{err}
-	}
+func finish(rows int64, db *sql.DB, conn *sql.Conn, tmp, out string) (int64, error) {
 	conn.Close()
 	db.Close()
 	if err := commitFile(tmp, out); err != nil {

@@ -16,7 +16,7 @@ import (
 // sources again, one at a time and in order, to name the first bad value or
 // row; failing that, the first file DuckDB cannot read. Only the failure path
 // pays for this second read.
-func diagnose(ctx context.Context, conn *sql.Conn, preps []prepared, f Format, s Schema, cause error) error {
+func diagnose(ctx context.Context, conn *sql.Conn, preps []prepared, f Format, s Schema, cause error, maxLine int64) error {
 	if ctx.Err() != nil {
 		return &cancelledError{ctx.Err()}
 	}
@@ -24,10 +24,25 @@ func diagnose(ctx context.Context, conn *sql.Conn, preps []prepared, f Format, s
 	if errors.As(cause, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
 		return &LimitError{Msg: "the conversion needs more memory or spill space than this server allows for one ingestion", Err: cause}
 	}
+	if f.Type == FormatCSV && strings.Contains(cause.Error(), "Maximum line size") {
+		// A record DuckDB finds longer than its max_line_size though no
+		// line is (a quoted field over several lines, with an escape
+		// character other than the quote). Which file: the first.
+		name := preps[0].src.name()
+		if m := csvFile.FindStringSubmatch(cause.Error()); m != nil {
+			for _, p := range preps {
+				if p.path == m[1] {
+					name = p.src.name()
+				}
+			}
+		}
+		return &SourceError{File: name, Problem: SourceLineTooLong, Err: cause,
+			Msg: fmt.Sprintf("a record is longer than the %d bytes a record may hold on this server (check the quoting)", maxLine)}
+	}
 	for i, p := range preps {
 		var err error
 		if f.Type == FormatCSV {
-			err = diagnoseCSV(ctx, conn, i, p, f, s)
+			err = diagnoseCSV(ctx, conn, i, p, f, s, maxLine)
 		} else {
 			err = diagnoseScan(ctx, conn, p, f, s)
 		}
@@ -38,9 +53,9 @@ func diagnose(ctx context.Context, conn *sql.Conn, preps []prepared, f Format, s
 	return &internalError{cause}
 }
 
-func diagnoseCSV(ctx context.Context, conn *sql.Conn, i int, p prepared, f Format, s Schema) error {
+func diagnoseCSV(ctx context.Context, conn *sql.Conn, i int, p prepared, f Format, s Schema, maxLine int64) error {
 	rej, scan := fmt.Sprintf("ingest_rejects_%d", i), fmt.Sprintf("ingest_scans_%d", i)
-	q := "SELECT count(COLUMNS(*)) FROM " + csvScan([]prepared{p}, f, s,
+	q := "SELECT count(COLUMNS(*)) FROM " + csvScan([]prepared{p}, f, s, maxLine,
 		fmt.Sprintf("store_rejects = true, rejects_table = %s, rejects_scan = %s, rejects_limit = 100", lit(rej), lit(scan)))
 	_, scanErr := conn.ExecContext(ctx, q)
 	if ctx.Err() != nil {
@@ -83,6 +98,9 @@ func csvReject(p prepared, f Format, s Schema, line int64, colIdx int, colName, 
 	return &SourceError{File: name, Line: line, Problem: SourceMalformed, Msg: "not valid CSV: " + strings.ToLower(kind) + ": " + msg}
 }
 
+// csvFile is the file of a DuckDB CSV error, in its "file = /path" line.
+var csvFile = regexp.MustCompile(`(?m)^\s*file = (.*)$`)
+
 var convertValue = regexp.MustCompile(`Could not convert string "(.*)" to '`)
 
 // csvField extracts the offending field from the rejected row. The reject
@@ -115,7 +133,7 @@ func diagnoseScan(ctx context.Context, conn *sql.Conn, p prepared, f Format, s S
 		vals = append(vals, fmt.Sprintf("WHEN %s THEN CAST(%s AS VARCHAR)", bad, ident(c.Name)))
 	}
 	q := fmt.Sprintf("SELECT CASE %s ELSE 0 END, CASE %s END FROM (%s)",
-		strings.Join(conds, " "), strings.Join(vals, " "), selectSQL([]prepared{p}, f, s, true))
+		strings.Join(conds, " "), strings.Join(vals, " "), selectSQL([]prepared{p}, f, s, true, 0))
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return unreadable(p, f, err)

@@ -88,6 +88,8 @@ const (
 	SourceEmpty       SourceProblem = "empty"       // USER_RECOVERABLE
 	SourceCompression SourceProblem = "compression" // not compressed as declared, or truncated/corrupt stream
 	SourceMalformed   SourceProblem = "malformed"   // not the declared format (bad CSV quoting, invalid JSON, not Parquet)
+	SourceLineTooLong SourceProblem = "line-length" // a record longer than the server reads (Limits.MaxLineBytes)
+	SourceNoRows      SourceProblem = "no-rows"     // data that yields no row (never a silent success)
 )
 
 // SourceError is a source file that cannot be read as declared.

@@ -6,7 +6,6 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +63,7 @@ func decompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
 // prepare checks what can be checked cheaply before DuckDB runs (exists,
 // non-empty, compressed as declared, looks like the declared format) and
 // stages what DuckDB cannot read in place: bz2, and compressed Parquet.
-func prepare(ctx context.Context, src Source, f Format, stageDir string, idx int, budget *int64) (prepared, error) {
+func prepare(ctx context.Context, src Source, f Format, stageDir string, idx int, stg *staging) (prepared, error) {
 	p := prepared{src: src, path: src.Path, compression: f.compression()}
 	name := src.name()
 	file, err := os.Open(src.Path)
@@ -135,7 +134,9 @@ func prepare(ctx context.Context, src Source, f Format, stageDir string, idx int
 	if err != nil {
 		return p, &internalError{err}
 	}
-	_, err = io.Copy(out, &budgetReader{ctx: ctx, r: body, left: budget})
+	br := &budgetReader{ctx: ctx, r: body, b: stg.budget}
+	_, err = io.Copy(out, br)
+	stg.taken += br.taken
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -157,36 +158,16 @@ func prepare(ctx context.Context, src Source, f Format, stageDir string, idx int
 
 var errWrite = errors.New("staging write failed")
 
-// budgetReader stops a copy when the staging budget is spent or ctx ends.
-type budgetReader struct {
-	ctx  context.Context
-	r    io.Reader
-	left *int64
+// staging is one conversion's share of the Engine's staging budget: what
+// it took, given back when its staging directory is removed.
+type staging struct {
+	budget *stagingBudget
+	taken  int64
 }
 
-func (b *budgetReader) Read(p []byte) (int, error) {
-	if err := b.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := b.r.Read(p)
-	*b.left -= int64(n)
-	if *b.left < 0 {
-		return n, &LimitError{Msg: "the decompressed sources exceed the staging space allowed for one ingestion"}
-	}
-	return n, err
-}
-
-// verifyStreams checks every compressed source DuckDB reads directly.
-func verifyStreams(ctx context.Context, preps []prepared) error {
-	for _, p := range preps {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err := verifyStream(p); err != nil {
-			return &SourceError{File: p.src.name(), Problem: SourceCompression, Msg: fmt.Sprintf("the %s stream is truncated or corrupt", lower(p.compression)), Err: err}
-		}
-	}
-	return nil
+func (s *staging) release() {
+	s.budget.give(s.taken)
+	s.taken = 0
 }
 
 // verifyStream decompresses a whole source in Go and reports whether the
@@ -208,74 +189,6 @@ func verifyStream(p prepared) error {
 	defer d.Close()
 	_, err = io.Copy(io.Discard, d)
 	return err
-}
-
-// jsonRecordLine returns the line on which the record with 0-based index
-// idx starts, in the (decompressed) JSON source.
-func jsonRecordLine(p prepared, idx int64) int64 {
-	f, err := os.Open(p.path)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	d, err := decompressor(bufio.NewReader(f), p.compression)
-	if err != nil {
-		return 0
-	}
-	defer d.Close()
-	cr := &lineCounter{r: d, line: 1}
-	dec := json.NewDecoder(cr)
-	if p.jsonArray {
-		if _, err := dec.Token(); err != nil {
-			return 0
-		}
-	}
-	var skip json.RawMessage
-	for i := int64(0); i < idx; i++ {
-		if err := dec.Decode(&skip); err != nil {
-			return 0
-		}
-	}
-	// The record starts after the white space and comma that follow the
-	// previous one: count the line breaks up to its first byte.
-	return cr.lineAt(dec.InputOffset(), dec.Buffered())
-}
-
-// lineCounter remembers where every line break of the stream is, so that an
-// offset can be turned into a line number.
-type lineCounter struct {
-	r      io.Reader
-	off    int64
-	breaks []int64
-	line   int64
-}
-
-func (c *lineCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	for i, b := range p[:n] {
-		if b == '\n' {
-			c.breaks = append(c.breaks, c.off+int64(i))
-		}
-	}
-	c.off += int64(n)
-	return n, err
-}
-
-func (c *lineCounter) lineAt(off int64, rest io.Reader) int64 {
-	buf, _ := io.ReadAll(io.LimitReader(rest, 1<<20))
-	for _, b := range buf {
-		if b != ' ' && b != '\t' && b != '\r' && b != '\n' && b != ',' {
-			break
-		}
-		off++
-	}
-	line := int64(1)
-	for _, br := range c.breaks {
-		if br < off {
-			line++
-		}
-	}
-	return line
 }
 
 // lineOfOffset returns the 1-based line on which byte off of the

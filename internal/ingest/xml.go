@@ -39,12 +39,11 @@ const xmlTable = "ingest_xml_rows"
 func xmlColumn(i int) string { return fmt.Sprintf("c%d", i) }
 
 // convertXML is Convert for XML sources, in work (Convert's directory).
-func (e *Engine) convertXML(ctx context.Context, work string, sources []Source, f Format, s Schema, out string) (int64, error) {
-	budget := e.lim.MaxStagedBytes
+func (e *Engine) convertXML(ctx context.Context, work string, sources []Source, f Format, s Schema, out string, st *staging) (int64, error) {
 	preps := make([]prepared, len(sources))
 	for i, src := range sources {
 		var err error
-		if preps[i], err = prepare(ctx, src, f, work, i, &budget); err != nil {
+		if preps[i], err = prepare(ctx, src, f, work, i, st); err != nil {
 			return 0, err
 		}
 	}
@@ -117,7 +116,11 @@ func (e *Engine) convertXML(ctx context.Context, work string, sources []Source, 
 		}
 		return 0, diagnoseXML(ctx, conn, preps, s, err)
 	}
-	return finish(res, db, conn, tmp, out)
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return 0, &internalError{err}
+	}
+	return finish(rows, db, conn, tmp, out)
 }
 
 // diagnoseXML names the first value that does not cast, in source and
