@@ -157,6 +157,9 @@ func (s *Service) runIngestion(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		return s.succeedTx(ctx, tx, c.Dataset, c.ID, bucket, stored, rows, size)
 	}, Done: func() {
+		if s.cfg.Jobs != nil {
+			s.cfg.Jobs.Wake(ViewJobKind) // auto-update views (autoUpdateTx)
+		}
 		s.cfg.Metrics.ChangesetIngested(rows, size)
 		s.log.Info("changeset ingested", "changeset", c.ID, "dataset", c.Dataset, "environment", c.Environment,
 			"outcome", StatusSuccess, "files", len(objs), "rows", rows, "stored_bytes", size, "linked", ph.linked,
@@ -312,6 +315,15 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 	if free, ok := s.freeSpace(dir); ok && copied > free {
 		return nil, 0, 0, failf(ingest.CategoryServiceQuotaExceeded, "The sources hold %d bytes but the server's staging area has %d bytes free; free space there, or ingest the files in smaller changesets.", copied, free)
 	}
+	// Copies count against the staging budget every conversion shares
+	// (with what they decompress there), and keep the disk's reserve.
+	if r, ok := s.cfg.Engine.(stagingReserver); ok && copied > 0 {
+		release, err := r.Reserve(copied)
+		if err != nil {
+			return nil, 0, 0, failf(ingest.CategoryServiceQuotaExceeded, "The sources hold %d bytes to copy into the server's staging area, which has no room for them: %v.", copied, err)
+		}
+		defer release()
+	}
 	for i := range sources {
 		if sources[i].Path != "" {
 			continue
@@ -357,6 +369,12 @@ func (s *Service) convert(ctx context.Context, c *Changeset, objs []blob.ObjectI
 	}
 	ph.store = time.Since(start)
 	return []string{key}, rows, st.Size(), nil
+}
+
+// stagingReserver is a Converter whose staging budget copied sources
+// count against (*ingest.Engine).
+type stagingReserver interface {
+	Reserve(n int64) (release func(), err error)
 }
 
 // linkSource hard-links object o's local file (Config.LocalObject) into
@@ -431,6 +449,9 @@ func (s *Service) succeedTx(ctx context.Context, tx store.Tx, dataset, id, bucke
 	c.Status, c.ActiveFrom, c.Bucket, c.Objects, c.Rows, c.Bytes = StatusSuccess, now, bucket, objects, rows, size
 	c.ErrorCategory, c.ErrorMessage = "", ""
 	if err := s.changesets.Update(ctx, tx, c, version); err != nil {
+		return err
+	}
+	if err := s.autoUpdateTx(ctx, tx, dataset, now); err != nil {
 		return err
 	}
 	switch c.Type {
