@@ -28,6 +28,26 @@ import (
 // beats the default. Flags' defaults are the built-in ones, never values
 // from the environment, so -h cannot print a secret.
 
+// parseBytes reads a size in bytes: a count, or a number with a unit
+// (kB, MB, GB, TB in powers of 1000; KiB, MiB, GiB, TiB in powers of 1024;
+// case ignored).
+func parseBytes(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	}
+	units := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+	mul, ok := units[unit]
+	f, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || f*mul >= 1<<62 {
+		return 0, false
+	}
+	return int64(f * mul), true
+}
+
 // duckSize is a size DuckDB's memory_limit accepts.
 var duckSize = regexp.MustCompile(`^(?i)[0-9]+(\.[0-9]+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)$`)
 
@@ -214,6 +234,18 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			return nil, v.invalid("OPENFINSPACE_INGEST_MEMORY", val, src, "a size such as 512MB or 2GiB")
 		}
 		c.Ingest.MemoryLimit = val
+	}
+	for _, n := range []struct {
+		name string
+		to   *int64
+	}{{"OPENFINSPACE_INGEST_STAGING_BYTES", &c.Ingest.StagingBytes}, {"OPENFINSPACE_INGEST_MIN_FREE_BYTES", &c.Ingest.MinFreeBytes},
+		{"OPENFINSPACE_INGEST_MAX_LINE_BYTES", &c.Ingest.MaxLineBytes}} {
+		if val, src := v.get(n.name); val != "" {
+			var ok bool
+			if *n.to, ok = parseBytes(val); !ok || *n.to <= 0 {
+				return nil, v.invalid(n.name, val, src, "a positive size such as 512MiB, 20GiB or 1048576")
+			}
+		}
 	}
 	for _, n := range []struct {
 		name string

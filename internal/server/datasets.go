@@ -30,7 +30,7 @@ func (s *Server) buildDatasets(ident *identity.Service, tokens *idempotency.Toke
 		}
 	}
 	engine, err := ingest.New(ingest.Limits{StagingDir: engineDir, MemoryLimit: cmp.Or(ic.MemoryLimit, "512MB"),
-		Threads: cmp.Or(ic.Threads, 2)})
+		Threads: cmp.Or(ic.Threads, 2), MaxStagedBytes: ic.StagingBytes, MinFreeBytes: ic.MinFreeBytes, MaxLineBytes: ic.MaxLineBytes})
 	if err != nil {
 		return err
 	}

@@ -118,6 +118,11 @@ type IngestConfig struct {
 	PerEnvironment, Workers int
 	// MaxSourceBytes caps one changeset's sources (default 50 GiB).
 	MaxSourceBytes int64
+	// StagingBytes is the staging budget every conversion of this
+	// process shares (default 20 GiB); MinFreeBytes the free space the
+	// staging disk keeps (default 2 GiB); MaxLineBytes the longest CSV
+	// record (default 2 MiB). See ingest.Limits.
+	StagingBytes, MinFreeBytes, MaxLineBytes int64
 }
 
 // Server is one running openfinspace instance.
