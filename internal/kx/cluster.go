@@ -114,14 +114,22 @@ const maxNodes = 5
 // and returns how many nodes the cluster starts with.
 func clusterNodeCount(in *shapes.CreateKxClusterRequest) (int, error) {
 	typ := string(deref(in.ClusterType))
-	if in.ScalingGroupConfiguration != nil {
-		return 0, notFoundf("The scaling group %s does not exist.", deref(in.ScalingGroupConfiguration.ScalingGroupName))
-	}
 	n := 1
-	if in.CapacityConfiguration == nil {
+	switch sg := in.ScalingGroupConfiguration; {
+	case sg != nil:
+		if in.CapacityConfiguration != nil {
+			return 0, fault.Invalidf("A cluster on a scaling group takes scalingGroupConfiguration, not capacityConfiguration.")
+		}
+		if sg.MemoryReservation == nil || sg.NodeCount == nil {
+			return 0, fault.Invalidf("scalingGroupConfiguration needs memoryReservation and nodeCount.")
+		}
+		if sg.MemoryLimit != nil && *sg.MemoryLimit < *sg.MemoryReservation {
+			return 0, fault.Invalidf("scalingGroupConfiguration: memoryLimit %d is below memoryReservation %d.", *sg.MemoryLimit, *sg.MemoryReservation)
+		}
+		n = int(*sg.NodeCount)
+	case in.CapacityConfiguration == nil:
 		return 0, fault.Invalidf("capacityConfiguration is required for a cluster on dedicated nodes.")
-	}
-	if in.CapacityConfiguration.NodeCount != nil {
+	case in.CapacityConfiguration.NodeCount != nil:
 		n = int(*in.CapacityConfiguration.NodeCount)
 	}
 	if a := in.AutoScalingConfiguration; a != nil {
@@ -203,6 +211,14 @@ func (s *Service) CreateCluster(ctx context.Context, region, env string, in *sha
 		e, err := s.usableEnvTx(ctx, tx, region, env)
 		if err != nil {
 			return err
+		}
+		if group, need := reservationOf(in); group != "" {
+			if s.placement == nil {
+				return notFoundf("The scaling group %s does not exist.", group)
+			}
+			if err := s.placement.AdmitTx(ctx, tx, region, env, group, need); err != nil {
+				return err
+			}
 		}
 		now := s.now().UTC()
 		name := deref(in.ClusterName)

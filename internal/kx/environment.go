@@ -224,8 +224,10 @@ type Service struct {
 	linkObject         func(f *os.File, bucket, key string) (bool, error)
 	databases          *store.Table[Database, *Database]
 	changesets         *store.Table[Changeset, *Changeset]
-	// families are the resource families registered (families.go).
-	families []Family
+	// families are the resource families registered (families.go);
+	// placement the scaling groups' admission (placement.go).
+	families  []Family
+	placement Placement
 }
 
 // New returns the kx service.

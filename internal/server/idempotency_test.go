@@ -25,7 +25,9 @@ import (
 	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/paging"
+	"github.com/openfinspace/openfinspace/internal/resource"
 	"github.com/openfinspace/openfinspace/internal/server"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
 	"github.com/openfinspace/openfinspace/internal/store"
@@ -172,6 +174,22 @@ var idempotentCases = map[string]idemCase{
 		mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/users", map[string]any{"userName": "alice", "iamRole": "arn:aws:iam::000000000000:role/a"}})
 		return idemRequest{"PUT", "/kx/environments/" + e + "/users/alice", map[string]any{"iamRole": "arn:aws:iam::000000000000:role/b"}},
 			idemRequest{"PUT", "/kx/environments/" + e + "/users/alice", map[string]any{"iamRole": "arn:aws:iam::000000000000:role/c"}}
+	},
+	"CreateKxScalingGroup": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-sg")
+		sg := func(n string) map[string]any {
+			return map[string]any{"scalingGroupName": n, "hostType": "kx.sg.large", "availabilityZoneId": "use1-az1"}
+		}
+		return idemRequest{"POST", "/kx/environments/" + e + "/scalingGroups", sg("sg-one")},
+			idemRequest{"POST", "/kx/environments/" + e + "/scalingGroups", sg("sg-two")}
+	},
+	"DeleteKxScalingGroup": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-sg-delete")
+		for _, n := range []string{"sg-one", "sg-two"} {
+			mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/scalingGroups",
+				map[string]any{"scalingGroupName": n, "hostType": "kx.sg.large", "availabilityZoneId": "use1-az1", "clientToken": "setup-" + n + "-" + e}})
+		}
+		return idemRequest{"DELETE", "/kx/environments/" + e + "/scalingGroups/sg-one", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/scalingGroups/sg-two", nil}
 	},
 	"DeleteKxUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
 		e := idemKxEnv(t, send, "idem-kx-user-delete")
@@ -508,8 +526,9 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 	apifinspacedata.Register(fd, &apifinspacedata.Adapter{Identity: ident, Pages: paging.NewCodec(keys.Key("page-tokens")), Account: "000000000000",
 		Datasets: dataset.New(dataset.Config{Store: rec, Tokens: tokens, Identity: ident, Account: "000000000000"})})
 	fs := &wfinspace.Handlers{}
-	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kx.New(kx.Config{Store: rec, Tokens: tokens, Account: "000000000000"}),
-		Pages: paging.NewCodec(keys.Key("page-tokens"))})
+	kxs := kx.New(kx.Config{Store: rec, Tokens: tokens, Account: "000000000000"})
+	groups := scaling.New(scaling.Config{Kx: kxs, Mutate: resource.Mutator{DB: rec, Tokens: tokens}})
+	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kxs, Scaling: groups, Pages: paging.NewCodec(keys.Key("page-tokens"))})
 	handler := &restjson.Handler{
 		Services: map[string]*restjson.Service{
 			finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fd.Lookup},

@@ -7,6 +7,8 @@ import (
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/scaling"
+	"github.com/openfinspace/openfinspace/internal/resource"
 )
 
 // buildKx makes the Managed kdb service: environments and users on the
@@ -25,6 +27,14 @@ func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.
 		}
 	}
 	s.kx = kxs
+	s.scaling = scaling.New(scaling.Config{Kx: kxs, StepDelay: s.cfg.LifecycleStep, Now: now,
+		Mutate: resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}})
+	// Clusters own the rule that a group in use stays; groups own admission.
+	s.scaling.SetUse(kxs.ScalingGroupUseTx)
+	kxs.SetPlacement(s.scaling)
+	if err := s.jobs.Register(s.withLease(s.scaling.JobKind())); err != nil {
+		return nil, err
+	}
 	return kxs, nil
 }
 

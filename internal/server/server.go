@@ -34,6 +34,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/metrics"
 	"github.com/openfinspace/openfinspace/internal/netguard"
 	"github.com/openfinspace/openfinspace/internal/paging"
@@ -133,6 +134,7 @@ type Server struct {
 	jobs     *jobs.Engine
 	envs     *environment.Service
 	kx       *kx.Service
+	scaling  *scaling.Service
 	datasets *dataset.Service
 	metrics  *metrics.Metrics
 	handler  http.Handler
@@ -311,7 +313,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}
-	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Tags: tags, Pages: pages})
+	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Scaling: s.scaling, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
 	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Datasets: s.datasets, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
 	s.registerGauges()
@@ -404,6 +406,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.kx.Resume(ctx); err != nil {
 		ln.Close()
 		return fmt.Errorf("resuming kx lifecycles: %w", err)
+	}
+	if err := s.scaling.Resume(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("resuming kx scaling group lifecycles: %w", err)
 	}
 	s.jobs.Start(ctx)
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -9,6 +9,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/tagging"
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
@@ -18,6 +19,7 @@ import (
 type Adapter struct {
 	Environments *environment.Service
 	Kx           *kx.Service
+	Scaling      *scaling.Service
 	Tags         *tagging.Service
 	Pages        *paging.Codec
 }
@@ -54,6 +56,10 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.ListKxClusters = regional(a.listKxClusters)
 	h.DeleteKxCluster = regional(a.deleteKxCluster)
 	h.ListKxClusterNodes = regional(a.listKxClusterNodes)
+	h.CreateKxScalingGroup = regional(a.createKxScalingGroup)
+	h.GetKxScalingGroup = regional(a.getKxScalingGroup)
+	h.ListKxScalingGroups = regional(a.listKxScalingGroups)
+	h.DeleteKxScalingGroup = regional(a.deleteKxScalingGroup)
 	h.TagResource = a.tagResource
 	h.UntagResource = a.untagResource
 	h.ListTagsForResource = a.listTagsForResource

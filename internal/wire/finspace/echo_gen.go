@@ -176,6 +176,44 @@ func (in *GetKxChangesetResponse) ToKxChangesetListEntry() *KxChangesetListEntry
 	}
 }
 
+// ToCreateKxScalingGroupResponse returns the CreateKxScalingGroupResponse that
+// echoes in: the members of the same name and type are copied, shallowly
+// (pointers, slices and maps are shared); nil gives nil.
+//
+// Left for the caller: EnvironmentId.
+func (in *GetKxScalingGroupResponse) ToCreateKxScalingGroupResponse() *CreateKxScalingGroupResponse {
+	if in == nil {
+		return nil
+	}
+	return &CreateKxScalingGroupResponse{
+		ScalingGroupName:      in.ScalingGroupName,
+		HostType:              in.HostType,
+		AvailabilityZoneId:    in.AvailabilityZoneId,
+		Status:                in.Status,
+		LastModifiedTimestamp: in.LastModifiedTimestamp,
+		CreatedTimestamp:      in.CreatedTimestamp,
+	}
+}
+
+// ToKxScalingGroup returns the KxScalingGroup that echoes in: the members of
+// the same name and type are copied, shallowly (pointers, slices and maps are
+// shared); nil gives nil.
+func (in *GetKxScalingGroupResponse) ToKxScalingGroup() *KxScalingGroup {
+	if in == nil {
+		return nil
+	}
+	return &KxScalingGroup{
+		ScalingGroupName:      in.ScalingGroupName,
+		HostType:              in.HostType,
+		Clusters:              in.Clusters,
+		AvailabilityZoneId:    in.AvailabilityZoneId,
+		Status:                in.Status,
+		StatusReason:          in.StatusReason,
+		LastModifiedTimestamp: in.LastModifiedTimestamp,
+		CreatedTimestamp:      in.CreatedTimestamp,
+	}
+}
+
 // ToCreateKxEnvironmentResponse returns the CreateKxEnvironmentResponse that
 // echoes in: the members of the same name and type are copied, shallowly
 // (pointers, slices and maps are shared); nil gives nil.

@@ -35,6 +35,9 @@ var finspaceEchoes = []echo{
 	{"GetKxChangesetResponse", "CreateKxChangesetResponse"},
 	{"GetKxChangesetResponse", "KxChangesetListEntry"},
 
+	{"GetKxScalingGroupResponse", "CreateKxScalingGroupResponse"},
+	{"GetKxScalingGroupResponse", "KxScalingGroup"},
+
 	{"KxEnvironment", "CreateKxEnvironmentResponse"},
 	{"KxEnvironment", "GetKxEnvironmentResponse"},
 	{"KxEnvironment", "UpdateKxEnvironmentResponse"},
