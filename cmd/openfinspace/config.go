@@ -251,7 +251,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		name string
 		to   *int
 	}{{"OPENFINSPACE_INGEST_THREADS", &c.Ingest.Threads}, {"OPENFINSPACE_INGEST_WORKERS", &c.Ingest.Workers},
-		{"OPENFINSPACE_INGEST_PER_ENVIRONMENT", &c.Ingest.PerEnvironment}} {
+		{"OPENFINSPACE_INGEST_PER_ENVIRONMENT", &c.Ingest.PerEnvironment},
+		{"OPENFINSPACE_DATAVIEWS_PER_DATASET", &c.Ingest.MaxViewsPerDataset}} {
 		if val, src := v.get(n.name); val != "" {
 			if *n.to, err = strconv.Atoi(val); err != nil || *n.to <= 0 {
 				return nil, v.invalid(n.name, val, src, "a positive count")

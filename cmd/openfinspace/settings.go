@@ -66,6 +66,8 @@ var (
 		{env: "OPENFINSPACE_INGEST_WORKERS", usage: "changesets converting at once in this process (the others wait PENDING)", defDoc: "4"},
 		{env: "OPENFINSPACE_INGEST_PER_ENVIRONMENT", usage: "changesets converting at once per environment across processes (the real service's quota)",
 			defDoc: "10"},
+		{env: "OPENFINSPACE_DATAVIEWS_PER_DATASET", usage: "the most data views one dataset may have (the real service allowed 3); more answer LimitExceededException",
+			defDoc: "unset: no limit"},
 		{env: "OPENFINSPACE_INGEST_STAGING_BYTES", usage: "staging budget shared by every changeset conversion of this process: decompressed bz2 sources, compressed Parquet and copies from an external S3; a conversion that crosses it fails SERVICE_QUOTA_EXCEEDED",
 			defDoc: "20GiB"},
 		{env: "OPENFINSPACE_INGEST_MIN_FREE_BYTES", usage: "free space the staging disk (<data dir>/staging) keeps for everything else: staging that would leave less fails SERVICE_QUOTA_EXCEEDED",

@@ -202,6 +202,23 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics counts finished changesets (nil: not counted).
 	Metrics Metrics
+
+	// Data views (dataview.go). Views materializes them (nil: Engine,
+	// when it can); Catalog registers GLUE_TABLE views (nil: such views
+	// fail); ScopedReads issues their external access credentials.
+	Views       Materializer
+	Catalog     Catalog
+	ScopedReads ScopedReads
+	// MaxViewsPerDataset is the data view quota per dataset (0: none; the
+	// real service allowed 3). ViewWorkers bounds the materializations
+	// running at once in this process (default 4); at most PerEnvironment
+	// run per environment across processes.
+	MaxViewsPerDataset, ViewWorkers int
+}
+
+// Materializer writes a data view's version (*ingest.Engine).
+type Materializer interface {
+	Materialize(ctx context.Context, spec ingest.ViewSpec) ([]ingest.ViewFile, error)
 }
 
 // Metrics is what the service reports to the server's metrics.
@@ -223,6 +240,7 @@ type Service struct {
 	now        func() time.Time
 	datasets   *store.Table[Dataset, *Dataset]
 	changesets *store.Table[Changeset, *Changeset]
+	views      *store.Table[DataView, *DataView]
 	// freeSpace reports the free bytes of the staging file system
 	// (freeBytes; tests replace it).
 	freeSpace func(dir string) (int64, bool)
@@ -250,6 +268,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
+	}
+	if m, ok := cfg.Engine.(Materializer); ok && cfg.Views == nil {
+		cfg.Views = m
+	}
+	if cfg.ViewWorkers <= 0 {
+		cfg.ViewWorkers = 4
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, db: cfg.Store, now: cfg.Now, freeSpace: freeBytes}
 	s.datasets = store.NewTable(store.TableDef[Dataset, *Dataset]{
@@ -279,6 +303,18 @@ func New(cfg Config) *Service {
 		NotFound: func(id string) error { return changesetNotFound(id) },
 		Conflict: func(id string) error {
 			return fault.Conflictf("The changeset %s was changed by another request; retry.", id)
+		},
+	})
+	s.views = store.NewTable(store.TableDef[DataView, *DataView]{
+		Kind:   DataViewKind,
+		ID:     func(v *DataView) string { return v.ID },
+		Parent: func(v *DataView) string { return v.Dataset },
+		SortKey: func(v *DataView) string {
+			return fmt.Sprintf("%016d/%s", v.CreatedAt.UnixMilli(), v.ID)
+		},
+		NotFound: func(id string) error { return viewNotFound(id) },
+		Conflict: func(id string) error {
+			return fault.Conflictf("The data view %s was changed by another request; retry.", id)
 		},
 	})
 	return s
@@ -515,10 +551,10 @@ func (s *Service) DeleteDataset(ctx context.Context, a *identity.Actor, id strin
 	if err != nil {
 		return err
 	}
-	var cancelled []string
+	var cancelled, viewJobs []string
 	var objects []objectRef
 	err = s.db.Update(ctx, func(tx store.Tx) error {
-		cancelled, objects = nil, nil
+		cancelled, objects, viewJobs = nil, nil, nil
 		if _, _, err := s.datasetTx(ctx, tx, a, id); err != nil {
 			return err
 		}
@@ -540,6 +576,11 @@ func (s *Service) DeleteDataset(ctx context.Context, a *identity.Actor, id strin
 				return err
 			}
 		}
+		views, err := s.deleteViewsTx(ctx, tx, id, now)
+		if err != nil {
+			return err
+		}
+		viewJobs = views
 		if err := identity.RevokeDatasetTx(ctx, tx, a.EnvironmentID, id); err != nil {
 			return err
 		}
@@ -554,6 +595,11 @@ func (s *Service) DeleteDataset(ctx context.Context, a *identity.Actor, id strin
 	for _, j := range cancelled {
 		if s.cfg.Jobs != nil {
 			s.cfg.Jobs.Cancelled(JobKind, j)
+		}
+	}
+	for _, j := range viewJobs {
+		if s.cfg.Jobs != nil {
+			s.cfg.Jobs.Cancelled(ViewJobKind, j)
 		}
 	}
 	// The records are gone, so nothing refers to the data any more. A

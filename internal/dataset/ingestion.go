@@ -157,6 +157,9 @@ func (s *Service) runIngestion(ctx context.Context, r *jobs.Run) (jobs.Result, e
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		return s.succeedTx(ctx, tx, c.Dataset, c.ID, bucket, stored, rows, size)
 	}, Done: func() {
+		if s.cfg.Jobs != nil {
+			s.cfg.Jobs.Wake(ViewJobKind) // auto-update views (autoUpdateTx)
+		}
 		s.cfg.Metrics.ChangesetIngested(rows, size)
 		s.log.Info("changeset ingested", "changeset", c.ID, "dataset", c.Dataset, "environment", c.Environment,
 			"outcome", StatusSuccess, "files", len(objs), "rows", rows, "stored_bytes", size, "linked", ph.linked,
@@ -446,6 +449,9 @@ func (s *Service) succeedTx(ctx context.Context, tx store.Tx, dataset, id, bucke
 	c.Status, c.ActiveFrom, c.Bucket, c.Objects, c.Rows, c.Bytes = StatusSuccess, now, bucket, objects, rows, size
 	c.ErrorCategory, c.ErrorMessage = "", ""
 	if err := s.changesets.Update(ctx, tx, c, version); err != nil {
+		return err
+	}
+	if err := s.autoUpdateTx(ctx, tx, dataset, now); err != nil {
 		return err
 	}
 	switch c.Type {

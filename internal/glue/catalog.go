@@ -346,6 +346,20 @@ func (c *Catalog) RemoveDatabase(ctx context.Context, region, name string) error
 // is stored. Replacing a table with other partition keys removes its
 // partitions, which no longer fit it.
 func (c *Catalog) PutTable(ctx context.Context, t Table) (*Table, error) {
+	tb, err := c.checkTable(t)
+	if err != nil {
+		return nil, err
+	}
+	err = c.db.Update(ctx, func(tx store.Tx) error { return c.putTableTx(ctx, tx, tb) })
+	if err != nil {
+		return nil, err
+	}
+	return tb, nil
+}
+
+// checkTable returns a copy of t with its names normalized, checked as
+// registration checks them.
+func (c *Catalog) checkTable(t Table) (*Table, error) {
 	tb := t.Clone()
 	var err error
 	if err = checkRegion(tb.Region); err != nil {
@@ -376,32 +390,33 @@ func (c *Catalog) PutTable(ctx context.Context, t Table) (*Table, error) {
 			}
 		}
 	}
-	err = c.db.Update(ctx, func(tx store.Tx) error {
-		if _, _, err := c.databases.Get(ctx, tx, tb.Region+"/"+tb.DatabaseName); err != nil {
-			return err
-		}
-		now := c.now().UTC()
-		tb.UpdateTime = now
-		old, version, err := c.tables.Get(ctx, tx, tb.Region+"/"+tb.DatabaseName+"/"+tb.Name)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			tb.CreateTime = now
-			return c.tables.Insert(ctx, tx, tb)
-		case err != nil:
-			return err
-		}
-		tb.CreateTime = old.CreateTime
-		if !sameKeys(old.PartitionKeys, tb.PartitionKeys) {
-			if err := c.removePartitionsTx(ctx, tx, old); err != nil {
-				return err
-			}
-		}
-		return c.tables.Update(ctx, tx, tb, version)
-	})
-	if err != nil {
-		return nil, err
-	}
 	return tb, nil
+}
+
+// putTableTx stores checked table tb (its database must exist), keeping
+// the creation time of the table it replaces; other partition keys remove
+// the old table's partitions.
+func (c *Catalog) putTableTx(ctx context.Context, tx store.Tx, tb *Table) error {
+	if _, _, err := c.databases.Get(ctx, tx, tb.Region+"/"+tb.DatabaseName); err != nil {
+		return err
+	}
+	now := c.now().UTC()
+	tb.UpdateTime = now
+	old, version, err := c.tables.Get(ctx, tx, tb.Region+"/"+tb.DatabaseName+"/"+tb.Name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		tb.CreateTime = now
+		return c.tables.Insert(ctx, tx, tb)
+	case err != nil:
+		return err
+	}
+	tb.CreateTime = old.CreateTime
+	if !sameKeys(old.PartitionKeys, tb.PartitionKeys) {
+		if err := c.removePartitionsTx(ctx, tx, old); err != nil {
+			return err
+		}
+	}
+	return c.tables.Update(ctx, tx, tb, version)
 }
 
 func sameKeys(a, b []Column) bool {
@@ -467,23 +482,27 @@ func (c *Catalog) ReplacePartitions(ctx context.Context, region, database, table
 		if err != nil {
 			return err
 		}
-		keep := map[string]bool{}
-		for _, p := range parts {
-			keep[partitionKey(p.Values)] = true
-		}
-		old, err := c.partitions.List(ctx, tx, store.Query{Parent: region + "/" + t.DatabaseName + "/" + t.Name})
-		if err != nil {
-			return err
-		}
-		for _, p := range old {
-			if !keep[partitionKey(p.Values)] {
-				if err := c.partitions.Delete(ctx, tx, partitionParent(p)+"/"+partitionKey(p.Values)); err != nil {
-					return err
-				}
+		return c.replacePartitionsTx(ctx, tx, t, parts)
+	})
+}
+
+func (c *Catalog) replacePartitionsTx(ctx context.Context, tx store.Tx, t *Table, parts []PartitionInput) error {
+	keep := map[string]bool{}
+	for _, p := range parts {
+		keep[partitionKey(p.Values)] = true
+	}
+	old, err := c.partitions.List(ctx, tx, store.Query{Parent: t.Region + "/" + t.DatabaseName + "/" + t.Name})
+	if err != nil {
+		return err
+	}
+	for _, p := range old {
+		if !keep[partitionKey(p.Values)] {
+			if err := c.partitions.Delete(ctx, tx, partitionParent(p)+"/"+partitionKey(p.Values)); err != nil {
+				return err
 			}
 		}
-		return c.putPartitionsTx(ctx, tx, t, parts)
-	})
+	}
+	return c.putPartitionsTx(ctx, tx, t, parts)
 }
 
 // RemovePartitions removes the partitions of a table with the given values.

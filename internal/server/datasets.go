@@ -37,7 +37,11 @@ func (s *Server) buildDatasets(ident *identity.Service, tokens *idempotency.Toke
 	s.datasets = dataset.New(dataset.Config{Store: s.db, Logger: s.log, Metrics: s.metrics, Jobs: s.jobs, Tokens: tokens, Identity: ident, Blobs: s.blobs,
 		Engine: engine, Account: s.cfg.AccountID, StagingDir: jobDir, PerEnvironment: ic.PerEnvironment,
 		Workers: cmp.Or(ic.Workers, 4), MaxSourceBytes: ic.MaxSourceBytes, Now: now, Lease: s.cfg.JobLease,
-		LocalObject: s.localObject()})
+		LocalObject: s.localObject(),
+		Catalog:     lateCatalog{s}, ScopedReads: s.IssueScopedRead, MaxViewsPerDataset: ic.MaxViewsPerDataset})
+	if err := s.jobs.Register(s.datasets.ViewJobKindDef()); err != nil { // dataviews.go
+		return err
+	}
 	return s.jobs.Register(s.datasets.JobKindDef())
 }
 

@@ -124,6 +124,9 @@ type IngestConfig struct {
 	// staging disk keeps (default 2 GiB); MaxLineBytes the longest CSV
 	// record (default 2 MiB). See ingest.Limits.
 	StagingBytes, MinFreeBytes, MaxLineBytes int64
+	// MaxViewsPerDataset is the data view quota per dataset (0: none).
+	// Materializations share PerEnvironment and MemoryLimit/Threads.
+	MaxViewsPerDataset int
 }
 
 // Server is one running openfinspace instance.

@@ -56,6 +56,10 @@ func Register(h *finspacedata.Handlers, a *Adapter) {
 	h.GetChangeset = withActor(a, a.getChangeset)
 	h.ListChangesets = withActor(a, a.listChangesets)
 	h.UpdateChangeset = withActor(a, a.updateChangeset)
+	h.CreateDataView = withActor(a, a.createDataView)
+	h.GetDataView = withActor(a, a.getDataView)
+	h.ListDataViews = withActor(a, a.listDataViews)
+	h.GetExternalDataViewAccessDetails = withActor(a, a.getExternalDataViewAccessDetails)
 }
 
 // withActor resolves the FinSpace user a request acts as before calling f.
