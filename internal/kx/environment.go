@@ -207,7 +207,6 @@ type Service struct {
 	stepDelay time.Duration
 	now       func() time.Time
 	envs      *store.Table[Environment, *Environment]
-	users     *store.Table[User, *User]
 
 	blobs              blob.Store
 	perEnv             int
@@ -278,7 +277,6 @@ func New(cfg Config) *Service {
 			return fault.Conflictf("The environment %s was changed by another request; retry.", id)
 		},
 	})
-	s.users = newUserTable()
 	s.databases = newDatabaseTable()
 	s.changesets = newChangesetTable()
 	s.clusters = newClusterTable()
@@ -534,9 +532,6 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, err
 		if err := tagging.DeleteTx(ctx, tx, env.ARN); err != nil {
 			return false, err
 		}
-		if err := s.deleteUsersTx(ctx, tx, env); err != nil {
-			return false, err
-		}
 		if err := s.deleteDatabasesTx(ctx, tx, env); err != nil {
 			return false, err
 		}
@@ -633,14 +628,7 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 			}
 			return err == nil && c.Region == a.Region, err
 		}
-		if a.Resource[1] != "kxUser" {
-			return s.familyExists(ctx, tx, a)
-		}
-		u, _, err := s.users.GetIn(ctx, tx, a.Resource[0], userID(a.Resource[0], a.Resource[2]))
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil && u.Region == a.Region, err
+		return s.familyExists(ctx, tx, a)
 	}
 	return false, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
+	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/resource"
 	"github.com/openfinspace/openfinspace/internal/server"
@@ -528,7 +529,8 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 	fs := &wfinspace.Handlers{}
 	kxs := kx.New(kx.Config{Store: rec, Tokens: tokens, Account: "000000000000"})
 	groups := scaling.New(scaling.Config{Kx: kxs, Mutate: resource.Mutator{DB: rec, Tokens: tokens}})
-	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kxs, Scaling: groups, Pages: paging.NewCodec(keys.Key("page-tokens"))})
+	kxUsers := users.New(kxs, resource.Mutator{DB: rec, Tokens: tokens}, nil)
+	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kxs, Scaling: groups, Users: kxUsers, Pages: paging.NewCodec(keys.Key("page-tokens"))})
 	handler := &restjson.Handler{
 		Services: map[string]*restjson.Service{
 			finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fd.Lookup},

@@ -8,6 +8,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
+	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/resource"
 )
 
@@ -29,6 +30,7 @@ func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.
 	s.kx = kxs
 	s.scaling = scaling.New(scaling.Config{Kx: kxs, StepDelay: s.cfg.LifecycleStep, Now: now,
 		Mutate: resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}})
+	s.kxUsers = users.New(kxs, resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}, now)
 	// Clusters own the rule that a group in use stays; groups own admission.
 	s.scaling.SetUse(kxs.ScalingGroupUseTx)
 	kxs.SetPlacement(s.scaling)

@@ -35,6 +35,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
+	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/metrics"
 	"github.com/openfinspace/openfinspace/internal/netguard"
 	"github.com/openfinspace/openfinspace/internal/paging"
@@ -138,6 +139,7 @@ type Server struct {
 	envs     *environment.Service
 	kx       *kx.Service
 	scaling  *scaling.Service
+	kxUsers  *users.Service
 	datasets *dataset.Service
 	metrics  *metrics.Metrics
 	handler  http.Handler
@@ -316,7 +318,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}
-	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Scaling: s.scaling, Tags: tags, Pages: pages})
+	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Scaling: s.scaling, Users: s.kxUsers, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
 	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Datasets: s.datasets, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
 	s.registerGauges()

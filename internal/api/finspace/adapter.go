@@ -10,6 +10,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
+	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/tagging"
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
@@ -20,6 +21,7 @@ type Adapter struct {
 	Environments *environment.Service
 	Kx           *kx.Service
 	Scaling      *scaling.Service
+	Users        *users.Service
 	Tags         *tagging.Service
 	Pages        *paging.Codec
 }
@@ -38,11 +40,11 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.UpdateKxEnvironment = a.updateKxEnvironment
 	h.DeleteKxEnvironment = a.deleteKxEnvironment
 	h.UpdateKxEnvironmentNetwork = a.updateKxEnvironmentNetwork
-	h.CreateKxUser = a.createKxUser
-	h.GetKxUser = a.getKxUser
-	h.ListKxUsers = a.listKxUsers
-	h.UpdateKxUser = a.updateKxUser
-	h.DeleteKxUser = a.deleteKxUser
+	h.CreateKxUser = regional(a.createKxUser)
+	h.GetKxUser = regional(a.getKxUser)
+	h.ListKxUsers = regional(a.listKxUsers)
+	h.UpdateKxUser = regional(a.updateKxUser)
+	h.DeleteKxUser = regional(a.deleteKxUser)
 	h.CreateKxDatabase = regional(a.createKxDatabase)
 	h.GetKxDatabase = regional(a.getKxDatabase)
 	h.ListKxDatabases = regional(a.listKxDatabases)
