@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -103,6 +104,7 @@ type Service struct {
 	// CREATING → CREATED takes two steps).
 	stepDelay time.Duration
 	now       func() time.Time
+	log       *slog.Logger
 	// onCreated runs inside the transaction that moves an environment to
 	// CREATED (the identity domain creates the superuser there).
 	onCreated []CreatedHook
@@ -129,6 +131,8 @@ type Config struct {
 	// Now is the clock (default time.Now); the job engine that runs the
 	// steps must use the same one.
 	Now func() time.Time
+	// Logger receives the causes of failed lifecycles (nil: nothing).
+	Logger *slog.Logger
 }
 
 // New returns the environment service.
@@ -145,7 +149,7 @@ func New(cfg Config) *Service {
 		},
 	})
 	s := &Service{db: cfg.Store, jobs: cfg.Jobs, account: cfg.Account, baseURL: cfg.BaseURL,
-		stepDelay: cfg.StepDelay, now: cfg.Now,
+		stepDelay: cfg.StepDelay, now: cfg.Now, log: cfg.Logger,
 		envs: envs, states: store.NewProjection(envs, decodeState)}
 	if s.jobs == nil {
 		s.jobs = noJobs{}
@@ -155,6 +159,9 @@ func New(cfg Config) *Service {
 	}
 	if s.stepDelay <= 0 {
 		s.stepDelay = 400 * time.Millisecond
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -268,14 +275,11 @@ func phaseJob(env *Environment) string {
 }
 
 // enqueuePhaseTx schedules the first step of env's current phase at
-// env.NextStepAt (a no-op if its job exists).
+// env.NextStepAt (a no-op if its job is live; a phase that failed before,
+// FAILED_DELETION, starts again).
 func enqueuePhaseTx(ctx context.Context, tx store.Tx, env *Environment, now time.Time) error {
-	err := jobs.EnqueueTx(ctx, tx, now, jobs.Spec{ID: phaseJob(env), Kind: JobKind,
+	return jobs.EnqueueAgainTx(ctx, tx, now, jobs.Spec{ID: phaseJob(env), Kind: JobKind,
 		Args: stepArgs{Region: env.Region, ID: env.ID}, Due: env.NextStepAt})
-	if errors.Is(err, store.ErrExists) {
-		return nil
-	}
-	return err
 }
 
 // stepArgs are the arguments of a lifecycle job.
@@ -397,7 +401,42 @@ func (s *Service) Delete(ctx context.Context, region, id string) error {
 // server registers it with its job engine.
 func (s *Service) JobKind() *jobs.Kind {
 	return &jobs.Kind{Name: JobKind, Workers: 8, Lease: 30 * time.Second, MaxAttempts: 10,
-		Handler: jobs.HandlerFunc(s.runStep)}
+		Handler: jobs.HandlerFunc(s.runStep), OnFailed: s.stepFailed}
+}
+
+// stepFailed ends a lifecycle whose step failed every attempt in the
+// model's failed status of its phase: FAILED_CREATION or FAILED_DELETION
+// (from which DeleteEnvironment may start again). A phase that ended
+// otherwise meanwhile (a creation overtaken by a deletion) is left alone.
+// The model has no reason member for environments: the cause is logged.
+func (s *Service) stepFailed(ctx context.Context, tx store.Tx, j *jobs.Job, cause error) error {
+	var args stepArgs
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return err
+	}
+	env, version, err := s.envs.Get(ctx, tx, args.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var to Status
+	switch {
+	case strings.HasSuffix(j.ID, "/create") && (env.Status == CreateRequested || env.Status == Creating):
+		to = FailedCreation
+	case strings.HasSuffix(j.ID, "/delete") && (env.Status == DeleteRequested || env.Status == Deleting):
+		to = FailedDeletion
+	default:
+		return nil
+	}
+	s.log.Error("environment lifecycle failed", "environment", env.ID, "from", env.Status, "outcome", to,
+		"attempts", j.Attempt, "error", cause)
+	if err := env.moveTo(to); err != nil {
+		return err
+	}
+	env.UpdatedAt = s.now().UTC()
+	return s.envs.Update(ctx, tx, env, version)
 }
 
 // runStep is one lifecycle step: nothing to do outside a transaction, so

@@ -150,3 +150,131 @@ func TestDeleteDuringCreation(t *testing.T) {
 		}
 	})
 }
+
+// failingDeletes makes every deletion of a record of one kind fail: a
+// step that needs one fails every attempt.
+type failingDeletes struct {
+	store.Store
+	kind string
+}
+
+func (f failingDeletes) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return f.Store.Update(ctx, func(tx store.Tx) error { return fn(failingDeleteTx{tx, f.kind}) })
+}
+
+type failingDeleteTx struct {
+	store.Tx
+	kind string
+}
+
+func (t failingDeleteTx) Delete(ctx context.Context, kind, id string) error {
+	if kind == t.kind {
+		return errors.New("disk on fire at /var/lib/secret")
+	}
+	return t.Tx.Delete(ctx, kind, id)
+}
+
+// runFor lets fake time pass in steps (so the engine's backoffs elapse).
+func runFor(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		time.Sleep(time.Minute)
+		synctest.Wait()
+	}
+}
+
+// TestCreationFailsForGood: a creation step that fails every attempt ends
+// the environment FAILED_CREATION (not CREATING for ever); it can still be
+// deleted.
+func TestCreationFailsForGood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs := environment.New(environment.Config{Store: db, Jobs: engine, Account: "000000000000", StepDelay: step})
+		hooks := 0
+		envs.OnCreated(func(context.Context, store.Tx, *environment.Environment) error {
+			hooks++
+			return errors.New("the superuser cannot be made")
+		})
+		if err := engine.Register(envs.JobKind()); err != nil {
+			t.Fatal(err)
+		}
+		engine.Start(ctx)
+		defer func() { engine.Stop(); db.Close() }()
+		env, err := envs.Create(ctx, "us-east-1", environment.CreateInput{Name: "e"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runFor(2 * time.Hour) // ten attempts, backoff up to 5 min
+		got, err := envs.Get(ctx, "us-east-1", env.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != environment.FailedCreation || hooks != 10 {
+			t.Fatalf("status %s after %d attempts, want FAILED_CREATION after the kind's 10", got.Status, hooks)
+		}
+		// A failed environment can be deleted.
+		if err := envs.Delete(ctx, "us-east-1", env.ID); err != nil {
+			t.Fatal(err)
+		}
+		runFor(10 * time.Minute)
+		if got, _ := envs.Get(ctx, "us-east-1", env.ID); got.Status != environment.Deleted {
+			t.Fatalf("status %s after deleting a FAILED_CREATION environment", got.Status)
+		}
+	})
+}
+
+// TestDeletionFailsForGood: a deletion step that fails every attempt ends
+// FAILED_DELETION; deleting again starts a new deletion phase.
+func TestDeletionFailsForGood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := failingDeletes{Store: sq, kind: tagging.Kind}
+		engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs := environment.New(environment.Config{Store: db, Jobs: engine, Account: "000000000000", StepDelay: step})
+		if err := engine.Register(envs.JobKind()); err != nil {
+			t.Fatal(err)
+		}
+		engine.Start(ctx)
+		defer func() { engine.Stop(); sq.Close() }()
+		env, err := envs.Create(ctx, "us-east-1", environment.CreateInput{Name: "e", Tags: map[string]string{"a": "b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runFor(5 * time.Minute)
+		if err := envs.Delete(ctx, "us-east-1", env.ID); err != nil {
+			t.Fatal(err)
+		}
+		runFor(2 * time.Hour)
+		got, err := envs.Get(ctx, "us-east-1", env.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != environment.FailedDeletion {
+			t.Fatalf("status %s, want FAILED_DELETION", got.Status)
+		}
+		if err := envs.Delete(ctx, "us-east-1", env.ID); err != nil {
+			t.Fatalf("deleting a FAILED_DELETION environment again: %v", err)
+		}
+		if st := func() environment.Status {
+			runFor(2 * time.Minute)
+			g, _ := envs.Get(ctx, "us-east-1", env.ID)
+			return g.Status
+		}(); st != environment.Deleting {
+			t.Fatalf("status %s after deleting again, want a new deletion phase (DELETING)", st)
+		}
+	})
+}

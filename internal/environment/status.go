@@ -18,11 +18,11 @@ const (
 
 // transitions is the status machine: the statuses each status may move to.
 var transitions = map[Status][]Status{
-	CreateRequested: {Creating, DeleteRequested},
+	CreateRequested: {Creating, FailedCreation, DeleteRequested},
 	Creating:        {Created, FailedCreation, DeleteRequested},
 	Created:         {DeleteRequested},
 	FailedCreation:  {DeleteRequested},
-	DeleteRequested: {Deleting},
+	DeleteRequested: {Deleting, FailedDeletion},
 	Deleting:        {Deleted, FailedDeletion},
 	FailedDeletion:  {DeleteRequested},
 	Deleted:         {},

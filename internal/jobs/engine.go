@@ -806,11 +806,26 @@ func (r *kindRunner) run(ctx context.Context, j *Job) {
 	renewMu.Lock()
 	defer renewMu.Unlock()
 	var err error
-	if outcome, err = r.finish(context.WithoutCancel(ctx), j, run, res, runErr); err != nil {
+	outcome, err = r.finish(context.WithoutCancel(ctx), j, run, res, runErr)
+	var ce commitError
+	if errors.As(err, &ce) {
+		// The work's own commit failed (its transaction rolled back): a
+		// failed attempt like any other, retried after a backoff and in
+		// the end failed for good with OnFailed, never retried at once
+		// and for ever.
+		e.log.Warn("jobs: the outcome's commit failed", "kind", r.k.Name, "job", j.ID, "error", ce.err)
+		outcome, err = r.finish(context.WithoutCancel(ctx), j, run, Result{}, ce.err)
+	}
+	if err != nil {
 		outcome = "interrupted"
 		e.log.Error("jobs: recording the outcome", "kind", r.k.Name, "job", j.ID, "error", err)
 	}
 }
+
+// commitError is a Result.Commit's error inside finish.
+type commitError struct{ err error }
+
+func (c commitError) Error() string { return c.err.Error() }
 
 func (r *kindRunner) cancelOf(id string) context.CancelCauseFunc {
 	r.mu.Lock()
@@ -902,7 +917,7 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, run *Run, res Res
 		case runErr == nil:
 			if res.Commit != nil {
 				if err := res.Commit(ctx, tx); err != nil {
-					return err
+					return commitError{err}
 				}
 			}
 			committed = true

@@ -312,6 +312,25 @@ func EnqueueTx(ctx context.Context, tx store.Tx, now time.Time, s Spec) error {
 	return tx.Insert(ctx, rec)
 }
 
+// EnqueueAgainTx is EnqueueTx that also replaces a finished job of the
+// same ID (kept for a day after it ended) with the new one: a phase of a
+// resource that failed before starts again under its usual job ID. A live
+// job of that ID is left as it is (nil).
+func EnqueueAgainTx(ctx context.Context, tx store.Tx, now time.Time, s Spec) error {
+	err := EnqueueTx(ctx, tx, now, s)
+	if !errors.Is(err, store.ErrExists) {
+		return err
+	}
+	j, err := GetTx(ctx, tx, s.ID)
+	if err != nil || !j.State.Terminal() {
+		return err
+	}
+	if err := tx.Delete(ctx, RecordKind, s.ID); err != nil {
+		return err
+	}
+	return EnqueueTx(ctx, tx, now, s)
+}
+
 // GetTx reads a job.
 func GetTx(ctx context.Context, tx store.Tx, id string) (*Job, error) {
 	rec, err := tx.Get(ctx, RecordKind, id)
