@@ -1,0 +1,161 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/server"
+	"github.com/openfinspace/openfinspace/internal/server/servertest"
+	"github.com/openfinspace/openfinspace/internal/wire/finspacedata"
+)
+
+// waitView polls GetDataView until view id of dataset is SUCCESS or FAILED.
+func (f *datasetFixture) waitView(dataset, id string) *finspacedata.GetDataViewResponse {
+	f.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := f.su.GetDataView(context.Background(), &finspacedata.GetDataViewRequest{DatasetId: &dataset, DataViewId: &id})
+		if err != nil {
+			f.t.Fatalf("GetDataView: %v", err)
+		}
+		switch *out.Status {
+		case finspacedata.DataViewStatusSuccess, finspacedata.DataViewStatusFailed:
+			return out
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("data view %s still %s after 60 s", id, *out.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (f *datasetFixture) createView(dataset string, dest finspacedata.DataViewDestinationTypeParams, partition ...string) (string, error) {
+	out, err := f.su.CreateDataView(context.Background(), &finspacedata.CreateDataViewRequest{DatasetId: &dataset,
+		DestinationTypeParams: &dest, PartitionColumns: partition})
+	if err != nil {
+		return "", err
+	}
+	return *out.DataViewId, nil
+}
+
+// TestDataViewQuotaAndDeletion: the per-dataset quota when set, and a
+// deleted dataset taking its views, their Glue table and their files along.
+func TestDataViewQuotaAndDeletion(t *testing.T) {
+	t.Parallel()
+	f := newDatasetFixture(t, func(c *server.Config) { c.Ingest.MaxViewsPerDataset = 2 })
+	ctx := context.Background()
+	g := f.group("viewers")
+	ds := f.dataset(f.su, "Quota", g, []finspacedata.ColumnDefinition{col("sym", finspacedata.ColumnDataTypeString),
+		col("px", finspacedata.ColumnDataTypeInteger)}, allPermissions())
+	f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeAppend, f.upload("q.csv", "sym,px\nA,1\nB,2\n"), map[string]string{"formatType": "CSV"}))
+
+	glueView, err := f.createView(ds, finspacedata.DataViewDestinationTypeParams{DestinationType: ptrTo("GLUE_TABLE")}, "sym")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.createView(ds, finspacedata.DataViewDestinationTypeParams{DestinationType: ptrTo("S3")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.createView(ds, finspacedata.DataViewDestinationTypeParams{DestinationType: ptrTo("S3")})
+	if code := code(err); code != "LimitExceededException" || !strings.Contains(err.Error(), "(2)") {
+		t.Fatalf("a third view with a quota of 2: %v", err)
+	}
+	got := f.waitView(ds, glueView)
+	if *got.Status != finspacedata.DataViewStatusSuccess {
+		t.Fatalf("view: %+v", got)
+	}
+	opts := got.DestinationTypeParams.S3DestinationExportFileFormatOptions
+	gdb, gtable := opts["glueDatabaseName"], opts["glueTableName"]
+	if tb, err := f.srv.Glue().Table(ctx, servertest.Region, gdb, gtable); err != nil || len(tb.PartitionKeys) != 1 {
+		t.Fatalf("Glue table %s.%s: %+v, %v", gdb, gtable, tb, err)
+	}
+
+	if _, err := f.su.DeleteDataset(ctx, &finspacedata.DeleteDatasetRequest{DatasetId: &ds}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.su.GetDataView(ctx, &finspacedata.GetDataViewRequest{DatasetId: &ds, DataViewId: &glueView})
+	if code := code(err); code != "ResourceNotFoundException" {
+		t.Errorf("GetDataView after DeleteDataset: %v", err)
+	}
+	if _, err := f.srv.Glue().Table(ctx, servertest.Region, gdb, gtable); err == nil {
+		t.Error("the Glue table outlived its dataset")
+	}
+	page, err := f.srv.Blobs().List(ctx, f.srv.DatasetsManagedBucket(servertest.Region, f.env), blob.ListOptions{Prefix: "datasets/" + ds + "/"})
+	if err != nil || len(page.Objects) != 0 {
+		t.Errorf("the dataset's stored data after DeleteDataset: %+v, %v", page, err)
+	}
+}
+
+// TestDataViewExternalAccessExpires: the credentials read the view for an
+// hour, then no more.
+func TestDataViewExternalAccessExpires(t *testing.T) {
+	t.Parallel()
+	f := newDatasetFixture(t)
+	ctx := context.Background()
+	clk := servertest.ClockAt(f.srv.URL())
+	g := f.group("readers")
+	ds := f.dataset(f.su, "Expiry", g, []finspacedata.ColumnDefinition{col("sym", finspacedata.ColumnDataTypeString),
+		col("px", finspacedata.ColumnDataTypeInteger)}, allPermissions())
+	f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeAppend, f.upload("e.csv", "sym,px\nA,1\nB,2\n"), map[string]string{"formatType": "CSV"}))
+	glueView, err := f.createView(ds, finspacedata.DataViewDestinationTypeParams{DestinationType: ptrTo("GLUE_TABLE")}, "sym")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitView(ds, glueView)
+	x, err := f.su.GetExternalDataViewAccessDetails(ctx, &finspacedata.GetExternalDataViewAccessDetailsRequest{DatasetId: &ds, DataViewId: &glueView})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := x.Credentials
+	if want := clk.Now().Add(time.Hour).UnixMilli(); *c.Expiration < want-2000 || *c.Expiration > want+2000 {
+		t.Errorf("expiration %d, want about %d", *c.Expiration, want)
+	}
+	sc := s3For(f.srv, credentials.NewStaticCredentialsProvider(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken))
+	l, err := sc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: x.S3Location.Bucket, Prefix: x.S3Location.Key})
+	if err != nil || len(l.Contents) != 2 {
+		t.Fatalf("listing the view with its credentials: %+v, %v", l, err)
+	}
+	// Later reads are signed at the server's (advanced) time.
+	get := func() int {
+		t.Helper()
+		u := f.srv.URL() + "/" + *x.S3Location.Bucket + "/" + strings.ReplaceAll(*l.Contents[0].Key, "=", "%3D")
+		req, _ := http.NewRequest("GET", u+"?X-Amz-Expires=900", nil)
+		signed, _, err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).PresignHTTP(ctx, aws.Credentials{AccessKeyID: *c.AccessKeyId, SecretAccessKey: *c.SecretAccessKey,
+			SessionToken: *c.SessionToken}, req, "UNSIGNED-PAYLOAD", "s3", servertest.Region, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Logf("GET at %s: %d %s", clk.Now().Format(time.TimeOnly), resp.StatusCode, body)
+		}
+		return resp.StatusCode
+	}
+	if st := get(); st != 200 {
+		t.Fatalf("a presigned GET of the view: %d", st)
+	}
+	clk.Advance(59 * time.Minute)
+	if st := get(); st != 200 {
+		t.Fatalf("after 59 minutes: %d", st)
+	}
+	clk.Advance(2 * time.Minute)
+	if st := get(); st < 400 {
+		t.Fatalf("after 61 minutes the credentials still read the view: %d", st)
+	}
+
+}
