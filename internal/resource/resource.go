@@ -54,10 +54,10 @@ func ID(parent, name string) string { return parent + "/" + name }
 func NewScoped[T any, P store.Cloner[T]](d Def[T, P]) *Scoped[T, P] {
 	s := &Scoped[T, P]{def: d}
 	s.Table = store.NewTable(store.TableDef[T, P]{
-		Kind:    d.Kind,
-		ID:      func(v P) string { return ID(d.Parent(v), d.Name(v)) },
-		Parent:  d.Parent,
-		Pending: d.Pending,
+		Kind:     d.Kind,
+		ID:       func(v P) string { return ID(d.Parent(v), d.Name(v)) },
+		Parent:   d.Parent,
+		Pending:  d.Pending,
 		NotFound: func(id string) error { return notFound(fault.NoSuch(d.Noun, id)) },
 		Conflict: func(id string) error {
 			return fault.Conflictf("The %s %s was changed by another request; retry.", d.Noun, id)

@@ -14,9 +14,7 @@ package scaling
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -111,6 +109,7 @@ type Service struct {
 	step   time.Duration
 	now    func() time.Time
 	groups *resource.Scoped[Group, *Group]
+	lc     *resource.Lifecycle[Group, *Group]
 	use    Use
 }
 
@@ -126,6 +125,7 @@ func New(cfg Config) *Service {
 	s.groups = resource.NewScoped(resource.Def[Group, *Group]{Kind: Kind, Noun: "scaling group", ParentNoun: "environment",
 		Parent: func(g *Group) string { return g.Environment }, Name: func(g *Group) string { return g.Name },
 		Pending: func(g *Group) bool { return g.Status.inFlight() }})
+	s.lc = s.lifecycle()
 	cfg.Kx.Register(kx.Family{ARNType: Kind, Exists: s.exists, DeleteAll: s.deleteAllTx})
 	return s
 }
@@ -161,7 +161,7 @@ func (s *Service) Create(ctx context.Context, region, env string, in CreateInput
 		if err := s.groups.InsertTagged(ctx, tx, g, g.ARN, in.Tags); err != nil {
 			return err
 		}
-		return s.enqueueStep(ctx, tx, g, now)
+		return s.lc.EnqueueTx(ctx, tx, g)
 	})
 	return g, err
 }
@@ -291,107 +291,43 @@ func (s *Service) Delete(ctx context.Context, region, env, name string) error {
 		if err := s.groups.Update(ctx, tx, g, version); err != nil {
 			return err
 		}
-		return s.enqueueStep(ctx, tx, g, now)
+		return s.lc.EnqueueTx(ctx, tx, g)
 	})
 }
 
 // --- lifecycle ----------------------------------------------------------
 
-type stepArgs struct {
-	Environment string `json:"environment"`
-	Name        string `json:"name"`
-	UID         string `json:"uid"`
-}
-
-// enqueueStep schedules the next step of g's phase (its job id names the
-// group's incarnation and phase, so a retried enqueue is one job).
-func (s *Service) enqueueStep(ctx context.Context, tx *resource.Tx, g *Group, now time.Time) error {
-	return tx.Enqueue(ctx, now, jobs.Spec{ID: fmt.Sprintf("%s/%s/%s/%s/%s", Kind, g.Environment, g.Name, g.UID, g.Status),
-		Kind: Kind, Key: g.Environment, Args: stepArgs{g.Environment, g.Name, g.UID}, Due: now.Add(s.step)})
+func (s *Service) lifecycle() *resource.Lifecycle[Group, *Group] {
+	return &resource.Lifecycle[Group, *Group]{Kind: Kind, Table: s.groups, Delay: s.step, Now: s.now,
+		UID: func(g *Group) string { return g.UID },
+		Phase: func(g *Group) string {
+			if g.Status.inFlight() {
+				return string(g.Status)
+			}
+			return ""
+		},
+		Next: func(ctx context.Context, tx store.Tx, g *Group, version int64) (bool, error) {
+			if g.Status == Deleting {
+				return false, s.groups.DeleteTagged(ctx, tx, g, g.ARN)
+			}
+			g.Status, g.UpdatedAt = Active, s.now().UTC()
+			return false, s.groups.Update(ctx, tx, g, version)
+		},
+		Failed: func(ctx context.Context, tx store.Tx, g *Group, version int64, reason string) error {
+			to, what := CreateFailed, "created"
+			if g.Status == Deleting {
+				to, what = DeleteFailed, "deleted"
+			}
+			g.Status, g.StatusReason, g.UpdatedAt = to, "The scaling group could not be "+what+": "+reason, s.now().UTC()
+			return s.groups.Update(ctx, tx, g, version)
+		}}
 }
 
 // JobKind drives the groups' lifecycles; the server registers it.
-func (s *Service) JobKind() *jobs.Kind {
-	return &jobs.Kind{Name: Kind, Workers: 4, Lease: 30 * time.Second, MaxAttempts: 5,
-		Handler: jobs.HandlerFunc(s.runStep), OnFailed: s.onFailed}
-}
+func (s *Service) JobKind() *jobs.Kind { return s.lc.JobKind() }
 
-func (s *Service) runStep(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
-	var a stepArgs
-	if err := r.Args(&a); err != nil {
-		return jobs.Result{}, jobs.Permanent(err)
-	}
-	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
-		g, version, err := s.groups.Get(ctx, tx, a.Environment, a.Name)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && g.UID != a.UID) {
-			return nil // gone, or another incarnation's
-		}
-		if err != nil {
-			return err
-		}
-		switch g.Status {
-		case Creating:
-			g.Status, g.UpdatedAt = Active, s.now().UTC()
-			return s.groups.Update(ctx, tx, g, version)
-		case Deleting:
-			return s.groups.DeleteTagged(ctx, tx, g, g.ARN)
-		}
-		return nil
-	}}, nil
-}
-
-// onFailed ends a lifecycle that exhausted its attempts in the model's
-// failed status, with the reason.
-func (s *Service) onFailed(ctx context.Context, tx store.Tx, j *jobs.Job, cause error) error {
-	var a stepArgs
-	if err := json.Unmarshal(j.Args, &a); err != nil {
-		return nil
-	}
-	g, version, err := s.groups.Get(ctx, tx, a.Environment, a.Name)
-	if err != nil || g.UID != a.UID || !g.Status.inFlight() {
-		return nil
-	}
-	to := CreateFailed
-	if g.Status == Deleting {
-		to = DeleteFailed
-	}
-	g.Status, g.StatusReason, g.UpdatedAt = to, "The scaling group could not be "+map[Status]string{CreateFailed: "created", DeleteFailed: "deleted"}[to]+": "+safeReason(cause)+".", s.now().UTC()
-	return s.groups.Update(ctx, tx, g, version)
-}
-
-// safeReason is what a status reason may say of err: a domain error's
-// client-safe message, nothing of an internal one (paths, addresses).
-func safeReason(err error) string {
-	var f *fault.Error
-	if errors.As(err, &f) {
-		return strings.TrimSuffix(f.Message, ".")
-	}
-	return "an internal error"
-}
-
-// Resume schedules the step of every group in flight (a job already there
-// is kept).
-func (s *Service) Resume(ctx context.Context) error {
-	var after *store.Cursor
-	for {
-		err := s.m.Mutate(ctx, func(tx *resource.Tx) error {
-			page, err := s.groups.Page(ctx, tx, store.Query{AnyParent: true, PendingOnly: true, After: after}, 200)
-			if err != nil {
-				return err
-			}
-			for _, g := range page.Items {
-				if err := s.enqueueStep(ctx, tx, g, s.now().UTC()); err != nil {
-					return err
-				}
-			}
-			after = page.Next
-			return nil
-		})
-		if err != nil || after == nil {
-			return err
-		}
-	}
-}
+// Resume schedules the step of every group in flight after a restart.
+func (s *Service) Resume(ctx context.Context) error { return s.lc.Resume(ctx, s.m) }
 
 // --- the kx.Family registration ----------------------------------------
 
