@@ -102,11 +102,9 @@ func (s *Service) changesetFailed(ctx context.Context, tx store.Tx, j *jobs.Job,
 	if err := s.changesets.Update(ctx, tx, c, version); err != nil {
 		return err
 	}
-	// What its attempts stored no version references: collect it.
-	if err := s.enqueueCollectTx(ctx, tx, c.Region, now); err != nil {
-		return err
-	}
-	return s.enqueueNextTx(ctx, tx, c.Environment, c.Database, now)
+	// What its attempts stored no version references: collect it. (The
+	// database's next changeset was waiting for its key.)
+	return s.enqueueCollectTx(ctx, tx, c.Region, now)
 }
 
 // runChangeset is one attempt at a changeset: IN_PROGRESS, the previous
@@ -121,15 +119,6 @@ func (s *Service) runChangeset(ctx context.Context, r *jobs.Run) (jobs.Result, e
 		return jobs.Result{}, jobs.Permanent(err)
 	}
 	c, d, err := s.startChangeset(ctx, args)
-	if errors.Is(err, errCollecting) {
-		// Waiting for a collection is not a failed attempt: a collection
-		// of a large store (or one whose process died, until its job is
-		// taken over) outlasts the attempts' backoff, and the changeset
-		// would fail for nothing it did. The wait is bounded: the lock
-		// is removed when the collection ends and lapses after
-		// collectLockTTL.
-		return jobs.Result{Again: collectWait}, nil
-	}
 	if err != nil || c == nil {
 		return jobs.Result{}, err
 	}
@@ -210,9 +199,6 @@ func (s *Service) startChangeset(ctx context.Context, args changesetArgs) (c *Ch
 			c = nil
 			return nil
 		}
-		if err := s.collectingTx(ctx, tx, c.Region); err != nil {
-			return err
-		}
 		if c.Status == ChangesetPending {
 			if err := changesetMachine.Move("The changeset", &c.Status, ChangesetInProgress); err != nil {
 				return err
@@ -250,10 +236,7 @@ func (s *Service) completeTx(ctx context.Context, tx store.Tx, args changesetArg
 		return err
 	}
 	d.LastCompleted, d.NumFiles, d.NumBytes, d.UpdatedAt = c.ID, nfiles, nbytes, now
-	if err := s.databases.Update(ctx, tx, d, dv); err != nil {
-		return err
-	}
-	return s.enqueueNextTx(ctx, tx, c.Environment, c.Database, now)
+	return s.databases.Update(ctx, tx, d, dv)
 }
 
 func (s *Service) readManifest(ctx context.Context, bucket, uid, changeset string) (*kxfs.Manifest, error) {
@@ -577,132 +560,42 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// The collection of region's content store runs under a lock record that
-// changesets check when they start: no changeset is in progress while it
-// marks and sweeps, so nothing it removes can be referenced by a version
-// being made.
+// The collection of region's content store holds the region's content
+// key exclusively (contentKey), which every changeset of the region holds
+// shared (package jobs): no changeset runs while it marks and sweeps, so
+// nothing it removes can be referenced by a version being made; and it
+// waits for the running ones to end. It stops deleting as soon as its
+// lease is no longer certainly held (Run.LeaseHeld): another process may
+// have taken the job over.
 const (
 	// CollectJobKind collects the content store after deletions.
-	CollectJobKind  = "kxCollect"
-	collectLockKind = "kxCollectLock"
-	collectLockTTL  = 10 * time.Minute
+	CollectJobKind = "kxCollect"
 )
 
-// collectRenew is how often a running collection renews its lock; it
-// deletes nothing once its last renewal is older than collectLockTTL/2
-// (variables for tests).
-var collectRenew = collectLockTTL / 4
-
-// errLockLost stops a sweep whose lock could not be renewed in time: a
-// changeset may have started since, and must not lose contents it reuses.
-var errLockLost = errors.New("kx: the collection lost its lock; it stops and runs again")
+// errLeaseLost stops a sweep whose lease is no longer certainly held.
+var errLeaseLost = errors.New("kx: the collection is no longer certain of its lease; it stops and runs again")
 
 type collectArgs struct {
 	Region string `json:"region"`
 }
 
-type collectLock struct {
-	Until time.Time `json:"until"`
-}
+// contentLock is the exclusive key of region's content store: shared by
+// its changesets, exclusive to its collection.
+func contentLock(region string) string { return "kxcontent/" + region }
 
-// errCollecting is what starting a changeset meets while a collection
-// runs: its job is rescheduled after collectWait, without spending an
-// attempt.
-var errCollecting = errors.New("kx: the content store is being collected")
-
-// collectWait is how long a changeset waits before it looks again whether
-// a collection ended (a variable for tests).
-var collectWait = time.Second
-
-func (s *Service) collectingTx(ctx context.Context, tx store.Tx, region string) error {
-	rec, err := tx.Get(ctx, collectLockKind, region)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var l collectLock
-	if json.Unmarshal(rec.Data, &l) == nil && s.now().After(l.Until) {
-		return nil
-	}
-	return errCollecting
-}
-
-// putCollectLockTx takes or renews region's collection lock until
-// collectLockTTL from now.
-func (s *Service) putCollectLockTx(ctx context.Context, tx store.Tx, region string) error {
-	data, _ := json.Marshal(collectLock{Until: s.now().Add(collectLockTTL)})
-	rec := &store.Record{Kind: collectLockKind, ID: region, Data: data}
-	old, err := tx.Get(ctx, collectLockKind, region)
-	if errors.Is(err, store.ErrNotFound) {
-		return tx.Insert(ctx, rec)
-	}
-	if err != nil {
-		return err
-	}
-	rec.Version = old.Version
-	return tx.Update(ctx, rec)
-}
-
-// lockHolder renews a collection's lock while the collection runs, so a
-// collection that outlasts collectLockTTL keeps changesets waiting.
-type lockHolder struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	renewed time.Time
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-func (s *Service) holdCollectLock(ctx context.Context, region string) *lockHolder {
-	h := &lockHolder{now: s.now, renewed: s.now(), stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(h.done)
-		t := time.NewTicker(collectRenew)
-		defer t.Stop()
-		for {
-			select {
-			case <-h.stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			at := s.now()
-			if err := s.db.Update(ctx, func(tx store.Tx) error { return s.putCollectLockTx(ctx, tx, region) }); err != nil {
-				s.log.Warn("kx: renewing the collection lock", "region", region, "err", err)
-				continue
-			}
-			h.mu.Lock()
-			h.renewed = at
-			h.mu.Unlock()
-		}
-	}()
-	return h
-}
-
-// held reports whether the lock was renewed recently enough that it is
-// certainly still valid.
-func (h *lockHolder) held() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.now().Sub(h.renewed) < collectLockTTL/2
-}
-
-func (h *lockHolder) release() {
-	close(h.stop)
-	<-h.done
-}
+// databaseLock is the exclusive key of one database's changesets: they
+// run one at a time, in order.
+func databaseLock(env, db string) string { return "kxdb/" + env + "/" + db }
 
 func (s *Service) enqueueCollectTx(ctx context.Context, tx store.Tx, region string, now time.Time) error {
 	return jobs.EnqueueTx(ctx, tx, now, jobs.Spec{ID: "kxCollect/" + region + "/" + fmt.Sprint(now.UnixNano()),
-		Kind: CollectJobKind, Key: region, Args: collectArgs{Region: region}})
+		Kind: CollectJobKind, Key: region, Args: collectArgs{Region: region}, Exclusive: []string{contentLock(region)}})
 }
 
-// CollectJobKindDef is the collection job kind, one at a time per region.
+// CollectJobKindDef is the collection job kind: one at a time per region
+// (its exclusive key), never beside the region's changesets.
 func (s *Service) CollectJobKindDef() *jobs.Kind {
-	return &jobs.Kind{Name: CollectJobKind, Workers: 1, PerKey: 1, MaxAttempts: 20, Lease: s.lease,
+	return &jobs.Kind{Name: CollectJobKind, Workers: 1, MaxAttempts: 20, Lease: s.lease,
 		Handler: jobs.HandlerFunc(s.runCollect)}
 }
 
@@ -716,14 +609,21 @@ func (s *Service) runCollect(ctx context.Context, r *jobs.Run) (jobs.Result, err
 	if s.blobs == nil {
 		return jobs.Result{}, nil
 	}
-	region := args.Region
+	return jobs.Result{}, s.collect(ctx, args.Region, r.LeaseHeld)
+}
+
+// collect is runCollect's work; held says whether the run may still
+// delete.
+func (s *Service) collect(ctx context.Context, region string, held func() bool) error {
 	var versions map[string]bool // manifest keys
-	err := s.db.Update(ctx, func(tx store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		busy, err := s.changesets.List(ctx, tx, store.Query{AnyParent: true, PendingOnly: true})
 		if err != nil {
 			return err
 		}
 		for _, c := range busy {
+			// None is, under the content key, unless its job was enqueued
+			// by a version before the key existed.
 			if c.Region == region && c.Status == ChangesetInProgress {
 				return errors.New("kx: a changeset is in progress; the collection waits")
 			}
@@ -738,26 +638,17 @@ func (s *Service) runCollect(ctx context.Context, r *jobs.Run) (jobs.Result, err
 				versions[manifestKey(c.DatabaseUID, c.ID)] = true
 			}
 		}
-		return s.putCollectLockTx(ctx, tx, region)
+		return nil
 	})
 	if err != nil {
-		return jobs.Result{}, err
-	}
-	h := s.holdCollectLock(ctx, region)
-	defer h.release()
-	unlock := func(ctx context.Context, tx store.Tx) error {
-		err := tx.Delete(ctx, collectLockKind, region)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
 		return err
 	}
 	bucket := s.ContentBucket(region)
 	live := map[string]bool{}
 	err = s.eachObject(ctx, bucket, manifestPrefix, func(o blob.ObjectInfo) error {
 		if !versions[o.Key] {
-			if !h.held() {
-				return errLockLost
+			if !held() {
+				return errLeaseLost
 			}
 			return s.blobs.Delete(ctx, bucket, o.Key)
 		}
@@ -780,17 +671,13 @@ func (s *Service) runCollect(ctx context.Context, r *jobs.Run) (jobs.Result, err
 			if live[path.Base(o.Key)] {
 				return nil
 			}
-			if !h.held() {
-				return errLockLost
+			if !held() {
+				return errLeaseLost
 			}
 			return s.blobs.Delete(ctx, bucket, o.Key)
 		})
 	}
-	if err != nil {
-		_ = s.db.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return unlock(ctx, tx) })
-		return jobs.Result{}, err
-	}
-	return jobs.Result{Commit: unlock}, nil
+	return err
 }
 
 func (s *Service) eachObject(ctx context.Context, bucket, prefix string, fn func(blob.ObjectInfo) error) error {

@@ -3,8 +3,8 @@ package kx
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
@@ -144,10 +144,9 @@ func (m *memBlobs) Delete(_ context.Context, bucket, key string) error {
 	return nil
 }
 
-// TestChangesetWaitsForCollection: a changeset due while a collection of
-// the content store holds its lock waits for the collection — however
-// many times it looks — instead of spending its attempts and failing, and
-// completes once the lock is gone.
+// TestChangesetWaitsForCollection: a changeset created while a collection
+// of the content store runs waits for it — its job is not even claimed,
+// so it spends no attempt — and completes once the collection ended.
 func TestChangesetWaitsForCollection(t *testing.T) {
 	const region, envID = "us-east-1", "kxcollectwait"
 	ctx := context.Background()
@@ -162,21 +161,25 @@ func TestChangesetWaitsForCollection(t *testing.T) {
 	}
 	blobs := newMemBlobs()
 	s := New(Config{Store: db, Jobs: engine, Account: "000000000000", Blobs: blobs})
-	saved := collectWait
-	collectWait = 2 * time.Millisecond
-	defer func() { collectWait = saved }()
 	kind := s.ChangesetJobKindDef()
-	// Retries as fast as the waits: were a wait an attempt, the changeset
-	// would fail after kind.MaxAttempts looks.
-	kind.Backoff = func(int) time.Duration { return 2 * time.Millisecond }
 	var runs atomic.Int64
 	inner := kind.Handler
 	kind.Handler = jobs.HandlerFunc(func(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
 		runs.Add(1)
 		return inner.Run(ctx, r)
 	})
-	if err := engine.Register(kind); err != nil {
-		t.Fatal(err)
+	collecting, release := make(chan struct{}), make(chan struct{})
+	collect := s.CollectJobKindDef()
+	innerCollect := collect.Handler
+	collect.Handler = jobs.HandlerFunc(func(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
+		close(collecting)
+		<-release
+		return innerCollect.Run(ctx, r)
+	})
+	for _, k := range []*jobs.Kind{kind, collect} {
+		if err := engine.Register(k); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	now := time.Now().UTC()
@@ -200,16 +203,13 @@ func TestChangesetWaitsForCollection(t *testing.T) {
 		}
 		nbytes += int64(len(body))
 	}
-	// A collection holds the lock (for longer than the test runs).
-	lock, _ := json.Marshal(collectLock{Until: now.Add(time.Hour)})
-	if err := db.Update(ctx, func(tx store.Tx) error {
-		return tx.Insert(ctx, &store.Record{Kind: collectLockKind, ID: region, Data: lock})
-	}); err != nil {
+	// A collection runs (and does not end until released).
+	if err := db.Update(ctx, func(tx store.Tx) error { return s.enqueueCollectTx(ctx, tx, region, now) }); err != nil {
 		t.Fatal(err)
 	}
-
 	engine.Start(ctx)
 	defer engine.Stop()
+	<-collecting
 	c, err := s.CreateChangeset(ctx, region, envID, "hdb", []ChangeRequest{{Type: Put, S3Path: "s3://src/hdb/", DbPath: "/"}})
 	if err != nil {
 		t.Fatal(err)
@@ -222,28 +222,18 @@ func TestChangesetWaitsForCollection(t *testing.T) {
 		}
 		return got
 	}
-	looks := int64(4 * kind.MaxAttempts)
+	// Many polls (5 ms) pass: the changeset stays PENDING, unclaimed.
+	time.Sleep(200 * time.Millisecond)
+	if got := status(); got.Status != ChangesetPending || runs.Load() != 0 {
+		t.Fatalf("changeset during a collection: %s after %d runs, want PENDING and not run", got.Status, runs.Load())
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for runs.Load() < looks {
-		if got := status(); got.Status.Final() {
-			t.Fatalf("changeset %s while a collection holds the lock, after %d looks: %s (%s)", c.ID, runs.Load(), got.Status, got.ErrorMsg)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the changeset's job ran %d times in 30 s, want %d", runs.Load(), looks)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if got := status(); got.Status != ChangesetPending {
-		t.Fatalf("changeset after %d looks under the lock: %s, want PENDING", runs.Load(), got.Status)
-	}
 	if d, err := s.GetDatabase(ctx, region, envID, "hdb"); err != nil || d.LastCompleted != "" || d.NumFiles != 0 {
 		t.Fatalf("database under the lock: %+v %v", d, err)
 	}
 
 	// The collection ends: the changeset completes.
-	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, collectLockKind, region) }); err != nil {
-		t.Fatal(err)
-	}
+	close(release)
 	for got := status(); got.Status != ChangesetCompleted; got = status() {
 		if got.Status == ChangesetFailed {
 			t.Fatalf("changeset after the collection: FAILED (%s)", got.ErrorMsg)
@@ -276,98 +266,136 @@ func TestChangesetWaitsForCollection(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+// TestCollectionStopsWithoutLease: a collection stops deleting as soon as
+// its lease is no longer certainly held (another process may hold the
+// job, and the region's changesets may run after it).
+func TestCollectionStopsWithoutLease(t *testing.T) {
+	const region = "us-east-1"
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	blobs := newMemBlobs()
+	s := New(Config{Store: db, Account: "000000000000", Blobs: blobs})
+	bucket := s.ContentBucket(region)
+	if err := blobs.EnsureBucket(ctx, bucket); err != nil {
+		t.Fatal(err)
+	}
+	const garbage = 10 // contents no version references
+	for i := range garbage {
+		hash := strings.Repeat(string(rune('a'+i)), 64)
+		if _, err := blobs.Put(ctx, bucket, contentKey(hash), strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deletes := 0
+	blobs.onDelete = func() { deletes++ }
+	err = s.collect(ctx, region, func() bool { return deletes < 2 })
+	left, _ := blobs.List(ctx, bucket, blob.ListOptions{Prefix: contentPrefix})
+	if !errors.Is(err, errLeaseLost) || deletes != 2 || len(left.Objects) != garbage-2 {
+		t.Errorf("collection losing its lease: err %v after %d deletions, %d objects left; want errLeaseLost, 2, %d",
+			err, deletes, len(left.Objects), garbage-2)
+	}
+	deletes = 0
+	if err := s.collect(ctx, region, func() bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := blobs.List(ctx, bucket, blob.ListOptions{Prefix: contentPrefix}); len(left.Objects) != 0 {
+		t.Errorf("%d unreferenced contents left", len(left.Objects))
+	}
 }
 
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-// TestCollectionKeepsItsLock: a collection that outlasts its lock's TTL
-// renews the lock, so changesets keep waiting for it to the last
-// deletion; and one whose lock is not renewed in time stops deleting
-// (a changeset may have started and reuse what it would delete).
-func TestCollectionKeepsItsLock(t *testing.T) {
-	const region = "us-east-1"
-	for _, tc := range []struct {
-		name     string
-		renew    time.Duration
-		wantLost bool
-	}{{"renewed", time.Millisecond, false}, {"not renewed", time.Hour, true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "metadata.db"))
-			if err != nil {
-				t.Fatal(err)
+// TestChangesetsOfOneDatabaseInOrder: changesets created back to back (in
+// the same millisecond, some) run one at a time in sequence order under
+// their database's key: each version builds on the previous one, so the
+// last holds every file.
+func TestChangesetsOfOneDatabaseInOrder(t *testing.T) {
+	const region, envID = "us-east-1", "kxorder"
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := newMemBlobs()
+	s := New(Config{Store: db, Jobs: engine, Account: "000000000000", Blobs: blobs, Workers: 8})
+	var mu sync.Mutex
+	var order []string
+	running := 0
+	kind := s.ChangesetJobKindDef()
+	inner := kind.Handler
+	kind.Handler = jobs.HandlerFunc(func(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
+		var a changesetArgs
+		_ = r.Args(&a)
+		mu.Lock()
+		running++
+		if running > 1 {
+			t.Errorf("%d changesets of one database ran at once", running)
+		}
+		order = append(order, a.Changeset)
+		mu.Unlock()
+		defer func() { mu.Lock(); running--; mu.Unlock() }()
+		return inner.Run(ctx, r)
+	})
+	for _, k := range []*jobs.Kind{kind, s.CollectJobKindDef()} {
+		if err := engine.Register(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return s.envs.Insert(ctx, tx, &Environment{ID: envID, Region: region, Account: s.account, ARN: s.ARN(region, envID),
+			Status: Created, CreatedAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateDatabase(ctx, region, envID, "hdb", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := blobs.EnsureBucket(ctx, "src"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	var created []string
+	for i := range n {
+		key := fmt.Sprintf("p/f%d", i)
+		if _, err := blobs.Put(ctx, "src", key, strings.NewReader(key), int64(len(key))); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.CreateChangeset(ctx, region, envID, "hdb", []ChangeRequest{{Type: Put, S3Path: "s3://src/" + key, DbPath: "/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created = append(created, c.ID)
+	}
+	engine.Start(ctx)
+	defer engine.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := s.GetDatabase(ctx, region, envID, "hdb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.LastCompleted == created[n-1] {
+			if d.NumFiles != n {
+				t.Errorf("the last version holds %d files, want %d: changesets did not build on each other", d.NumFiles, n)
 			}
-			defer db.Close()
-			clock := &fakeClock{t: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
-			blobs := newMemBlobs()
-			s := New(Config{Store: db, Account: "000000000000", Blobs: blobs, Now: clock.now})
-			saved := collectRenew
-			collectRenew = tc.renew
-			defer func() { collectRenew = saved }()
-			bucket := s.ContentBucket(region)
-			if err := blobs.EnsureBucket(ctx, bucket); err != nil {
-				t.Fatal(err)
-			}
-			const garbage = 10 // contents no version references
-			for i := range garbage {
-				hash := strings.Repeat(string(rune('a'+i)), 64)
-				if _, err := blobs.Put(ctx, bucket, contentKey(hash), strings.NewReader("x"), 1); err != nil {
-					t.Fatal(err)
-				}
-			}
-			lockUntil := func() time.Time {
-				var l collectLock
-				if err := db.View(ctx, func(tx store.Tx) error {
-					rec, err := tx.Get(ctx, collectLockKind, region)
-					if err != nil {
-						return err
-					}
-					return json.Unmarshal(rec.Data, &l)
-				}); err != nil {
-					t.Error(err)
-				}
-				return l.Until
-			}
-			deletes := 0
-			blobs.onDelete = func() {
-				deletes++
-				// Every deletion happens under a lock a changeset respects.
-				if err := db.View(ctx, func(tx store.Tx) error { return s.collectingTx(ctx, tx, region) }); !errors.Is(err, errCollecting) {
-					t.Errorf("deletion %d at %s: a changeset would start (%v)", deletes, clock.now().Format(time.TimeOnly), err)
-				}
-				// Each deletion takes 3 minutes: ten outlast the 10-minute TTL.
-				clock.advance(3 * time.Minute)
-				if tc.wantLost {
-					return
-				}
-				for deadline := time.Now().Add(10 * time.Second); !lockUntil().Equal(clock.now().Add(collectLockTTL)); {
-					if time.Now().After(deadline) {
-						t.Fatalf("the lock was not renewed at %s", clock.now().Format(time.TimeOnly))
-					}
-					time.Sleep(time.Millisecond)
-				}
-			}
-			args, _ := json.Marshal(collectArgs{Region: region})
-			_, err = s.runCollect(ctx, &jobs.Run{Job: jobs.Job{Args: args}})
-			left, _ := blobs.List(ctx, bucket, blob.ListOptions{Prefix: contentPrefix})
-			if tc.wantLost {
-				// Deletions at 0 and 3 minutes; at 6 the last renewal (at 0)
-				// is older than TTL/2.
-				if !errors.Is(err, errLockLost) || deletes != 2 || len(left.Objects) != garbage-2 {
-					t.Errorf("collection without renewals: err %v after %d deletions, %d objects left; want errLockLost, 2, %d",
-						err, deletes, len(left.Objects), garbage-2)
-				}
-				return
-			}
-			if err != nil || deletes != garbage || len(left.Objects) != 0 {
-				t.Errorf("collection with renewals: err %v after %d deletions, %d objects left; want nil, %d, 0", err, deletes, len(left.Objects), garbage)
-			}
-		})
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("last completed %q, want %q", d.LastCompleted, created[n-1])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(order) != fmt.Sprint(created) {
+		t.Errorf("ran %v, want creation order %v", order, created)
 	}
 }

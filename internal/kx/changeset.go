@@ -20,10 +20,12 @@ import (
 // SortKey the inverted sequence number: newest first).
 const ChangesetKind = "kxChangeset"
 
-// ChangesetJobKind applies changesets: one job per changeset, keyed by
-// environment (at most Config.PerEnvironment at a time in one
-// environment); a database's next changeset is enqueued when the previous
-// one finishes, so one database's changesets run one at a time, in order.
+// ChangesetJobKind applies changesets: one job per changeset, enqueued
+// with it, keyed by environment (at most Config.PerEnvironment at a time
+// in one environment), holding its database's key exclusively (so one
+// database's changesets run one at a time, in order: the jobs' due times,
+// then their ids, which carry the sequence number) and its region's
+// content key shared (a collection waits for them, and they for it).
 const ChangesetJobKind = "kxChangeset"
 
 // ChangesetStatus is a kx changeset's status. The model's enum says
@@ -102,7 +104,15 @@ func changesetParent(env, db string) string { return env + "/" + db }
 
 func changesetID(env, db, id string) string { return changesetParent(env, db) + "/" + id }
 
-func changesetJob(id string) string { return "kxChangeset/" + id }
+// changesetJob is the id of c's job: changesets of one database created
+// in the same millisecond (one due time) are claimed in sequence order.
+func changesetJob(c *Changeset) string {
+	return fmt.Sprintf("kxChangeset/%s/%s/%010d/%s", c.Environment, c.Database, c.Seq, c.ID)
+}
+
+// legacyChangesetJob is the id jobs had before (one database's next
+// changeset was enqueued when the previous one ended).
+func legacyChangesetJob(c *Changeset) string { return "kxChangeset/" + c.ID }
 
 func newChangesetTable() *store.Table[Changeset, *Changeset] {
 	return store.NewTable(store.TableDef[Changeset, *Changeset]{
@@ -209,20 +219,14 @@ func (s *Service) CreateChangeset(ctx context.Context, region, env, db string, r
 		d.UpdatedAt = now
 		c = &Changeset{ID: ids.Base62(22), Environment: env, Region: region, Database: db, DatabaseUID: d.UID,
 			Seq: d.Changesets, Requests: reqs, Status: ChangesetPending, CreatedAt: now, UpdatedAt: now}
-		busy, err := s.changesets.Count(ctx, tx, store.Query{Parent: changesetParent(env, db), PendingOnly: true})
-		if err != nil {
-			return err
-		}
 		if err := s.databases.Update(ctx, tx, d, version); err != nil {
 			return err
 		}
 		if err := s.changesets.Insert(ctx, tx, c); err != nil {
 			return err
 		}
-		if busy == 0 {
-			if err := s.enqueueChangesetTx(ctx, tx, c, now); err != nil {
-				return err
-			}
+		if err := s.enqueueChangesetTx(ctx, tx, c, now); err != nil {
+			return err
 		}
 		return s.tokens.CommitTx(ctx, tx)
 	})
@@ -240,22 +244,21 @@ type changesetArgs struct {
 }
 
 func (s *Service) enqueueChangesetTx(ctx context.Context, tx store.Tx, c *Changeset, now time.Time) error {
-	err := jobs.EnqueueTx(ctx, tx, now, jobs.Spec{ID: changesetJob(c.ID), Kind: ChangesetJobKind, Key: c.Environment,
-		Args: changesetArgs{Environment: c.Environment, Database: c.Database, Changeset: c.ID}})
+	// A job of the former scheme still drives it (a store written by an
+	// earlier version): leave it.
+	if j, err := jobs.GetTx(ctx, tx, legacyChangesetJob(c)); err == nil && !j.State.Terminal() {
+		return nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	err := jobs.EnqueueTx(ctx, tx, now, jobs.Spec{ID: changesetJob(c), Kind: ChangesetJobKind, Key: c.Environment,
+		Args:      changesetArgs{Environment: c.Environment, Database: c.Database, Changeset: c.ID},
+		Exclusive: []string{databaseLock(c.Environment, c.Database)}, Shared: []string{contentLock(c.Region)},
+		Due: c.CreatedAt})
 	if errors.Is(err, store.ErrExists) {
 		return nil
 	}
 	return err
-}
-
-// enqueueNextTx enqueues the oldest PENDING changeset of database db, if
-// any (the one that finished is final already in tx).
-func (s *Service) enqueueNextTx(ctx context.Context, tx store.Tx, env, db string, now time.Time) error {
-	pending, err := s.changesets.List(ctx, tx, store.Query{Parent: changesetParent(env, db), PendingOnly: true, Reverse: true, Limit: 1})
-	if err != nil || len(pending) == 0 {
-		return err
-	}
-	return s.enqueueChangesetTx(ctx, tx, pending[0], now)
 }
 
 // GetChangeset returns changeset id of database db.
@@ -292,24 +295,17 @@ func (s *Service) ListChangesets(ctx context.Context, region, env, db string, af
 	return page, err
 }
 
-// resumeChangesets enqueues, for every database with PENDING or
-// IN_PROGRESS changesets, its oldest one (a no-op where its job exists):
-// the chain of a database's changesets survives anything that lost a job.
+// resumeChangesets enqueues every PENDING or IN_PROGRESS changeset (a
+// no-op where its job exists), due when it was created: whatever lost a
+// job, the database's key keeps them in order.
 func (s *Service) resumeChangesets(ctx context.Context) error {
 	return s.db.Update(ctx, func(tx store.Tx) error {
 		pending, err := s.changesets.List(ctx, tx, store.Query{AnyParent: true, PendingOnly: true})
 		if err != nil {
 			return err
 		}
-		oldest := map[string]*Changeset{}
-		for _, c := range pending {
-			k := changesetParent(c.Environment, c.Database)
-			if o := oldest[k]; o == nil || c.Seq < o.Seq {
-				oldest[k] = c
-			}
-		}
 		now := s.now().UTC()
-		for _, c := range oldest {
+		for _, c := range pending {
 			if err := s.enqueueChangesetTx(ctx, tx, c, now); err != nil {
 				return err
 			}

@@ -203,8 +203,10 @@ func (s *Service) removeDatabaseTx(ctx context.Context, tx store.Tx, d *Database
 			return err
 		}
 		for _, c := range page.Items {
-			if err := jobs.CancelTx(ctx, tx, now, nil, changesetJob(c.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
+			for _, job := range []string{changesetJob(c), legacyChangesetJob(c)} {
+				if err := jobs.CancelTx(ctx, tx, now, nil, job); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
 			}
 			if err := s.changesets.Delete(ctx, tx, changesetID(d.Environment, d.Name, c.ID)); err != nil {
 				return err
