@@ -218,7 +218,7 @@ type Config struct {
 
 // Materializer writes a data view's version (*ingest.Engine).
 type Materializer interface {
-	Materialize(ctx context.Context, spec ingest.ViewSpec) ([]ingest.ViewFile, error)
+	Materialize(ctx context.Context, spec ingest.ViewSpec) (*ingest.ViewResult, error)
 }
 
 // Metrics is what the service reports to the server's metrics.

@@ -68,6 +68,15 @@ type ViewVersion struct {
 	Partitions [][]string `json:"partitions,omitempty"`
 	Folders    []string   `json:"folders,omitempty"`
 	Built      time.Time  `json:"built"`
+	// FileRows are the rows of each file (parallel to Files), and
+	// Changesets the changesets the version holds: what the next version
+	// compares itself with to rebuild only the partitions that changed.
+	FileRows   []int64  `json:"fileRows,omitempty"`
+	Changesets []string `json:"changesets,omitempty"`
+	// Rebuilt and Copied count the files DuckDB wrote and those taken
+	// from the previous version.
+	Rebuilt int `json:"rebuilt"`
+	Copied  int `json:"copied,omitempty"`
 }
 
 // DataView is the stored document of one data view.
@@ -123,6 +132,8 @@ func (v *ViewVersion) clone() *ViewVersion {
 	c := *v
 	c.Files = slices.Clone(v.Files)
 	c.Folders = slices.Clone(v.Folders)
+	c.FileRows = slices.Clone(v.FileRows)
+	c.Changesets = slices.Clone(v.Changesets)
 	c.Partitions = make([][]string, len(v.Partitions))
 	for i, p := range v.Partitions {
 		c.Partitions[i] = slices.Clone(p)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,13 @@ type viewPlan struct {
 	view   *DataView
 	asOf   time.Time
 	inputs []*Changeset
+	// removed are the changesets the current version holds and this one
+	// does not (a correction's target, what a REPLACE ended).
+	removed []*Changeset
+	// partial: only the partitions of the changed changesets (inputs
+	// the current version lacks, and removed) are rebuilt; the others'
+	// files are copied from the current version.
+	partial bool
 }
 
 func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
@@ -100,11 +108,10 @@ func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 	}
 
 	start := time.Now()
-	inputs := make([]ingest.ViewInput, 0, len(plan.inputs))
-	for i, c := range plan.inputs {
+	stage := func(c *Changeset, i int) (ingest.ViewInput, error) {
 		path, err := s.stageStored(ctx, c, filepath.Join(dir, "in"), i)
 		if err != nil {
-			return jobs.Result{}, err
+			return ingest.ViewInput{}, err
 		}
 		in := ingest.ViewInput{Path: path}
 		if c.Schema != nil {
@@ -112,7 +119,34 @@ func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 				in.Columns = append(in.Columns, ingest.Column{Name: col.Name, Type: ingest.ColumnType(col.Type)})
 			}
 		}
+		return in, nil
+	}
+	inputs := make([]ingest.ViewInput, 0, len(plan.inputs))
+	var touched []ingest.ViewInput
+	had := map[string]bool{}
+	if v.Current != nil {
+		for _, id := range v.Current.Changesets {
+			had[id] = true
+		}
+	}
+	for i, c := range plan.inputs {
+		in, err := stage(c, i)
+		if err != nil {
+			return jobs.Result{}, err
+		}
 		inputs = append(inputs, in)
+		if !had[c.ID] {
+			touched = append(touched, in)
+		}
+	}
+	if plan.partial {
+		for i, c := range plan.removed {
+			in, err := stage(c, len(plan.inputs)+i)
+			if err != nil {
+				return jobs.Result{}, err
+			}
+			touched = append(touched, in)
+		}
 	}
 	staged := time.Since(start)
 	if err := s.markView(ctx, args, ViewRunning); err != nil {
@@ -120,7 +154,8 @@ func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 	}
 
 	spec := ingest.ViewSpec{Inputs: inputs, Schema: v.Schema.engineSchema(), Partition: v.Partition, Sort: v.Sort,
-		Format: ingest.ViewFormat(v.Destination.Format), OutDir: filepath.Join(dir, "out"), Header: true}
+		Format: ingest.ViewFormat(v.Destination.Format), OutDir: filepath.Join(dir, "out"), Header: true,
+		Partial: plan.partial, Touched: touched}
 	if c, ok := v.Destination.option("compression"); ok {
 		spec.Compression = strings.ToLower(c)
 	}
@@ -132,7 +167,7 @@ func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 	spec.Escape, _ = v.Destination.option("escapeChar")
 	spec.Null, _ = v.Destination.option("nullValue")
 	start = time.Now()
-	files, err := s.cfg.Views.Materialize(ctx, spec)
+	res, err := s.cfg.Views.Materialize(ctx, spec)
 	built := time.Since(start)
 	if err != nil {
 		var re *ingest.RequestError
@@ -147,17 +182,61 @@ func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		return jobs.Result{}, err
 	}
 	ver := &ViewVersion{Gen: args.Gen, Bucket: bucket, Prefix: viewPrefix(v.Dataset, v.ID) + versionName(args.Gen), AsOf: plan.asOf}
+	for _, c := range plan.inputs {
+		ver.Changesets = append(ver.Changesets, c.ID)
+	}
 	start = time.Now()
-	var size int64
-	for _, f := range files {
-		n, err := s.putFile(ctx, filepath.Join(spec.OutDir, filepath.FromSlash(f.Path)), bucket, ver.Prefix+f.Path)
+	type entry struct {
+		file   ingest.ViewFile
+		copied bool
+	}
+	var entries []entry
+	for _, f := range res.Files {
+		entries = append(entries, entry{file: f})
+	}
+	if plan.partial {
+		// The partitions not rebuilt keep the current version's files.
+		rebuilt := map[string]bool{}
+		for _, t := range res.Touched {
+			rebuilt[t] = true
+		}
+		cur := v.Current
+		for i, f := range cur.Files {
+			folder := f[:max(strings.LastIndexByte(f, '/'), 0)]
+			if rebuilt[folder] {
+				continue
+			}
+			var values []string
+			for j, fo := range cur.Folders {
+				if fo == folder {
+					values = cur.Partitions[j]
+				}
+			}
+			entries = append(entries, entry{file: ingest.ViewFile{Path: f, Rows: cur.FileRows[i], Values: values}, copied: true})
+		}
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.file.Path, b.file.Path) })
+	var written, copied int64
+	for _, e := range entries {
+		f := e.file
+		var n int64
+		var err error
+		if e.copied {
+			n, err = s.copyObject(ctx, bucket, v.Current.Prefix+f.Path, ver.Prefix+f.Path)
+			copied += n
+			ver.Copied++
+		} else {
+			n, err = s.putFile(ctx, filepath.Join(spec.OutDir, filepath.FromSlash(f.Path)), bucket, ver.Prefix+f.Path)
+			written += n
+			ver.Rebuilt++
+		}
 		if err != nil {
 			s.removePrefixQuietly(ctx, bucket, ver.Prefix)
 			return jobs.Result{}, err
 		}
-		size += n
 		ver.Rows += f.Rows
 		ver.Files = append(ver.Files, f.Path)
+		ver.FileRows = append(ver.FileRows, f.Rows)
 		if f.Values != nil {
 			ver.Partitions = append(ver.Partitions, f.Values)
 			ver.Folders = append(ver.Folders, f.Path[:strings.LastIndexByte(f.Path, '/')])
@@ -175,8 +254,9 @@ func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		return s.switchViewTx(ctx, tx, args, ver)
 	}, Done: func() {
 		s.log.Info("data view materialized", "dataview", v.ID, "dataset", v.Dataset, "environment", v.Environment,
-			"gen", args.Gen, "as_of", plan.asOf.UnixMilli(), "changesets", len(plan.inputs), "files", len(files),
-			"rows", ver.Rows, "stored_bytes", size, "stage_ms", staged.Milliseconds(), "duckdb_ms", built.Milliseconds(),
+			"gen", args.Gen, "as_of", plan.asOf.UnixMilli(), "changesets", len(plan.inputs), "partial", plan.partial,
+			"files_rebuilt", ver.Rebuilt, "files_copied", ver.Copied, "rows", ver.Rows, "written_bytes", written,
+			"copied_bytes", copied, "stage_ms", staged.Milliseconds(), "duckdb_ms", built.Milliseconds(),
 			"store_ms", stored.Milliseconds())
 		s.collectVersions(context.Background(), args)
 	}}, nil
@@ -229,6 +309,7 @@ func (s *Service) startView(ctx context.Context, args viewJobArgs) (*viewPlan, e
 				p.inputs = append(p.inputs, c)
 			}
 		}
+		p.planPartial(v, all)
 		v.Status, v.ErrorCat, v.ErrorMsg, v.ModifiedAt = ViewStarting, "", "", now
 		if err := s.views.Update(ctx, tx, v, version); err != nil {
 			return err
@@ -238,6 +319,37 @@ func (s *Service) startView(ctx context.Context, args viewJobArgs) (*viewPlan, e
 		return nil
 	})
 	return plan, err
+}
+
+// planPartial decides whether the version can rebuild only some
+// partitions: the view is partitioned, its current version records what it
+// holds, and some of that is still there (a REPLACE removes everything:
+// the whole view is rebuilt).
+func (p *viewPlan) planPartial(v *DataView, all []*Changeset) {
+	cur := v.Current
+	if cur == nil || len(v.Partition) == 0 || len(cur.Changesets) == 0 || len(cur.FileRows) != len(cur.Files) {
+		return
+	}
+	now := map[string]bool{}
+	for _, c := range p.inputs {
+		now[c.ID] = true
+	}
+	byID := map[string]*Changeset{}
+	for _, c := range all {
+		byID[c.ID] = c
+	}
+	kept := 0
+	for _, id := range cur.Changesets {
+		switch c, ok := byID[id]; {
+		case !ok || len(c.Objects) == 0:
+			return // its data is gone: rebuild everything
+		case now[id]:
+			kept++
+		default:
+			p.removed = append(p.removed, c)
+		}
+	}
+	p.partial = kept > 0
 }
 
 // markView sets the status of a view whose generation gen is being built
@@ -288,6 +400,30 @@ func (s *Service) putFile(ctx context.Context, path, bucket, key string) (int64,
 		return 0, fmt.Errorf("storing data view file: %w", err)
 	}
 	return st.Size(), nil
+}
+
+// copyObject copies a stored file within bucket: on the storage side when
+// the store can (blob.Copier), through this process otherwise.
+func (s *Service) copyObject(ctx context.Context, bucket, src, dst string) (int64, error) {
+	info, err := s.cfg.Blobs.Head(ctx, bucket, src)
+	if err != nil {
+		return 0, fmt.Errorf("copying data view file %s: %w", src, err)
+	}
+	if c, ok := s.cfg.Blobs.(blob.Copier); ok && info.Size < 5<<30 {
+		if err := c.Copy(ctx, bucket, src, bucket, dst); err != nil {
+			return 0, fmt.Errorf("copying data view file %s: %w", src, err)
+		}
+		return info.Size, nil
+	}
+	rc, info, err := s.cfg.Blobs.Get(ctx, bucket, src)
+	if err != nil {
+		return 0, fmt.Errorf("copying data view file %s: %w", src, err)
+	}
+	defer rc.Close()
+	if _, err := s.cfg.Blobs.Put(ctx, bucket, dst, rc, info.Size); err != nil {
+		return 0, fmt.Errorf("copying data view file %s: %w", src, err)
+	}
+	return info.Size, nil
 }
 
 func (s *Service) removePrefixQuietly(ctx context.Context, bucket, prefix string) {

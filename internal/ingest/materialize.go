@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,6 +54,20 @@ type ViewSpec struct {
 	Escape                 string
 	// OutDir is where the files go (absolute; created, must not exist).
 	OutDir string
+	// Partial, for a partitioned view, writes only the partitions that
+	// rows of Touched fall in (the changesets that changed since a
+	// previous version: added and removed ones); the result's Touched
+	// names their folders, including those left with no row.
+	Partial bool
+	Touched []ViewInput
+}
+
+// ViewResult is what Materialize wrote.
+type ViewResult struct {
+	Files []ViewFile
+	// Touched are the folders (relative to OutDir, slash-separated) of
+	// the partitions a Partial materialization rebuilt.
+	Touched []string
 }
 
 // ViewFile is one written file, relative to OutDir (slash-separated).
@@ -129,9 +144,12 @@ func mvIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + 
 // partitioned view with no rows has no files. The error's category is
 // CategoryOf(err); on error OutDir may hold some files (the caller owns
 // and removes it).
-func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) ([]ViewFile, error) {
+func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) (*ViewResult, error) {
 	if err := spec.Schema.Validate(); err != nil {
 		return nil, err
+	}
+	if spec.Partial && len(spec.Partition) == 0 {
+		return nil, errors.New("ingest: a partial materialization needs partition columns")
 	}
 	if !filepath.IsAbs(spec.OutDir) {
 		return nil, errors.New("ingest: view output dir must be absolute")
@@ -173,6 +191,7 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) ([]ViewFile, er
 	if err != nil {
 		return nil, err
 	}
+	res := &ViewResult{}
 	defer db.Close()
 	defer conn.Close()
 
@@ -185,7 +204,7 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) ([]ViewFile, er
 		}
 		return nil
 	}
-	if err := exec("CREATE TEMP TABLE v0 AS " + unionSQL(spec)); err != nil {
+	if err := exec("CREATE TEMP TABLE v0 AS " + unionSQL(spec.Inputs, spec.Schema)); err != nil {
 		return nil, err
 	}
 	order := ""
@@ -200,12 +219,13 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) ([]ViewFile, er
 	if len(spec.Partition) == 0 {
 		name := "part-00000" + spec.ext()
 		out := filepath.Join(spec.OutDir, name)
-		res, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM v0%s) TO %s (%s)", dataList, order, mvLit(out), spec.copyOptions()))
+		r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM v0%s) TO %s (%s)", dataList, order, mvLit(out), spec.copyOptions()))
 		if err != nil {
 			return nil, engineError(ctx, err)
 		}
-		n, _ := res.RowsAffected()
-		return []ViewFile{{Path: name, Rows: n}}, nil
+		n, _ := r.RowsAffected()
+		res.Files = []ViewFile{{Path: name, Rows: n}}
+		return res, nil
 	}
 
 	// Partitions: numbered in the order of their values, each written by
@@ -218,6 +238,31 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) ([]ViewFile, er
 		pstr = append(pstr, fmt.Sprintf("CAST(%s AS VARCHAR) AS __s%d", c, i))
 	}
 	pl := strings.Join(pcols, ", ")
+	if spec.Partial {
+		// Only the partitions the changed changesets' rows fall in.
+		if err := exec(fmt.Sprintf("CREATE TEMP TABLE touched AS SELECT DISTINCT %s, %s FROM (%s)", pl, strings.Join(pstr, ", "),
+			unionSQL(spec.Touched, spec.Schema))); err != nil {
+			return nil, err
+		}
+		var on []string
+		for _, c := range pcols {
+			on = append(on, "v0."+c+" IS NOT DISTINCT FROM t."+c)
+		}
+		if err := exec(fmt.Sprintf("DELETE FROM v0 WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE %s)", strings.Join(on, " AND "))); err != nil {
+			return nil, err
+		}
+		var sel []string
+		for i := range spec.Partition {
+			sel = append(sel, fmt.Sprintf("__s%d", i))
+		}
+		vals, err := e.partitionValues(ctx, conn, "SELECT "+strings.Join(sel, ", ")+" FROM touched", len(spec.Partition))
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			res.Touched = append(res.Touched, folderOf(spec, cols, v))
+		}
+	}
 	if err := exec(fmt.Sprintf("CREATE TEMP TABLE parts AS SELECT row_number() OVER (ORDER BY %s) - 1 AS __p, %s, %s FROM (SELECT DISTINCT %s FROM v0)",
 		orderAll(pcols), pl, strings.Join(pstr, ", "), pl)); err != nil {
 		return nil, err
@@ -236,64 +281,73 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) ([]ViewFile, er
 	for i := range spec.Partition {
 		sel = append(sel, fmt.Sprintf("__s%d", i))
 	}
-	rows, err := conn.QueryContext(ctx, "SELECT __p, "+strings.Join(sel, ", ")+" FROM parts ORDER BY __p")
+	vals, err := e.partitionValues(ctx, conn, "SELECT "+strings.Join(sel, ", ")+" FROM parts ORDER BY __p", len(spec.Partition))
 	if err != nil {
-		return nil, engineError(ctx, err)
+		return nil, err
 	}
-	type partition struct {
-		n      int64
-		values []string
-	}
-	var parts []partition
-	for rows.Next() {
-		var p partition
-		vals := make([]sql.NullString, len(spec.Partition))
-		dest := []any{&p.n}
-		for i := range vals {
-			dest = append(dest, &vals[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return nil, &internalError{err}
-		}
-		for _, v := range vals {
-			if !v.Valid || v.String == "" {
-				p.values = append(p.values, HiveDefaultPartition)
-			} else {
-				p.values = append(p.values, v.String)
-			}
-		}
-		parts = append(parts, p)
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return nil, engineError(ctx, err)
-	}
-	files := make([]ViewFile, 0, len(parts))
-	for _, p := range parts {
-		var segs []string
-		for i, v := range p.values {
-			ev := v
-			if v != HiveDefaultPartition {
-				ev = HiveEscape(v)
-			}
-			segs = append(segs, HiveEscape(cols[strings.ToLower(spec.Partition[i])].Name)+"="+ev)
-		}
-		rel := strings.Join(segs, "/") + "/part-00000" + spec.ext()
+	res.Files = make([]ViewFile, 0, len(vals))
+	for n, values := range vals {
+		rel := folderOf(spec, cols, values) + "/part-00000" + spec.ext()
 		out := filepath.Join(spec.OutDir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 			return nil, &internalError{err}
 		}
-		res, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM v WHERE __p = %d%s) TO %s (%s)",
-			dataList, p.n, order, mvLit(out), spec.copyOptions()))
+		r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM v WHERE __p = %d%s) TO %s (%s)",
+			dataList, n, order, mvLit(out), spec.copyOptions()))
 		if err != nil {
 			return nil, engineError(ctx, err)
 		}
-		n, _ := res.RowsAffected()
-		files = append(files, ViewFile{Path: rel, Rows: n, Values: p.values})
+		rows, _ := r.RowsAffected()
+		res.Files = append(res.Files, ViewFile{Path: rel, Rows: rows, Values: values})
 	}
-	return files, nil
+	return res, nil
+}
+
+// folderOf is the Hive folder path of one partition's values.
+func folderOf(spec ViewSpec, cols map[string]Column, values []string) string {
+	segs := make([]string, len(values))
+	for i, v := range values {
+		ev := v
+		if v != HiveDefaultPartition {
+			ev = HiveEscape(v)
+		}
+		segs[i] = HiveEscape(cols[strings.ToLower(spec.Partition[i])].Name) + "=" + ev
+	}
+	return strings.Join(segs, "/")
+}
+
+// partitionValues reads rows of n VARCHAR partition values (NULL or empty
+// as HiveDefaultPartition).
+func (e *Engine) partitionValues(ctx context.Context, conn *sql.Conn, q string, n int) ([][]string, error) {
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, engineError(ctx, err)
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, n)
+		dest := make([]any, n)
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, &internalError{err}
+		}
+		values := make([]string, n)
+		for i, v := range vals {
+			if !v.Valid || v.String == "" {
+				values[i] = HiveDefaultPartition
+			} else {
+				values[i] = v.String
+			}
+		}
+		out = append(out, values)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, engineError(ctx, err)
+	}
+	return out, nil
 }
 
 func orderAll(cols []string) string {
@@ -306,15 +360,15 @@ func orderAll(cols []string) string {
 
 // unionSQL reads every input with the view's columns: a column the input
 // has is cast to the view's type, one it lacks is NULL.
-func unionSQL(spec ViewSpec) string {
+func unionSQL(inputs []ViewInput, schema Schema) string {
 	var parts []string
-	for _, in := range spec.Inputs {
+	for _, in := range inputs {
 		have := map[string]string{}
 		for _, c := range in.Columns {
 			have[strings.ToLower(c.Name)] = c.Name
 		}
 		var sel []string
-		for _, c := range spec.Schema.Columns {
+		for _, c := range schema.Columns {
 			if name, ok := have[strings.ToLower(c.Name)]; ok {
 				sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", mvIdent(name), c.Type.DuckType(), mvIdent(c.Name)))
 			} else {
@@ -325,7 +379,7 @@ func unionSQL(spec ViewSpec) string {
 	}
 	if len(parts) == 0 {
 		var sel []string
-		for _, c := range spec.Schema.Columns {
+		for _, c := range schema.Columns {
 			sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", c.Type.DuckType(), mvIdent(c.Name)))
 		}
 		return "SELECT " + strings.Join(sel, ", ") + " WHERE false"
@@ -358,7 +412,7 @@ func (e *Engine) openView(ctx context.Context, work string, spec ViewSpec) (*sql
 		return nil, nil, &internalError{err}
 	}
 	var paths []string
-	for _, in := range spec.Inputs {
+	for _, in := range append(slices.Clone(spec.Inputs), spec.Touched...) {
 		paths = append(paths, in.Path)
 	}
 	quoted := make([]string, len(paths))

@@ -82,11 +82,12 @@ func TestMaterializePartitionedSorted(t *testing.T) {
 	}
 	schema := Schema{Columns: []Column{{"sym", TypeString}, {"px", TypeDouble}, {"day", TypeDate}}}
 	out := filepath.Join(dir, "out")
-	files, err := e.Materialize(context.Background(), ViewSpec{Inputs: viewInputs(t, dir), Schema: schema,
+	res, err := e.Materialize(context.Background(), ViewSpec{Inputs: viewInputs(t, dir), Schema: schema,
 		Partition: []string{"day"}, Sort: []string{"sym"}, Format: ViewParquet, OutDir: out})
 	if err != nil {
 		t.Fatal(err)
 	}
+	files := res.Files
 	var got []string
 	for _, f := range files {
 		got = append(got, fmt.Sprintf("%s %d %v", f.Path, f.Rows, f.Values))
@@ -122,12 +123,13 @@ func TestMaterializeEscapedPartitionAndDelimited(t *testing.T) {
 	}
 	schema := Schema{Columns: []Column{{"sym", TypeString}, {"px", TypeDouble}, {"day", TypeDate}}}
 	out := filepath.Join(dir, "out")
-	files, err := e.Materialize(context.Background(), ViewSpec{Inputs: viewInputs(t, dir), Schema: schema,
+	res, err := e.Materialize(context.Background(), ViewSpec{Inputs: viewInputs(t, dir), Schema: schema,
 		Partition: []string{"sym"}, Sort: []string{"px"}, Format: ViewDelimited, Header: true, Delimiter: "|",
 		Compression: "gzip", OutDir: out})
 	if err != nil {
 		t.Fatal(err)
 	}
+	files := res.Files
 	var paths []string
 	for _, f := range files {
 		paths = append(paths, f.Path)
@@ -148,15 +150,52 @@ func TestMaterializeEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	schema := Schema{Columns: []Column{{"sym", TypeString}, {"px", TypeDouble}}}
-	files, err := e.Materialize(context.Background(), ViewSpec{Schema: schema, Format: ViewParquet, OutDir: filepath.Join(dir, "out")})
-	if err != nil || len(files) != 1 || files[0].Rows != 0 {
-		t.Fatalf("empty view = %v, %v", files, err)
+	res, err := e.Materialize(context.Background(), ViewSpec{Schema: schema, Format: ViewParquet, OutDir: filepath.Join(dir, "out")})
+	if err != nil || len(res.Files) != 1 || res.Files[0].Rows != 0 {
+		t.Fatalf("empty view = %v, %v", res, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "out", files[0].Path)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "out", res.Files[0].Path)); err != nil {
 		t.Fatal(err)
 	}
-	files, err = e.Materialize(context.Background(), ViewSpec{Schema: schema, Partition: []string{"sym"}, Format: ViewParquet, OutDir: filepath.Join(dir, "out2")})
-	if err != nil || len(files) != 0 {
-		t.Fatalf("empty partitioned view = %v, %v", files, err)
+	res, err = e.Materialize(context.Background(), ViewSpec{Schema: schema, Partition: []string{"sym"}, Format: ViewParquet, OutDir: filepath.Join(dir, "out2")})
+	if err != nil || len(res.Files) != 0 {
+		t.Fatalf("empty partitioned view = %v, %v", res, err)
+	}
+}
+
+// A partial materialization rewrites only the partitions the changed
+// inputs' rows fall in, and names them (one left empty included).
+func TestMaterializePartial(t *testing.T) {
+	dir := t.TempDir()
+	e, err := New(Limits{StagingDir: filepath.Join(dir, "staging")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := viewInputs(t, dir)
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(dir, "gone.parquet")
+	if _, err := db.Exec(fmt.Sprintf(`COPY (SELECT * FROM (VALUES ('Z', 1.0, DATE '2024-05-05')) t(sym, px, day)) TO '%s' (FORMAT parquet)`, gone)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	schema := Schema{Columns: []Column{{"sym", TypeString}, {"px", TypeDouble}, {"day", TypeDate}}}
+	// in[1] (no day: the NULL partition) was added, gone (2024-05-05) removed.
+	res, err := e.Materialize(context.Background(), ViewSpec{Inputs: in, Schema: schema, Partition: []string{"day"}, Sort: []string{"sym"},
+		Format: ViewParquet, OutDir: filepath.Join(dir, "out"), Partial: true,
+		Touched: []ViewInput{in[1], {Path: gone, Columns: schema.Columns}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range res.Files {
+		files = append(files, fmt.Sprintf("%s %d", f.Path, f.Rows))
+	}
+	slices.Sort(res.Touched)
+	if strings.Join(files, ",") != "day=__HIVE_DEFAULT_PARTITION__/part-00000.parquet 2" ||
+		strings.Join(res.Touched, ",") != "day=2024-05-05,day=__HIVE_DEFAULT_PARTITION__" {
+		t.Fatalf("partial: files %v, touched %v", files, res.Touched)
 	}
 }

@@ -334,7 +334,9 @@ func (s *Service) ListClusters(ctx context.Context, region, env, typ string, aft
 // ResourceNotFoundException, which Terraform's waiter accepts). A cluster
 // whose host job already ended (CREATE_FAILED) is removed at once.
 func (s *Service) DeleteCluster(ctx context.Context, region, env, name string) error {
+	var host string
 	err := s.db.Update(ctx, func(tx store.Tx) error {
+		host = ""
 		c, version, err := s.clusterTx(ctx, tx, region, env, name)
 		if err != nil {
 			return err
@@ -356,10 +358,16 @@ func (s *Service) DeleteCluster(ctx context.Context, region, env, name string) e
 		if err := s.clusters.Update(ctx, tx, c, version); err != nil {
 			return err
 		}
+		// Its host looks again: at once in this process, at its next
+		// lease renewal in another.
+		host = clusterJob(c)
+		if err := jobs.SignalTx(ctx, tx, host); err != nil {
+			return err
+		}
 		return s.tokens.CommitTx(ctx, tx)
 	})
-	if err == nil {
-		s.hosts.wake(clusterID(env, name))
+	if err == nil && host != "" {
+		s.jobs.Signalled(host)
 	}
 	return err
 }

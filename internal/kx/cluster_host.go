@@ -1,6 +1,7 @@
 package kx
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
@@ -34,41 +35,6 @@ type clusterArgs struct {
 
 // maxCodeBytes bounds a cluster's code archive.
 const maxCodeBytes = 1 << 30
-
-// hostWakes lets DeleteCluster reach the host of a cluster in this
-// process at once; hosts of other processes see it at their next look.
-type hostWakes struct {
-	mu sync.Mutex
-	ch map[string]chan struct{}
-}
-
-func (h *hostWakes) register(id string) (chan struct{}, func()) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ch == nil {
-		h.ch = map[string]chan struct{}{}
-	}
-	c := make(chan struct{}, 1)
-	h.ch[id] = c
-	return c, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.ch[id] == c {
-			delete(h.ch, id)
-		}
-	}
-}
-
-func (h *hostWakes) wake(id string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.ch[id]; ok {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
-	}
-}
 
 // ClusterJobKindDef is the host job kind: Workers clusters per process.
 func (s *Service) ClusterJobKindDef() *jobs.Kind {
@@ -155,8 +121,6 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		s.removeClusterFiles(c.Region, dir)
 		return jobs.Result{Commit: removeRecord, Done: deleted}, nil
 	}
-	wake, unregister := s.hosts.register(clusterID(args.Env, args.Name))
-	defer unregister()
 	if c.Status == ClusterPending {
 		if _, err := s.updateCluster(ctx, args, func(c *Cluster) { c.Status = ClusterCreating }); err != nil {
 			return jobs.Result{}, err
@@ -195,7 +159,7 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 			return failed(ae.msg)
 		}
 		s.log.Error("kx: preparing a cluster", "cluster", c.Name, "environment", c.Environment, "err", err)
-		return failed("The cluster's files could not be prepared (an internal error; the server's log has its details).")
+		return failed(internalReason)
 	}
 
 	type nodeEvent struct {
@@ -228,6 +192,17 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		wg.Add(1)
 		go func() { defer wg.Done(); sups[i].Run(runCtx) }()
 	}
+	// deleting reports whether the cluster is being deleted (or gone): a
+	// signal from DeleteCluster asks.
+	deleting := func() bool {
+		cur, _, err := s.readCluster(ctx, args)
+		return err == nil && (cur == nil || cur.Status == ClusterDeleting)
+	}
+	gone := func() (jobs.Result, error) {
+		stopAll()
+		s.removeClusterFiles(c.Region, dir)
+		return jobs.Result{Commit: removeRecord, Done: deleted}, nil
+	}
 	// Wait for every node's first start.
 	started := make([]bool, len(c.Nodes))
 	for waiting := len(c.Nodes); waiting > 0; {
@@ -235,10 +210,16 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		case <-ctx.Done():
 			stopAll()
 			return jobs.Result{}, ctx.Err()
+		case <-r.Signals():
+			if deleting() {
+				return gone()
+			}
 		case ev := <-events:
 			if !ev.e.Up {
 				stopAll()
-				return failed(fmt.Sprintf("Node %s did not start: %v.", c.Nodes[ev.i].ID, ev.e.Err))
+				s.log.Warn("kx: a cluster node did not start", "cluster", c.Name, "environment", c.Environment,
+					"node", c.Nodes[ev.i].ID, "err", ev.e.Err)
+				return failed(nodeReason(c.Nodes[ev.i].ID, ev.e.Err))
 			}
 			if !started[ev.i] {
 				started[ev.i] = true
@@ -252,8 +233,9 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 		return jobs.Result{}, err
 	}
 	s.log.Info("kx cluster running", "cluster", args.Name, "environment", args.Env, "outcome", ClusterRunning, "nodes", len(c.Nodes))
-	look := time.NewTicker(time.Second)
-	defer look.Stop()
+	// The reconciler: act on a node's event, or on a signal (DeleteCluster,
+	// at once from this process, at the next lease renewal from another).
+	// Nothing polls the store meanwhile.
 	for {
 		select {
 		case <-ctx.Done():
@@ -267,20 +249,32 @@ func (s *Service) runHost(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 				s.metrics.NodeRestarted()
 				_, _ = s.updateCluster(ctx, args, func(c *Cluster) { c.Nodes[ev.i].Up = false })
 			}
-			continue
-		case <-wake:
-		case <-look.C:
-		}
-		cur, _, err := s.readCluster(ctx, args)
-		if err != nil {
-			continue
-		}
-		if cur == nil || cur.Status == ClusterDeleting {
-			stopAll()
-			s.removeClusterFiles(c.Region, dir)
-			return jobs.Result{Commit: removeRecord, Done: deleted}, nil
+		case <-r.Signals():
+			if deleting() {
+				return gone()
+			}
 		}
 	}
+}
+
+// internalReason is the statusReason of a cluster that failed for a reason
+// of the server's, not the user's: the details (local paths, ports) are in
+// the log only.
+const internalReason = "The cluster's files could not be prepared (an internal error; the server's log has its details)."
+
+// nodeReason is the statusReason of a node that did not start: what the
+// user can act on, never a local path or port (the log has the error).
+func nodeReason(node string, err error) string {
+	var ee *runtime.ExitError
+	switch {
+	case errors.Is(err, runtime.ErrExitedBeforeReady) && errors.As(err, &ee):
+		return fmt.Sprintf("Node %s did not start: the kdb+ process exited before it was ready (%s); check the initialization script and the command line arguments.", node, ee.Exit)
+	case errors.Is(err, runtime.ErrExitedBeforeReady):
+		return fmt.Sprintf("Node %s did not start: the kdb+ process exited before it was ready; check the initialization script and the command line arguments.", node)
+	case errors.Is(err, runtime.ErrReadyTimeout):
+		return fmt.Sprintf("Node %s did not start: the kdb+ process did not answer in time.", node)
+	}
+	return fmt.Sprintf("Node %s could not be started (an internal error; the server's log has its details).", node)
 }
 
 func (s *Service) nodeUp(ctx context.Context, args clusterArgs, i int, e node.Event) {
@@ -389,7 +383,12 @@ func (s *Service) unpackCode(ctx context.Context, region string, bucket, key *st
 		return failf(ErrorInvalid, "The code archive s3://%s/%s is larger than %d bytes.", b, k, maxCodeBytes)
 	}
 	if err := node.Unzip(f, n, codeDir, node.UnzipLimits{}); err != nil {
-		return failf(ErrorInvalid, "The code archive s3://%s/%s cannot be used: %v.", b, k, err)
+		if errors.Is(err, node.ErrUnsafeArchive) || errors.Is(err, zip.ErrFormat) {
+			// What is wrong with the archive itself (its entries' names
+			// are the user's, not local paths).
+			return failf(ErrorInvalid, "The code archive s3://%s/%s cannot be used: %v.", b, k, err)
+		}
+		return fmt.Errorf("unpacking the code archive s3://%s/%s: %w", b, k, err)
 	}
 	return nil
 }

@@ -121,7 +121,12 @@ type CreateInput struct {
 type UpdateInput struct{ Name, Description *string }
 
 // Jobs wakes the job engine after a transaction enqueued a job.
-type Jobs interface{ Wake(kind string) }
+type Jobs interface {
+	Wake(kind string)
+	// Signalled delivers a signal to a job running in this process after
+	// the transaction that called jobs.SignalTx committed.
+	Signalled(id string)
+}
 
 // ClientTokens marks the client token of the request ctx belongs to as
 // carried out, in the transaction that commits its effects
@@ -132,7 +137,8 @@ type ClientTokens interface {
 
 type noJobs struct{}
 
-func (noJobs) Wake(string) {}
+func (noJobs) Wake(string)      {}
+func (noJobs) Signalled(string) {}
 
 type noTokens struct{}
 
@@ -214,7 +220,6 @@ type Service struct {
 	copyWorkers        int
 	lease              time.Duration
 	clusters           *store.Table[Cluster, *Cluster]
-	hosts              hostWakes
 	cacheMu            sync.Mutex
 	clusterRoot        string
 	kdbExecutable      string

@@ -2,8 +2,13 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/openfinspace/openfinspace/internal/blob"
+	"github.com/openfinspace/openfinspace/internal/dataset"
 	"github.com/openfinspace/openfinspace/internal/server"
 	"github.com/openfinspace/openfinspace/internal/server/servertest"
+	"github.com/openfinspace/openfinspace/internal/store"
 	"github.com/openfinspace/openfinspace/internal/wire/finspacedata"
 )
 
@@ -158,4 +165,131 @@ func TestDataViewExternalAccessExpires(t *testing.T) {
 		t.Fatalf("after 61 minutes the credentials still read the view: %d", st)
 	}
 
+}
+
+// viewVersion reads view id's record from the store: its current
+// version's prefix and how many files it rebuilt and copied.
+func (f *datasetFixture) viewVersion(id string) (prefix string, rebuilt, copied int) {
+	f.t.Helper()
+	ctx := context.Background()
+	var rec struct {
+		Current struct {
+			Prefix  string `json:"prefix"`
+			Rebuilt int    `json:"rebuilt"`
+			Copied  int    `json:"copied"`
+		} `json:"current"`
+	}
+	err := f.srv.Store().View(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(ctx, dataset.DataViewKind, id)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(r.Data, &rec)
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rec.Current.Prefix, rec.Current.Rebuilt, rec.Current.Copied
+}
+
+// viewFiles reads every file under prefix in the managed bucket, file by
+// file in key order, each in its own order: "folder: row, row".
+func (f *datasetFixture) viewFiles(prefix string) []string {
+	f.t.Helper()
+	ctx := context.Background()
+	bucket := f.srv.DatasetsManagedBucket(servertest.Region, f.env)
+	page, err := f.srv.Blobs().List(ctx, bucket, blob.ListOptions{Prefix: prefix})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer db.Close()
+	var out []string
+	for _, o := range page.Objects {
+		rc, _, err := f.srv.Blobs().Get(ctx, bucket, o.Key)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		path := filepath.Join(f.t.TempDir(), "f.parquet")
+		file, _ := os.Create(path)
+		io.Copy(file, rc)
+		rc.Close()
+		file.Close()
+		var rows string
+		if err := db.QueryRow(fmt.Sprintf("SELECT string_agg(sym || '|' || px, ', ') FROM read_parquet('%s')", path)).Scan(&rows); err != nil {
+			f.t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(o.Key, prefix)
+		out = append(out, rel[:strings.LastIndexByte(rel, '/')]+": "+rows)
+	}
+	return out
+}
+
+// TestDataViewRebuildsOnlyTouchedPartitions: an auto-update view partitioned
+// by day rebuilds only the days an APPEND or a correction touched (copying
+// the others' files from the previous version) and everything after a
+// REPLACE; every version reads back exactly the dataset.
+func TestDataViewRebuildsOnlyTouchedPartitions(t *testing.T) {
+	t.Parallel()
+	f := newDatasetFixture(t)
+	ctx := context.Background()
+	g := f.group("partitions")
+	ds := f.dataset(f.su, "Days", g, []finspacedata.ColumnDefinition{col("sym", finspacedata.ColumnDataTypeString),
+		col("px", finspacedata.ColumnDataTypeInteger), col("day", finspacedata.ColumnDataTypeDate)}, allPermissions())
+	csv := map[string]string{"formatType": "CSV"}
+	first := f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeAppend,
+		f.upload("d1.csv", "sym,px,day\nB,2,2024-01-01\nA,1,2024-01-01\nC,3,2024-01-02\nD,4,2024-01-03\n"), csv))
+	out, err := f.su.CreateDataView(ctx, &finspacedata.CreateDataViewRequest{DatasetId: &ds, AutoUpdate: ptrTo(true),
+		PartitionColumns: []string{"day"}, SortColumns: []string{"sym"},
+		DestinationTypeParams: &finspacedata.DataViewDestinationTypeParams{DestinationType: ptrTo("S3")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := *out.DataViewId
+	wait := func(after int64) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			got := f.waitView(ds, view)
+			if *got.Status == finspacedata.DataViewStatusSuccess && *got.AsOfTimestamp >= after {
+				return
+			}
+			if *got.Status == finspacedata.DataViewStatusFailed || time.Now().After(deadline) {
+				t.Fatalf("view: %s %+v", *got.Status, got.ErrorInfo)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	step := func(name string, after int64, rebuilt, copied int, want ...string) {
+		t.Helper()
+		wait(after)
+		prefix, r, c := f.viewVersion(view)
+		if r != rebuilt || c != copied {
+			t.Errorf("%s: %d files rebuilt, %d copied; want %d and %d", name, r, c, rebuilt, copied)
+		}
+		if got := f.viewFiles(prefix); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\n%s\nwant\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	step("first version", *first.ActiveFromTimestamp, 3, 0,
+		"day=2024-01-01: A|1, B|2", "day=2024-01-02: C|3", "day=2024-01-03: D|4")
+
+	app := f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeAppend, f.upload("d2.csv", "sym,px,day\nAA,5,2024-01-02\n"), csv))
+	step("APPEND into one day", *app.ActiveFromTimestamp, 1, 2,
+		"day=2024-01-01: A|1, B|2", "day=2024-01-02: AA|5, C|3", "day=2024-01-03: D|4")
+
+	fix, err := f.su.UpdateChangeset(ctx, &finspacedata.UpdateChangesetRequest{DatasetId: &ds, ChangesetId: app.ChangesetId,
+		SourceParams: map[string]string{"s3SourcePath": f.upload("d2fix.csv", "sym,px,day\nE,6,2024-01-04\n")}, FormatParams: csv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := f.succeed(ds, *fix.ChangesetId)
+	step("a correction moving the row to a new day", *fixed.ActiveFromTimestamp, 2, 2,
+		"day=2024-01-01: A|1, B|2", "day=2024-01-02: C|3", "day=2024-01-03: D|4", "day=2024-01-04: E|6")
+
+	rep := f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeReplace, f.upload("r.csv", "sym,px,day\nR,9,2024-01-02\n"), csv))
+	step("REPLACE: a full rebuild", *rep.ActiveFromTimestamp, 1, 0, "day=2024-01-02: R|9")
 }

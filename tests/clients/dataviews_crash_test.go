@@ -49,7 +49,9 @@ func TestDataViewSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCreated(t, fs, *env.EnvironmentId)
-	root := func(endpoint string) *fd.Client { return fd.New(endpoint, region, fd.StaticCredentials(akid, secret, "")) }
+	root := func(endpoint string) *fd.Client {
+		return fd.New(endpoint, region, fd.StaticCredentials(akid, secret, ""))
+	}
 	s3With := func(endpoint, akid, secret, token string) *s3.Client {
 		return s3.New(s3.Options{Region: region, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, token)})

@@ -97,18 +97,29 @@ func ready(ctx context.Context, h runtime.Handle) error {
 	}
 }
 
-// startErr says why a node did not start, without local paths (it may
-// reach a cluster's statusReason).
+// startErr says why a node did not start, for the log (it names the
+// port; a cluster's statusReason is built from its cause, which it wraps:
+// runtime.ErrExitedBeforeReady with the *runtime.ExitError, or
+// runtime.ErrReadyTimeout).
 func startErr(err error, port int, timeout time.Duration) error {
 	var ee *runtime.ExitError
 	switch {
 	case errors.Is(err, runtime.ErrExitedBeforeReady) && errors.As(err, &ee):
-		return fmt.Errorf("node: the kdb+ process exited before it listened on port %d: %s", port, ee.Exit)
+		return &causeErr{fmt.Sprintf("node: the kdb+ process exited before it listened on port %d: %s", port, ee.Exit), err}
 	case errors.Is(err, runtime.ErrReadyTimeout):
-		return fmt.Errorf("node: the kdb+ process did not answer on port %d within %s", port, readyTimeout(timeout))
+		return &causeErr{fmt.Sprintf("node: the kdb+ process did not answer on port %d within %s", port, readyTimeout(timeout)), err}
 	}
 	return err
 }
+
+// causeErr is a message of its own over the error it explains.
+type causeErr struct {
+	msg   string
+	cause error
+}
+
+func (e *causeErr) Error() string { return e.msg }
+func (e *causeErr) Unwrap() error { return e.cause }
 
 func readyTimeout(d time.Duration) time.Duration {
 	if d <= 0 {
