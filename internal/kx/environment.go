@@ -6,10 +6,12 @@ package kx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,21 +47,35 @@ const (
 	// A network update (UpdateKxEnvironmentNetwork) runs in these.
 	UpdateNetworkRequested Status = "UPDATE_NETWORK_REQUESTED"
 	UpdatingNetwork        Status = "UPDATING_NETWORK"
+	// A phase whose step failed every attempt ends in these (the model's
+	// EnvironmentStatus, errorMessage saying why).
+	FailedCreation        Status = "FAILED_CREATION"
+	FailedDeletion        Status = "FAILED_DELETION"
+	FailedUpdatingNetwork Status = "FAILED_UPDATING_NETWORK"
 )
 
 // transitions is the status machine of kx environments.
 var transitions = Machine[Status]{
-	CreateRequested:        {Creating, DeleteRequested},
-	Creating:               {Created, DeleteRequested},
+	CreateRequested:        {Creating, FailedCreation, DeleteRequested},
+	Creating:               {Created, FailedCreation, DeleteRequested},
 	Created:                {DeleteRequested, UpdateNetworkRequested},
-	UpdateNetworkRequested: {UpdatingNetwork, DeleteRequested},
-	UpdatingNetwork:        {Created, DeleteRequested},
-	DeleteRequested:        {Deleting},
-	Deleting:               {Deleted},
+	UpdateNetworkRequested: {UpdatingNetwork, FailedUpdatingNetwork, DeleteRequested},
+	UpdatingNetwork:        {Created, FailedUpdatingNetwork, DeleteRequested},
+	DeleteRequested:        {Deleting, FailedDeletion},
+	Deleting:               {Deleted, FailedDeletion},
 	Deleted:                {},
+	FailedCreation:         {DeleteRequested},
+	FailedDeletion:         {DeleteRequested},
+	FailedUpdatingNetwork:  {DeleteRequested, UpdateNetworkRequested},
 }
 
-func (s Status) terminal() bool { return s == Created || s == Deleted }
+func (s Status) terminal() bool {
+	switch s {
+	case Created, Deleted, FailedCreation, FailedDeletion, FailedUpdatingNetwork:
+		return true
+	}
+	return false
+}
 
 func (s Status) deleting() bool { return s == DeleteRequested || s == Deleting || s == Deleted }
 
@@ -86,6 +102,9 @@ type Environment struct {
 	CreatedAt               time.Time `json:"createdAt"`
 	UpdatedAt               time.Time `json:"updatedAt"`
 	NextStepAt              time.Time `json:"nextStepAt"`
+	// ErrorMessage says why the last phase failed (errorMessage; FAILED_*
+	// statuses), client-safe: the cause itself is in the log.
+	ErrorMessage string `json:"errorMessage,omitempty"`
 	// TransitGateway and CustomDNS are the network configurations as the
 	// client sent them: the validated wire shapes, kept and echoed (see
 	// NetworkInput). They are values: an update replaces them whole and
@@ -384,12 +403,10 @@ func phaseJob(env *Environment) string {
 }
 
 func (s *Service) enqueuePhaseTx(ctx context.Context, tx store.Tx, env *Environment, now time.Time) error {
-	err := jobs.EnqueueTx(ctx, tx, now, jobs.Spec{ID: phaseJob(env), Kind: JobKind,
+	// A phase that failed before (FAILED_DELETION deleted again) starts
+	// again under its job id.
+	return jobs.EnqueueAgainTx(ctx, tx, now, jobs.Spec{ID: phaseJob(env), Kind: JobKind,
 		Args: stepArgs{ID: env.ID}, Due: env.NextStepAt})
-	if errors.Is(err, store.ErrExists) {
-		return nil
-	}
-	return err
 }
 
 type stepArgs struct {
@@ -495,7 +512,47 @@ func (s *Service) DeleteEnvironment(ctx context.Context, region, id string) erro
 // server registers it with its job engine.
 func (s *Service) JobKind() *jobs.Kind {
 	return &jobs.Kind{Name: JobKind, Workers: 4, Lease: 30 * time.Second, MaxAttempts: 10,
-		Handler: jobs.HandlerFunc(s.runStep)}
+		Handler: jobs.HandlerFunc(s.runStep), OnFailed: s.stepFailed}
+}
+
+// stepFailed ends a phase whose step failed every attempt in the model's
+// failed status of that phase, with a client-safe errorMessage (the cause
+// is logged). A phase overtaken meanwhile (a creation by a deletion) is
+// left alone.
+func (s *Service) stepFailed(ctx context.Context, tx store.Tx, j *jobs.Job, cause error) error {
+	var args stepArgs
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return err
+	}
+	env, version, err := s.envs.Get(ctx, tx, args.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || j.ID != phaseJob(env) {
+		return err
+	}
+	var to Status
+	var msg string
+	switch env.Status {
+	case CreateRequested, Creating:
+		to, msg = FailedCreation, "The environment could not be created (an internal error)."
+	case DeleteRequested, Deleting:
+		to, msg = FailedDeletion, "The environment could not be deleted (an internal error); delete it again."
+	case UpdateNetworkRequested, UpdatingNetwork:
+		to, msg = FailedUpdatingNetwork, "The environment's network could not be updated (an internal error)."
+	default:
+		return nil
+	}
+	if j.Error != "" && j.Error != "internal error" {
+		msg = strings.TrimSuffix(msg, " (an internal error).") + ": " + j.Error
+	}
+	s.log.Error("kx environment lifecycle failed", "environment", env.ID, "from", env.Status, "outcome", to,
+		"attempts", j.Attempt, "error", cause)
+	if err := env.moveTo(to); err != nil {
+		return err
+	}
+	env.ErrorMessage, env.UpdatedAt = msg, s.now().UTC()
+	return s.envs.Update(ctx, tx, env, version)
 }
 
 func (s *Service) runStep(ctx context.Context, r *jobs.Run) (jobs.Result, error) {
@@ -550,6 +607,7 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, err
 		return false, err
 	}
 	env.stepNetwork(to)
+	env.ErrorMessage = "" // a new phase moves on
 	now := s.now().UTC()
 	env.UpdatedAt, env.NextStepAt = now, now.Add(s.stepDelay)
 	if err := s.envs.Update(ctx, tx, env, version); err != nil {
