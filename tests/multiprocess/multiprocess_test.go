@@ -273,7 +273,8 @@ func TestTwoProcesses(t *testing.T) {
 	// A dataset created through A takes a changeset created through B;
 	// whichever process claims the ingestion streams the source from MinIO
 	// (no local file to read in place) and stores Parquet there.
-	datasetAcrossProcesses(t, c, superA, env, "s3://"+aws.ToString(loc.S3Bucket)+"/"+key)
+	ds := datasetAcrossProcesses(t, c, superA, env, "s3://"+aws.ToString(loc.S3Bucket)+"/"+key)
+	dataViewAcrossProcesses(t, c, superA, ds) // dataviews_test.go
 
 	// An STS session from B works on A: finspace and S3.
 	role, err := stsFor(c.b, c.rootCreds).AssumeRole(ctx, &sts.AssumeRoleInput{
@@ -534,7 +535,7 @@ func checkDataDirEmpty(t *testing.T, p *serverProcess) {
 // datasetAcrossProcesses: CreateDataset through A, CreateChangeset of uri
 // through B, GetChangeset through A until SUCCESS; the Parquet is in
 // MinIO.
-func datasetAcrossProcesses(t *testing.T, c *cluster, creds aws.CredentialsProvider, env, uri string) {
+func datasetAcrossProcesses(t *testing.T, c *cluster, creds aws.CredentialsProvider, env, uri string) string {
 	t.Helper()
 	ctx := context.Background()
 	a, b := fd.New(c.a.url, region, creds), fd.New(c.b.url, region, creds)
@@ -575,4 +576,5 @@ func datasetAcrossProcesses(t *testing.T, c *cluster, creds aws.CredentialsProvi
 	if !strings.HasPrefix(got, "PAR1") {
 		t.Errorf("the stored data in MinIO is not Parquet (%d bytes)", len(got))
 	}
+	return *ds.DatasetId
 }
