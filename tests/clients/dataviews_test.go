@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +20,22 @@ import (
 // order.
 func TestBoto3DataViews(t *testing.T) {
 	t.Parallel()
-	python := requirePythonBoto3(t)
+	runDataViewsBoto3(t, requirePythonBoto3(t))
+}
+
+// TestDebianBoto3DataViews runs the same flow with Debian's boto3 1.26.
+func TestDebianBoto3DataViews(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath(debianPython); err != nil {
+		missingClient(t, "%s not found; scripts/test.sh installs python3-boto3", debianPython)
+	}
+	if out, err := probe(debianPython, "-c", "import boto3; print(boto3.__version__)"); err != nil {
+		missingClient(t, "Debian's boto3 is not installed (%v: %s)", err, out)
+	}
+	runDataViewsBoto3(t, debianPython)
+}
+
+func runDataViewsBoto3(t *testing.T, python string) {
 	srv, env := createdEnvironment(t)
 	out := t.TempDir()
 	result := filepath.Join(t.TempDir(), "result.json")
