@@ -155,11 +155,8 @@ func clusterNodeCount(in *shapes.CreateKxClusterRequest) (int, error) {
 			return 0, fault.Invalidf("An RDB cluster requires savedownStorageConfiguration.")
 		}
 	}
-	if s := in.SavedownStorageConfiguration; s != nil && s.VolumeName != nil {
-		return 0, notFoundf("The volume %s does not exist.", *s.VolumeName)
-	}
-	if t := in.TickerplantLogConfiguration; t != nil && len(t.TickerplantLogVolumes) > 0 {
-		return 0, notFoundf("The volume %s does not exist.", t.TickerplantLogVolumes[0])
+	if len(volumesOf(in)) > 0 && in.ScalingGroupConfiguration == nil {
+		return 0, fault.Invalidf("Volumes (savedownStorageConfiguration.volumeName, tickerplantLogConfiguration) are for clusters on a scaling group.")
 	}
 	return n, nil
 }
@@ -217,6 +214,14 @@ func (s *Service) CreateCluster(ctx context.Context, region, env string, in *sha
 				return notFoundf("The scaling group %s does not exist.", group)
 			}
 			if err := s.placement.AdmitTx(ctx, tx, region, env, group, need); err != nil {
+				return err
+			}
+		}
+		for _, v := range volumesOf(in) {
+			if s.volumeAdmit == nil {
+				return notFoundf("The volume %s does not exist.", v)
+			}
+			if err := s.volumeAdmit.UsableTx(ctx, tx, region, env, v); err != nil {
 				return err
 			}
 		}

@@ -249,8 +249,9 @@ type Service struct {
 	changesets         *store.Table[Changeset, *Changeset]
 	// families are the resource families registered (families.go);
 	// placement the scaling groups' admission (placement.go).
-	families  []Family
-	placement Placement
+	families    []Family
+	placement   Placement
+	volumeAdmit Volumes
 }
 
 // New returns the kx service.

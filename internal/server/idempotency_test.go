@@ -27,6 +27,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
+	"github.com/openfinspace/openfinspace/internal/kx/volumes"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/resource"
 	"github.com/openfinspace/openfinspace/internal/server"
@@ -192,6 +193,28 @@ var idempotentCases = map[string]idemCase{
 		}
 		return idemRequest{"DELETE", "/kx/environments/" + e + "/scalingGroups/sg-one", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/scalingGroups/sg-two", nil}
 	},
+	"CreateKxVolume": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-volume")
+		return idemRequest{"POST", "/kx/environments/" + e + "/kxvolumes", idemVolume("vol-one")},
+			idemRequest{"POST", "/kx/environments/" + e + "/kxvolumes", idemVolume("vol-two")}
+	},
+	"UpdateKxVolume": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-volume-update")
+		body := idemVolume("vol-one")
+		body["clientToken"] = "setup-vol-one-" + e
+		mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/kxvolumes", body})
+		return idemRequest{"PATCH", "/kx/environments/" + e + "/kxvolumes/vol-one", map[string]any{"description": "first"}},
+			idemRequest{"PATCH", "/kx/environments/" + e + "/kxvolumes/vol-one", map[string]any{"description": "second"}}
+	},
+	"DeleteKxVolume": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxEnv(t, send, "idem-kx-volume-delete")
+		for _, n := range []string{"vol-one", "vol-two"} {
+			body := idemVolume(n)
+			body["clientToken"] = "setup-" + n + "-" + e
+			mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/kxvolumes", body})
+		}
+		return idemRequest{"DELETE", "/kx/environments/" + e + "/kxvolumes/vol-one", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/kxvolumes/vol-two", nil}
+	},
 	"DeleteKxUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
 		e := idemKxEnv(t, send, "idem-kx-user-delete")
 		for _, u := range []string{"alice", "bob"} {
@@ -208,6 +231,11 @@ const kxReady = "KXREADY"
 
 // idemKxEnv creates a kx environment (users may be added while it is
 // still being created).
+func idemVolume(name string) map[string]any {
+	return map[string]any{"volumeName": name, "volumeType": "NAS_1", "azMode": "SINGLE", "availabilityZoneIds": []string{"use1-az1"},
+		"nas1Configuration": map[string]any{"type": "SSD_250", "size": 1200}}
+}
+
 func idemKxEnv(t *testing.T, send sendFunc, name string) string {
 	t.Helper()
 	id, _ := mustSend(t, send, idemRequest{"POST", "/kx/environments", map[string]any{"name": name, "kmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/k"}}).body["environmentId"].(string)
@@ -530,7 +558,8 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 	kxs := kx.New(kx.Config{Store: rec, Tokens: tokens, Account: "000000000000"})
 	groups := scaling.New(scaling.Config{Kx: kxs, Mutate: resource.Mutator{DB: rec, Tokens: tokens}})
 	kxUsers := users.New(kxs, resource.Mutator{DB: rec, Tokens: tokens}, nil)
-	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kxs, Scaling: groups, Users: kxUsers, Pages: paging.NewCodec(keys.Key("page-tokens"))})
+	vols := volumes.New(volumes.Config{Kx: kxs, Root: filepath.Join(dir, "volumes"), Mutate: resource.Mutator{DB: rec, Tokens: tokens}})
+	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kxs, Scaling: groups, Users: kxUsers, Volumes: vols, Pages: paging.NewCodec(keys.Key("page-tokens"))})
 	handler := &restjson.Handler{
 		Services: map[string]*restjson.Service{
 			finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fd.Lookup},

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
+	"github.com/openfinspace/openfinspace/internal/kx/volumes"
 	"github.com/openfinspace/openfinspace/internal/resource"
 )
 
@@ -31,13 +34,31 @@ func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.
 	s.scaling = scaling.New(scaling.Config{Kx: kxs, StepDelay: s.cfg.LifecycleStep, Now: now,
 		Mutate: resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}})
 	s.kxUsers = users.New(kxs, resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}, now)
+	s.kxVolumes = volumes.New(volumes.Config{Kx: kxs, Root: filepath.Join(s.cfg.DataDir, "kx", "volumes"),
+		StepDelay: s.cfg.LifecycleStep, Now: now, Mutate: resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}})
+	s.kxVolumes.SetUse(kxs.VolumeUseTx)
+	kxs.SetVolumes(s.kxVolumes)
 	// Clusters own the rule that a group in use stays; groups own admission.
 	s.scaling.SetUse(kxs.ScalingGroupUseTx)
 	kxs.SetPlacement(s.scaling)
-	if err := s.jobs.Register(s.withLease(s.scaling.JobKind())); err != nil {
-		return nil, err
+	for _, k := range []*jobs.Kind{s.scaling.JobKind(), s.kxVolumes.JobKind()} {
+		if err := s.jobs.Register(s.withLease(k)); err != nil {
+			return nil, err
+		}
 	}
 	return kxs, nil
+}
+
+// resumeKxFamilies schedules the lifecycle steps of the kx families'
+// resources in flight (after kx.Resume, before the engine starts).
+func (s *Server) resumeKxFamilies(ctx context.Context) error {
+	if err := s.scaling.Resume(ctx); err != nil {
+		return fmt.Errorf("resuming kx scaling group lifecycles: %w", err)
+	}
+	if err := s.kxVolumes.Resume(ctx); err != nil {
+		return fmt.Errorf("resuming kx volume lifecycles: %w", err)
+	}
+	return nil
 }
 
 // KxContentBucket is the bucket of region's kx content store (tests read

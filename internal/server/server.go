@@ -36,6 +36,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
+	"github.com/openfinspace/openfinspace/internal/kx/volumes"
 	"github.com/openfinspace/openfinspace/internal/metrics"
 	"github.com/openfinspace/openfinspace/internal/netguard"
 	"github.com/openfinspace/openfinspace/internal/paging"
@@ -132,21 +133,23 @@ type IngestConfig struct {
 
 // Server is one running openfinspace instance.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	db       store.Store
-	jobs     *jobs.Engine
-	envs     *environment.Service
-	kx       *kx.Service
-	scaling  *scaling.Service
-	kxUsers  *users.Service
-	datasets *dataset.Service
-	metrics  *metrics.Metrics
-	handler  http.Handler
-	http     *http.Server
-	listener net.Listener
-	root     RootCredentials
-	stopJan  context.CancelFunc
+	cfg     Config
+	log     *slog.Logger
+	db      store.Store
+	jobs    *jobs.Engine
+	envs    *environment.Service
+	kx      *kx.Service
+	scaling *scaling.Service
+	kxUsers *users.Service
+	// kxVolumes are the kx volumes family.
+	kxVolumes *volumes.Service
+	datasets  *dataset.Service
+	metrics   *metrics.Metrics
+	handler   http.Handler
+	http      *http.Server
+	listener  net.Listener
+	root      RootCredentials
+	stopJan   context.CancelFunc
 	// temp issues and finds temporary credentials (STS sessions, FinSpace
 	// users' programmatic credentials, scoped S3 read keys).
 	temp *credstore.Store
@@ -318,7 +321,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}
-	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Scaling: s.scaling, Users: s.kxUsers, Tags: tags, Pages: pages})
+	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Scaling: s.scaling, Users: s.kxUsers, Volumes: s.kxVolumes, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
 	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Datasets: s.datasets, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
 	s.registerGauges()
@@ -412,9 +415,9 @@ func (s *Server) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("resuming kx lifecycles: %w", err)
 	}
-	if err := s.scaling.Resume(ctx); err != nil {
+	if err := s.resumeKxFamilies(ctx); err != nil {
 		ln.Close()
-		return fmt.Errorf("resuming kx scaling group lifecycles: %w", err)
+		return err
 	}
 	s.jobs.Start(ctx)
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

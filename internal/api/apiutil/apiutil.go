@@ -70,3 +70,12 @@ func Ptr[T comparable](v T) *T {
 	}
 	return &v
 }
+
+// Deref dereferences an optional value (the zero value for nil).
+func Deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

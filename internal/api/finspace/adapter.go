@@ -11,6 +11,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/kx"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
+	"github.com/openfinspace/openfinspace/internal/kx/volumes"
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/tagging"
 	"github.com/openfinspace/openfinspace/internal/wire/finspace"
@@ -22,6 +23,7 @@ type Adapter struct {
 	Kx           *kx.Service
 	Scaling      *scaling.Service
 	Users        *users.Service
+	Volumes      *volumes.Service
 	Tags         *tagging.Service
 	Pages        *paging.Codec
 }
@@ -62,6 +64,11 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.GetKxScalingGroup = regional(a.getKxScalingGroup)
 	h.ListKxScalingGroups = regional(a.listKxScalingGroups)
 	h.DeleteKxScalingGroup = regional(a.deleteKxScalingGroup)
+	h.CreateKxVolume = regional(a.createKxVolume)
+	h.GetKxVolume = regional(a.getKxVolume)
+	h.ListKxVolumes = regional(a.listKxVolumes)
+	h.UpdateKxVolume = regional(a.updateKxVolume)
+	h.DeleteKxVolume = regional(a.deleteKxVolume)
 	h.TagResource = a.tagResource
 	h.UntagResource = a.untagResource
 	h.ListTagsForResource = a.listTagsForResource

@@ -214,6 +214,72 @@ func (in *GetKxScalingGroupResponse) ToKxScalingGroup() *KxScalingGroup {
 	}
 }
 
+// ToCreateKxVolumeResponse returns the CreateKxVolumeResponse that echoes in:
+// the members of the same name and type are copied, shallowly (pointers,
+// slices and maps are shared); nil gives nil.
+func (in *GetKxVolumeResponse) ToCreateKxVolumeResponse() *CreateKxVolumeResponse {
+	if in == nil {
+		return nil
+	}
+	return &CreateKxVolumeResponse{
+		EnvironmentId:       in.EnvironmentId,
+		VolumeName:          in.VolumeName,
+		VolumeType:          in.VolumeType,
+		VolumeArn:           in.VolumeArn,
+		Nas1Configuration:   in.Nas1Configuration,
+		Status:              in.Status,
+		StatusReason:        in.StatusReason,
+		AzMode:              in.AzMode,
+		Description:         in.Description,
+		AvailabilityZoneIds: in.AvailabilityZoneIds,
+		CreatedTimestamp:    in.CreatedTimestamp,
+	}
+}
+
+// ToUpdateKxVolumeResponse returns the UpdateKxVolumeResponse that echoes in:
+// the members of the same name and type are copied, shallowly (pointers,
+// slices and maps are shared); nil gives nil.
+func (in *GetKxVolumeResponse) ToUpdateKxVolumeResponse() *UpdateKxVolumeResponse {
+	if in == nil {
+		return nil
+	}
+	return &UpdateKxVolumeResponse{
+		EnvironmentId:         in.EnvironmentId,
+		VolumeName:            in.VolumeName,
+		VolumeType:            in.VolumeType,
+		VolumeArn:             in.VolumeArn,
+		Nas1Configuration:     in.Nas1Configuration,
+		Status:                in.Status,
+		Description:           in.Description,
+		StatusReason:          in.StatusReason,
+		CreatedTimestamp:      in.CreatedTimestamp,
+		AzMode:                in.AzMode,
+		AvailabilityZoneIds:   in.AvailabilityZoneIds,
+		LastModifiedTimestamp: in.LastModifiedTimestamp,
+		AttachedClusters:      in.AttachedClusters,
+	}
+}
+
+// ToKxVolume returns the KxVolume that echoes in: the members of the same name
+// and type are copied, shallowly (pointers, slices and maps are shared); nil
+// gives nil.
+func (in *GetKxVolumeResponse) ToKxVolume() *KxVolume {
+	if in == nil {
+		return nil
+	}
+	return &KxVolume{
+		VolumeName:            in.VolumeName,
+		VolumeType:            in.VolumeType,
+		Status:                in.Status,
+		Description:           in.Description,
+		StatusReason:          in.StatusReason,
+		AzMode:                in.AzMode,
+		AvailabilityZoneIds:   in.AvailabilityZoneIds,
+		CreatedTimestamp:      in.CreatedTimestamp,
+		LastModifiedTimestamp: in.LastModifiedTimestamp,
+	}
+}
+
 // ToCreateKxEnvironmentResponse returns the CreateKxEnvironmentResponse that
 // echoes in: the members of the same name and type are copied, shallowly
 // (pointers, slices and maps are shared); nil gives nil.

@@ -38,6 +38,10 @@ var finspaceEchoes = []echo{
 	{"GetKxScalingGroupResponse", "CreateKxScalingGroupResponse"},
 	{"GetKxScalingGroupResponse", "KxScalingGroup"},
 
+	{"GetKxVolumeResponse", "CreateKxVolumeResponse"},
+	{"GetKxVolumeResponse", "UpdateKxVolumeResponse"},
+	{"GetKxVolumeResponse", "KxVolume"},
+
 	{"KxEnvironment", "CreateKxEnvironmentResponse"},
 	{"KxEnvironment", "GetKxEnvironmentResponse"},
 	{"KxEnvironment", "UpdateKxEnvironmentResponse"},
