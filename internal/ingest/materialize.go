@@ -204,8 +204,15 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) (*ViewResult, e
 		}
 		return nil
 	}
-	if err := exec("CREATE TEMP TABLE v0 AS " + unionSQL(spec.Inputs, spec.Schema)); err != nil {
-		return nil, err
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE v0 AS "+unionSQL(spec.Inputs, spec.Schema)); err != nil {
+		var de *duckdb.Error
+		if ctx.Err() == nil && errors.As(err, &de) && de.Type == duckdb.ErrorTypeConversion {
+			// Data ingested under an earlier schema that the view's
+			// (the dataset's now) cannot hold: the user's to fix.
+			return nil, &RequestError{Member: "schemaDefinition", Msg: "the data of a changeset ingested with an earlier schema " +
+				"does not fit the view's column types (" + clip(conversionDetail(de.Msg)) + ")"}
+		}
+		return nil, engineError(ctx, err)
 	}
 	order := ""
 	if len(spec.Sort) > 0 {
@@ -348,6 +355,15 @@ func (e *Engine) partitionValues(ctx context.Context, conn *sql.Conn, q string, 
 		return nil, engineError(ctx, err)
 	}
 	return out, nil
+}
+
+// conversionDetail is DuckDB's conversion message without its prefix.
+func conversionDetail(msg string) string {
+	msg = strings.TrimPrefix(msg, "Conversion Error: ")
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
 }
 
 func orderAll(cols []string) string {

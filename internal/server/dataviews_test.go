@@ -293,3 +293,35 @@ func TestDataViewRebuildsOnlyTouchedPartitions(t *testing.T) {
 	rep := f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeReplace, f.upload("r.csv", "sym,px,day\nR,9,2024-01-02\n"), csv))
 	step("REPLACE: a full rebuild", *rep.ActiveFromTimestamp, 1, 0, "day=2024-01-02: R|9")
 }
+
+// TestDataViewFailure: a view whose changesets' data no longer fits the
+// dataset's schema (changed since they were ingested) ends FAILED with a
+// VALIDATION errorInfo saying so, after one attempt.
+func TestDataViewFailure(t *testing.T) {
+	t.Parallel()
+	f := newDatasetFixture(t)
+	ctx := context.Background()
+	g := f.group("schema")
+	ds := f.dataset(f.su, "Schema", g, []finspacedata.ColumnDefinition{col("sym", finspacedata.ColumnDataTypeString),
+		col("px", finspacedata.ColumnDataTypeString)}, allPermissions())
+	f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeAppend, f.upload("s.csv", "sym,px\nA,lots\n"), map[string]string{"formatType": "CSV"}))
+	if _, err := f.su.UpdateDataset(ctx, &finspacedata.UpdateDatasetRequest{DatasetId: &ds, DatasetTitle: ptrTo("Schema"),
+		Kind: ptrTo(finspacedata.DatasetKindTabular), SchemaDefinition: &finspacedata.SchemaUnion{TabularSchemaConfig: &finspacedata.SchemaDefinition{
+			Columns: []finspacedata.ColumnDefinition{col("sym", finspacedata.ColumnDataTypeString), col("px", finspacedata.ColumnDataTypeInteger)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := f.createView(ds, finspacedata.DataViewDestinationTypeParams{DestinationType: ptrTo("S3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitView(ds, id)
+	if *got.Status != finspacedata.DataViewStatusFailed || got.ErrorInfo == nil || *got.ErrorInfo.ErrorCategory != finspacedata.ErrorCategoryValidation ||
+		!strings.Contains(*got.ErrorInfo.ErrorMessage, "earlier schema") || !strings.Contains(*got.ErrorInfo.ErrorMessage, "lots") {
+		t.Fatalf("view = %s %+v", *got.Status, got.ErrorInfo)
+	}
+	t.Logf("errorInfo: %s: %s", *got.ErrorInfo.ErrorCategory, *got.ErrorInfo.ErrorMessage)
+	_, err = f.su.GetExternalDataViewAccessDetails(ctx, &finspacedata.GetExternalDataViewAccessDetailsRequest{DatasetId: &ds, DataViewId: &id})
+	if c := code(err); c != "ValidationException" {
+		t.Errorf("external access to a view without a version: %v", err)
+	}
+}
