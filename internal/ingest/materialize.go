@@ -204,7 +204,40 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) (*ViewResult, e
 		}
 		return nil
 	}
-	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE v0 AS "+unionSQL(spec.Inputs, spec.Schema)); err != nil {
+	var pcols, pstr []string
+	for i, p := range spec.Partition {
+		c := mvIdent(cols[strings.ToLower(p)].Name)
+		pcols = append(pcols, c)
+		pstr = append(pstr, fmt.Sprintf("CAST(%s AS VARCHAR) AS __s%d", c, i))
+	}
+	pl := strings.Join(pcols, ", ")
+	union := unionSQL(spec.Inputs, spec.Schema)
+	if spec.Partial {
+		// Only the partitions the changed changesets' rows fall in: their
+		// values first (from those changesets alone), then only the rows
+		// of every changeset in them.
+		if err := exec(fmt.Sprintf("CREATE TEMP TABLE touched AS SELECT DISTINCT %s, %s FROM (%s)", pl, strings.Join(pstr, ", "),
+			unionSQL(spec.Touched, spec.Schema))); err != nil {
+			return nil, err
+		}
+		filter, err := e.touchedFilter(ctx, conn, spec, cols, pcols)
+		if err != nil {
+			return nil, err
+		}
+		union = "SELECT * FROM (" + union + ") u WHERE " + filter
+		var sel []string
+		for i := range spec.Partition {
+			sel = append(sel, fmt.Sprintf("__s%d", i))
+		}
+		vals, err := e.partitionValues(ctx, conn, "SELECT "+strings.Join(sel, ", ")+" FROM touched", len(spec.Partition))
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			res.Touched = append(res.Touched, folderOf(spec, cols, v))
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE v0 AS "+union); err != nil {
 		var de *duckdb.Error
 		if ctx.Err() == nil && errors.As(err, &de) && de.Type == duckdb.ErrorTypeConversion {
 			// Data ingested under an earlier schema that the view's
@@ -238,38 +271,6 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) (*ViewResult, e
 	// Partitions: numbered in the order of their values, each written by
 	// its own COPY from a table ordered by partition number (its zone maps
 	// let each COPY skip the other partitions' row groups).
-	var pcols, pstr []string
-	for i, p := range spec.Partition {
-		c := mvIdent(cols[strings.ToLower(p)].Name)
-		pcols = append(pcols, c)
-		pstr = append(pstr, fmt.Sprintf("CAST(%s AS VARCHAR) AS __s%d", c, i))
-	}
-	pl := strings.Join(pcols, ", ")
-	if spec.Partial {
-		// Only the partitions the changed changesets' rows fall in.
-		if err := exec(fmt.Sprintf("CREATE TEMP TABLE touched AS SELECT DISTINCT %s, %s FROM (%s)", pl, strings.Join(pstr, ", "),
-			unionSQL(spec.Touched, spec.Schema))); err != nil {
-			return nil, err
-		}
-		var on []string
-		for _, c := range pcols {
-			on = append(on, "v0."+c+" IS NOT DISTINCT FROM t."+c)
-		}
-		if err := exec(fmt.Sprintf("DELETE FROM v0 WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE %s)", strings.Join(on, " AND "))); err != nil {
-			return nil, err
-		}
-		var sel []string
-		for i := range spec.Partition {
-			sel = append(sel, fmt.Sprintf("__s%d", i))
-		}
-		vals, err := e.partitionValues(ctx, conn, "SELECT "+strings.Join(sel, ", ")+" FROM touched", len(spec.Partition))
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vals {
-			res.Touched = append(res.Touched, folderOf(spec, cols, v))
-		}
-	}
 	if err := exec(fmt.Sprintf("CREATE TEMP TABLE parts AS SELECT row_number() OVER (ORDER BY %s) - 1 AS __p, %s, %s FROM (SELECT DISTINCT %s FROM v0)",
 		orderAll(pcols), pl, strings.Join(pstr, ", "), pl)); err != nil {
 		return nil, err
@@ -308,6 +309,60 @@ func (e *Engine) Materialize(ctx context.Context, spec ViewSpec) (*ViewResult, e
 		res.Files = append(res.Files, ViewFile{Path: rel, Rows: rows, Values: values})
 	}
 	return res, nil
+}
+
+// touchedFilter is the condition on u (a row of the union) that keeps the
+// touched partitions' rows: constants when they are few (so the Parquet
+// readers skip row groups by their statistics), a semi-join otherwise.
+func (e *Engine) touchedFilter(ctx context.Context, conn *sql.Conn, spec ViewSpec, cols map[string]Column, pcols []string) (string, error) {
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM touched").Scan(&n); err != nil {
+		return "", engineError(ctx, err)
+	}
+	if n == 0 {
+		return "false", nil
+	}
+	if n > 256 {
+		var on []string
+		for _, c := range pcols {
+			on = append(on, "u."+c+" IS NOT DISTINCT FROM t."+c)
+		}
+		return "EXISTS (SELECT 1 FROM touched t WHERE " + strings.Join(on, " AND ") + ")", nil
+	}
+	var sel []string
+	for i := range spec.Partition {
+		sel = append(sel, fmt.Sprintf("__s%d", i))
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM touched")
+	if err != nil {
+		return "", engineError(ctx, err)
+	}
+	defer rows.Close()
+	var ors []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(pcols))
+		dest := make([]any, len(pcols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return "", &internalError{err}
+		}
+		var ands []string
+		for i, v := range vals {
+			if !v.Valid {
+				ands = append(ands, "u."+pcols[i]+" IS NULL")
+				continue
+			}
+			typ := cols[strings.ToLower(spec.Partition[i])].Type.DuckType()
+			ands = append(ands, fmt.Sprintf("u.%s = CAST(%s AS %s)", pcols[i], mvLit(v.String), typ))
+		}
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	if err := rows.Err(); err != nil {
+		return "", engineError(ctx, err)
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", nil
 }
 
 // folderOf is the Hive folder path of one partition's values.
