@@ -39,6 +39,10 @@ type Def[T any, P store.Cloner[T]] struct {
 	// Pending marks values still in flight (listed by store.Query
 	// PendingOnly, e.g. to resume their lifecycles); nil: none.
 	Pending func(P) bool
+	// Gone, when set, marks a value kept after its deletion as a
+	// tombstone (status DELETED, which Terraform's waiters read): its name
+	// is free, and Insert of a new value of that name replaces it.
+	Gone func(P) bool
 }
 
 // Scoped is a table of values named within a parent.
@@ -88,9 +92,18 @@ func (s *Scoped[T, P]) Get(ctx context.Context, tx store.Tx, parent, name string
 }
 
 // Insert stores a new value; a name already taken in its parent is a
-// conflict saying so.
+// conflict saying so (a tombstone's name is not taken: see Def.Gone).
 func (s *Scoped[T, P]) Insert(ctx context.Context, tx store.Tx, v P) error {
 	err := s.Table.Insert(ctx, tx, v)
+	if errors.Is(err, store.ErrExists) && s.def.Gone != nil {
+		old, version, gerr := s.Get(ctx, tx, s.def.Parent(v), s.def.Name(v))
+		if gerr != nil {
+			return gerr
+		}
+		if s.def.Gone(old) {
+			return s.Update(ctx, tx, v, version)
+		}
+	}
 	if errors.Is(err, store.ErrExists) {
 		return fault.Conflictf("A %s named %s already exists in %s %s.", s.def.Noun, s.def.Name(v), s.def.ParentNoun, s.def.Parent(v))
 	}

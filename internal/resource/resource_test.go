@@ -3,6 +3,7 @@ package resource_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -110,6 +111,32 @@ func TestScoped(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestGone: a tombstone's name is free; Insert replaces it.
+func TestGone(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	tab := resource.NewScoped(resource.Def[thing, *thing]{Kind: "thing", Noun: "thing", ParentNoun: "environment",
+		Parent: func(t *thing) string { return t.Env }, Name: func(t *thing) string { return t.Name },
+		Gone: func(t *thing) bool { return t.Name == "dead" || t.Env == "tomb" }})
+	err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tab.Insert(ctx, tx, &thing{"tomb", "x"}); err != nil {
+			return err
+		}
+		if err := tab.Insert(ctx, tx, &thing{"tomb", "x"}); err != nil {
+			return fmt.Errorf("insert over a tombstone: %w", err)
+		}
+		if err := tab.Insert(ctx, tx, &thing{"live", "x"}); err != nil {
+			return err
+		}
+		if err := tab.Insert(ctx, tx, &thing{"live", "x"}); fault.KindOf(err) != fault.Conflict {
+			return fmt.Errorf("insert over a live value: %v, want a conflict", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestMutate(t *testing.T) {

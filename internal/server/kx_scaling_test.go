@@ -134,7 +134,8 @@ func TestKxScalingGroups(t *testing.T) {
 		t.Errorf("GetKxScalingGroup of a missing group: %v, want ResourceNotFoundException", err)
 	}
 
-	// Delete: DELETING, then gone with its tags; the name can be used again.
+	// Delete: DELETING, then DELETED (what Terraform's waiter reads) without
+	// its tags; the name can be used again.
 	if _, err := c.DeleteKxScalingGroup(ctx, &finspace.DeleteKxScalingGroupInput{EnvironmentId: &env, ScalingGroupName: aws.String("sg-1"), ClientToken: aws.String("d-sg-1")}); err != nil {
 		t.Fatalf("DeleteKxScalingGroup: %v", err)
 	}
@@ -144,7 +145,9 @@ func TestKxScalingGroups(t *testing.T) {
 	if _, err := c.DeleteKxScalingGroup(ctx, &finspace.DeleteKxScalingGroupInput{EnvironmentId: &env, ScalingGroupName: aws.String("sg-1"), ClientToken: aws.String("d-sg-1b")}); !errors.As(err, &ce) {
 		t.Errorf("deleting a group being deleted: %v, want ConflictException", err)
 	}
-	waitScalingGroup(t, c, clk, env, "sg-1", "", true)
+	if g := waitScalingGroup(t, c, clk, env, "sg-1", types.KxScalingGroupStatusDeleted, false); g.LastModifiedTimestamp == nil {
+		t.Errorf("the deleted group: %+v", g)
+	}
 	if _, err := c.ListTagsForResource(ctx, &finspace.ListTagsForResourceInput{ResourceArn: sgARN}); !errors.As(err, &nf) {
 		t.Errorf("tags of a deleted group: %v, want ResourceNotFoundException", err)
 	}

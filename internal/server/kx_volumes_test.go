@@ -145,17 +145,29 @@ func TestKxVolumes(t *testing.T) {
 		t.Errorf("tags of the volume: %v %v", err, tags)
 	}
 
-	// Delete: DELETING, then gone with its directory and tags.
+	// Delete: DELETING, then DELETED without its directory and tags.
 	if _, err := c.DeleteKxVolume(ctx, &finspace.DeleteKxVolumeInput{EnvironmentId: &env, VolumeName: aws.String("vol-1"), ClientToken: aws.String("d-vol-1")}); err != nil {
 		t.Fatalf("DeleteKxVolume: %v", err)
 	}
-	waitVolume(t, c, clk, env, "vol-1", "", true)
+	waitVolume(t, c, clk, env, "vol-1", types.KxVolumeStatusDeleted, false)
 	if _, err := os.Stat(dirs[0]); !os.IsNotExist(err) {
 		t.Errorf("the volume's directory after deletion: %v", err)
 	}
 	var nf *types.ResourceNotFoundException
 	if _, err := c.ListTagsForResource(ctx, &finspace.ListTagsForResourceInput{ResourceArn: cr.VolumeArn}); !errors.As(err, &nf) {
 		t.Errorf("tags of a deleted volume: %v", err)
+	}
+	// The name is free again: a new volume, a new directory.
+	again := volumeInput(env, "vol-1", az, "HDD_12", 6000)
+	again.ClientToken = aws.String("v-vol-1-again")
+	if _, err := c.CreateKxVolume(ctx, again); err != nil {
+		t.Fatalf("CreateKxVolume over a deleted one: %v", err)
+	}
+	if v := waitVolume(t, c, clk, env, "vol-1", types.KxVolumeStatusActive, false); v.Nas1Configuration.Type != types.KxNAS1TypeHdd12 || aws.ToString(v.Description) != "" {
+		t.Errorf("the new vol-1: %+v", v)
+	}
+	if dirs2, _ := filepath.Glob(filepath.Join(dataDir, "kx", "volumes", env, "vol-1-*")); len(dirs2) != 1 || dirs2[0] == dirs[0] {
+		t.Errorf("the new volume's directories %v (the old one was %s)", dirs2, dirs[0])
 	}
 }
 

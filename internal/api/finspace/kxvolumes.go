@@ -78,7 +78,7 @@ func kxVolumeOut(v *volumes.Volume, attached []kx.Attached) *finspace.GetKxVolum
 		VolumeArn: &v.ARN, Status: apiutil.Ptr(finspace.KxVolumeStatus(v.Status)), StatusReason: apiutil.Ref(&v.StatusReason),
 		Description: apiutil.Ref(&v.Description), AzMode: apiutil.Ptr(finspace.KxAzMode(v.AZMode)), AvailabilityZoneIds: v.Zones,
 		Nas1Configuration: &finspace.KxNAS1Configuration{Type: apiutil.Ptr(finspace.KxNAS1Type(v.NASType)), Size: apiutil.Ptr(int32(v.SizeGiB))},
-		CreatedTimestamp: restjson.NewTimestamp(v.CreatedAt), LastModifiedTimestamp: restjson.NewTimestamp(v.UpdatedAt)}
+		CreatedTimestamp:  restjson.NewTimestamp(v.CreatedAt), LastModifiedTimestamp: restjson.NewTimestamp(v.UpdatedAt)}
 	for _, c := range attached {
 		out.AttachedClusters = append(out.AttachedClusters, finspace.KxAttachedCluster{ClusterName: apiutil.Ptr(c.Cluster),
 			ClusterType: apiutil.Ptr(finspace.KxClusterType(c.Type)), ClusterStatus: apiutil.Ptr(finspace.KxClusterStatus(c.Status))})

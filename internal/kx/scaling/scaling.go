@@ -27,6 +27,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/resource"
 	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/tagging"
 )
 
 // Kind is the store record kind, the job kind of the groups' lifecycles
@@ -124,7 +125,7 @@ func New(cfg Config) *Service {
 	}
 	s.groups = resource.NewScoped(resource.Def[Group, *Group]{Kind: Kind, Noun: "scaling group", ParentNoun: "environment",
 		Parent: func(g *Group) string { return g.Environment }, Name: func(g *Group) string { return g.Name },
-		Pending: func(g *Group) bool { return g.Status.inFlight() }})
+		Pending: func(g *Group) bool { return g.Status.inFlight() }, Gone: func(g *Group) bool { return g.Status == Deleted }})
 	s.lc = s.lifecycle()
 	cfg.Kx.Register(kx.Family{ARNType: Kind, Exists: s.exists, DeleteAll: s.deleteAllTx})
 	return s
@@ -262,7 +263,8 @@ func (s *Service) List(ctx context.Context, region, env string, after *store.Cur
 	return page, err
 }
 
-// Delete moves group name to DELETING; it is gone a lifecycle step later.
+// Delete moves group name to DELETING; a lifecycle step later it is
+// DELETED, a tombstone whose name a new group may take.
 // A group that clusters are on is refused, naming them.
 func (s *Service) Delete(ctx context.Context, region, env, name string) error {
 	return s.m.Mutate(ctx, func(tx *resource.Tx) error {
@@ -307,10 +309,14 @@ func (s *Service) lifecycle() *resource.Lifecycle[Group, *Group] {
 			return ""
 		},
 		Next: func(ctx context.Context, tx store.Tx, g *Group, version int64) (bool, error) {
-			if g.Status == Deleting {
-				return false, s.groups.DeleteTagged(ctx, tx, g, g.ARN)
+			if g.Status == Deleting { // a tombstone stays, DELETED (Terraform waits for it)
+				g.Status, g.UpdatedAt = Deleted, s.now().UTC()
+				if err := tagging.DeleteTx(ctx, tx, g.ARN); err != nil {
+					return false, err
+				}
+			} else {
+				g.Status, g.UpdatedAt = Active, s.now().UTC()
 			}
-			g.Status, g.UpdatedAt = Active, s.now().UTC()
 			return false, s.groups.Update(ctx, tx, g, version)
 		},
 		Failed: func(ctx context.Context, tx store.Tx, g *Group, version int64, reason string) error {
@@ -336,7 +342,7 @@ func (s *Service) exists(ctx context.Context, tx store.Tx, region, env, name str
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
-	return err == nil && g.Region == region, err
+	return err == nil && g.Region == region && g.Status != Deleted, err
 }
 
 func (s *Service) deleteAllTx(ctx context.Context, tx store.Tx, env *kx.Environment) error {

@@ -30,6 +30,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/paging"
 	"github.com/openfinspace/openfinspace/internal/resource"
 	"github.com/openfinspace/openfinspace/internal/store"
+	"github.com/openfinspace/openfinspace/internal/tagging"
 )
 
 // Kind is the store record kind, the lifecycle job kind and the resource
@@ -46,6 +47,7 @@ const (
 	Updating     Status = "UPDATING"
 	UpdateFailed Status = "UPDATE_FAILED"
 	Deleting     Status = "DELETING"
+	Deleted      Status = "DELETED"
 	DeleteFailed Status = "DELETE_FAILED"
 )
 
@@ -134,7 +136,7 @@ func New(cfg Config) *Service {
 	}
 	s.volumes = resource.NewScoped(resource.Def[Volume, *Volume]{Kind: Kind, Noun: "volume", ParentNoun: "environment",
 		Parent: func(v *Volume) string { return v.Environment }, Name: func(v *Volume) string { return v.Name },
-		Pending: func(v *Volume) bool { return v.Status.inFlight() }})
+		Pending: func(v *Volume) bool { return v.Status.inFlight() }, Gone: func(v *Volume) bool { return v.Status == Deleted }})
 	s.lc = &resource.Lifecycle[Volume, *Volume]{Kind: Kind, Table: s.volumes, Delay: cfg.StepDelay, Now: s.now,
 		UID: func(v *Volume) string { return v.UID },
 		Phase: func(v *Volume) string {
@@ -359,8 +361,8 @@ func (s *Service) Update(ctx context.Context, region, env, name string, in Updat
 	return v, attached, err
 }
 
-// Delete moves volume name to DELETING; its directory and record go a
-// step later. An attached volume is refused, naming its clusters.
+// Delete moves volume name to DELETING; a step later its directory is
+// gone and it is DELETED, a tombstone whose name a new volume may take. An attached volume is refused, naming its clusters.
 func (s *Service) Delete(ctx context.Context, region, env, name string) error {
 	return s.m.Mutate(ctx, func(tx *resource.Tx) error {
 		if _, err := s.kx.LiveEnvironmentTx(ctx, tx, region, env); err != nil {
@@ -397,11 +399,15 @@ func (s *Service) Delete(ctx context.Context, region, env, name string) error {
 // idempotent, so a step retried after a crash redoes it safely.
 func (s *Service) step(ctx context.Context, tx store.Tx, v *Volume, version int64) (bool, error) {
 	dir := s.Dir(v)
-	if v.Status == Deleting {
+	if v.Status == Deleting { // a tombstone stays, DELETED (Terraform waits for it)
 		if err := os.RemoveAll(dir); err != nil {
 			return false, err
 		}
-		return false, s.volumes.DeleteTagged(ctx, tx, v, v.ARN)
+		if err := tagging.DeleteTx(ctx, tx, v.ARN); err != nil {
+			return false, err
+		}
+		v.Status, v.UpdatedAt = Deleted, s.now().UTC()
+		return false, s.volumes.Update(ctx, tx, v, version)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return false, err
@@ -433,7 +439,7 @@ func (s *Service) exists(ctx context.Context, tx store.Tx, region, env, name str
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
-	return err == nil && v.Region == region, err
+	return err == nil && v.Region == region && v.Status != Deleted, err
 }
 
 // deleteAllTx removes env's volumes when it becomes DELETED; their
