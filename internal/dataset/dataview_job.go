@@ -87,7 +87,13 @@ func (s *Service) runView(ctx context.Context, r *jobs.Run) (jobs.Result, error)
 	if err := r.Args(&args); err != nil {
 		return jobs.Result{}, jobs.Permanent(err)
 	}
-	plan, err := s.startView(ctx, args)
+	plan, gone, err := s.startView(ctx, args)
+	if gone {
+		// The view (or its dataset) was deleted: remove whatever an
+		// earlier attempt of it stored after the deletion removed the
+		// rest, and finish.
+		return jobs.Result{}, s.removePrefix(ctx, s.ManagedBucket(args.Region, args.Environment), viewPrefix(args.Dataset, args.View))
+	}
 	if err != nil || plan == nil {
 		return jobs.Result{}, err
 	}
@@ -272,15 +278,16 @@ func versionName(gen int64) string {
 }
 
 // startView reads the view and chooses the changesets of the version,
-// marking it STARTING. It returns nil when there is nothing to do: the
-// view is gone, or a later request supersedes this one (its own job
-// builds the newer version), or this generation is built already.
-func (s *Service) startView(ctx context.Context, args viewJobArgs) (*viewPlan, error) {
-	var plan *viewPlan
-	err := s.db.Update(ctx, func(tx store.Tx) error {
-		plan = nil
+// marking it STARTING. It returns gone when the view or its dataset was
+// deleted, and a nil plan when there is nothing to do: a later request
+// supersedes this one (its own job builds the newer version), or this
+// generation is built already.
+func (s *Service) startView(ctx context.Context, args viewJobArgs) (plan *viewPlan, gone bool, err error) {
+	err = s.db.Update(ctx, func(tx store.Tx) error {
+		plan, gone = nil, false
 		v, version, err := s.views.GetIn(ctx, tx, args.Dataset, args.View)
 		if errors.Is(err, store.ErrNotFound) {
+			gone = true
 			return nil
 		}
 		if err != nil {
@@ -290,6 +297,7 @@ func (s *Service) startView(ctx context.Context, args viewJobArgs) (*viewPlan, e
 			return nil
 		}
 		if _, _, err := s.datasets.Get(ctx, tx, args.Dataset); errors.Is(err, store.ErrNotFound) {
+			gone = true
 			return nil
 		} else if err != nil {
 			return err
@@ -318,7 +326,7 @@ func (s *Service) startView(ctx context.Context, args viewJobArgs) (*viewPlan, e
 		plan = p
 		return nil
 	})
-	return plan, err
+	return plan, gone, err
 }
 
 // planPartial decides whether the version can rebuild only some

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfinspace/openfinspace/internal/blob"
 	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/ingest"
 	"github.com/openfinspace/openfinspace/internal/jobs"
@@ -54,6 +55,9 @@ type gatedMaterializer struct {
 	mu           sync.Mutex
 	running, max int
 	gate         chan struct{}
+	// deaf: it does not notice its context's cancellation (as a DuckDB
+	// statement may not, promptly) and writes its file anyway.
+	deaf bool
 }
 
 func (g *gatedMaterializer) Materialize(ctx context.Context, spec ingest.ViewSpec) (*ingest.ViewResult, error) {
@@ -66,10 +70,14 @@ func (g *gatedMaterializer) Materialize(ctx context.Context, spec ingest.ViewSpe
 		g.running--
 		g.mu.Unlock()
 	}()
-	select {
-	case <-g.gate:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if g.deaf {
+		<-g.gate
+	} else {
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if err := os.MkdirAll(spec.OutDir, 0o700); err != nil {
 		return nil, err
@@ -163,5 +171,68 @@ func TestDataViewsPerEnvironmentBound(t *testing.T) {
 	left, err := os.ReadDir(s.cfg.StagingDir)
 	if err != nil || len(left) != 0 {
 		t.Errorf("staging dir after the jobs: %v %v, want empty", left, err)
+	}
+}
+
+// TestDataViewDeletedMidMaterialization: DeleteDataset while a view
+// materializes cancels its job; an attempt that finishes anyway (its
+// materialization not noticing) removes what it stored, and nothing of the
+// view is left.
+func TestDataViewDeletedMidMaterialization(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	engine, err := jobs.New(jobs.Config{Store: db, Exclusive: true, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat := &gatedMaterializer{gate: make(chan struct{}), deaf: true}
+	blobs := &fakeBlobs{}
+	s := New(Config{Store: db, Jobs: engine, Blobs: blobs, Views: mat, Account: "000000000000", StagingDir: t.TempDir()})
+	if err := engine.Register(s.ViewJobKindDef()); err != nil {
+		t.Fatal(err)
+	}
+	engine.Start(ctx)
+	t.Cleanup(engine.Stop)
+	actor := &identity.Actor{EnvironmentID: testEnv, Region: testRegion, User: &identity.User{ID: "su", Type: identity.SuperUser}}
+	d := &Dataset{ID: "ds00006", Environment: testEnv, Region: testRegion, Kind: Tabular, Title: "t",
+		Schema: &Schema{Columns: []Column{{Name: "a", Type: "STRING"}}}, CreatedAt: time.Now()}
+	if err := db.Update(ctx, func(tx store.Tx) error { return s.datasets.Insert(ctx, tx, d) }); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.CreateDataView(ctx, actor, d.ID, ViewInput{DestinationType: DestinationS3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for running, _ := mat.counts(); running == 0; running, _ = mat.counts() {
+		if time.Now().After(deadline) {
+			t.Fatal("the materialization did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.DeleteDataset(ctx, actor, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	close(mat.gate)
+	bucket, prefix := s.ManagedBucket(testRegion, testEnv), viewPrefix(d.ID, v.ID)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		j, err := engine.Get(ctx, viewJobID(v.ID, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := blobs.List(ctx, bucket, blob.ListOptions{Prefix: prefix})
+		if j.State.Terminal() && len(page.Objects) == 0 {
+			t.Logf("job %s, no file left", j.State)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s, files left: %+v", j.State, page.Objects)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
