@@ -61,9 +61,10 @@ type Engine struct {
 }
 
 type kindRunner struct {
-	e    *Engine
-	k    *Kind
-	wake chan struct{}
+	e        *Engine
+	k        *Kind
+	wake     chan struct{}
+	outcomes chan<- *outcomeReq // to the committer (loop)
 
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc // local runs by job id
@@ -280,6 +281,17 @@ func (e *Engine) Get(ctx context.Context, id string) (*Job, error) {
 // loop is one kind's dispatcher: claim what the pools allow, run it, and
 // wait for a wake-up, a finished run or the poll interval.
 func (r *kindRunner) loop(ctx context.Context) {
+	// The committer outlives the runs: a run that finished just before
+	// Stop still records its outcome.
+	reqs := make(chan *outcomeReq, r.k.Workers)
+	r.outcomes = reqs
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		r.committer(context.WithoutCancel(ctx), reqs)
+	}()
+	defer func() { <-committed }()
+	defer close(reqs)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	finished := make(chan struct{}, r.k.Workers)
@@ -410,126 +422,157 @@ const scanLimit = 1000
 // claim leases up to n due jobs. takeOver (the first claim of an
 // exclusive engine) treats every lease as lapsed.
 //
-// It looks first in a read-only transaction and opens a write transaction
-// only when that found something to claim (or a key to wait for): an idle
-// engine, or one whose due jobs all wait behind a bound, writes nothing.
+// It looks first in a read-only transaction, which scans the due jobs in
+// due order and picks the ones the bounds admit; the write transaction,
+// opened only when that found something to claim (or a key to queue for),
+// reads just those jobs again by id, with their slot and lock records, and
+// leases the ones still claimable. An idle engine, or one whose due jobs
+// all wait behind a bound, writes nothing; and the write transaction reads
+// no range of jobs, so on PostgreSQL claims and outcomes (each touching
+// its own rows) do not fail each other's serializable checks.
 func (r *kindRunner) claim(ctx context.Context, n int, takeOver bool) ([]*Job, error) {
 	e := r.e
 	takeOver = takeOver && e.cfg.Exclusive
-	var work bool
+	var picked []string
 	err := e.cfg.Store.View(ctx, func(tx store.Tx) error {
-		claimed, marked, err := r.plan(ctx, tx, n, takeOver, false)
-		work = len(claimed) > 0 || marked
+		recs, full, err := r.scan(ctx, tx, n, nil)
+		if err != nil {
+			return err
+		}
+		_, picked, err = r.plan(ctx, tx, recs, n, takeOver, false)
+		// When the first page's jobs wait behind bounds, look further (up
+		// to scanLimit): a later job of another key may run.
+		for err == nil && full && len(picked) < n && len(recs) < scanLimit {
+			var more []*store.Record
+			last := recs[len(recs)-1]
+			more, full, err = r.scan(ctx, tx, n, &store.Cursor{SortKey: last.SortKey, ID: last.ID})
+			if err != nil || len(more) == 0 {
+				break
+			}
+			recs = append(recs, more...)
+			_, picked, err = r.plan(ctx, tx, recs, n, takeOver, false)
+		}
 		return err
 	})
-	if err != nil || !work {
+	if err != nil || len(picked) == 0 {
 		return nil, err
 	}
 	var claimed []*Job
 	err = e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		recs := make([]*store.Record, 0, len(picked))
+		for _, id := range picked {
+			rec, err := tx.Get(ctx, RecordKind, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if rec.Pending {
+				recs = append(recs, rec)
+			}
+		}
 		var err error
-		claimed, _, err = r.plan(ctx, tx, n, takeOver, true)
+		claimed, _, err = r.plan(ctx, tx, recs, n, takeOver, true)
 		return err
 	})
-	if errors.Is(err, store.ErrVersion) {
+	if errors.Is(err, store.ErrVersion) || errors.Is(err, store.ErrExists) {
 		// Another process claimed first; look again at the next round.
 		return nil, nil
 	}
 	return claimed, err
 }
 
-// plan picks up to n due jobs the bounds admit and, if write, leases them
-// in tx. marked reports a job that became the waiter of a key.
-func (r *kindRunner) plan(ctx context.Context, tx store.Tx, n int, takeOver, write bool) (claimed []*Job, marked bool, err error) {
+// scan lists a page of due pending jobs of the kind in due order (after
+// a cursor): enough for n claims past the running ones; full says there
+// may be more. Only what is due
+// (running jobs are, since their due time is past): jobs waiting for a
+// later time (the next step of a lifecycle) are never read, however many
+// there are.
+func (r *kindRunner) scan(ctx context.Context, tx store.Tx, n int, after *store.Cursor) (recs []*store.Record, full bool, err error) {
+	due := dueKey(r.e.cfg.Now())
+	r.mu.Lock()
+	page := min(max(2*n, 16)+len(r.running), scanLimit)
+	r.mu.Unlock()
+	recs, err = tx.List(ctx, store.Query{Kind: RecordKind, Parent: r.k.Name, PendingOnly: true, SortKeyMax: &due,
+		After: after, Limit: page})
+	return recs, len(recs) == page, err
+}
+
+// plan goes through recs (due order) and picks up to n jobs the bounds
+// admit; with write it leases them in tx, with their slots and keys.
+// picked are the ids of the jobs claimed and of those that became a key's
+// waiter (which also writes).
+func (r *kindRunner) plan(ctx context.Context, tx store.Tx, recs []*store.Record, n int, takeOver, write bool) (claimed []*Job, picked []string, err error) {
 	e := r.e
 	now := e.cfg.Now()
-	// Only what is due (running jobs are, since their due time is past):
-	// jobs waiting for a later time (the next step of a lifecycle) are
-	// never read, however many there are. Read in pages: the first due
-	// jobs are usually the ones to claim.
-	due := dueKey(now)
-	r.mu.Lock()
-	page := max(2*n, 16) + len(r.running)
-	r.mu.Unlock()
 	slotCache := map[string]*slotState{}
 	lk := newLocks(tx)
-	var after *store.Cursor
-	for scanned := 0; len(claimed) < n && scanned < scanLimit; {
-		recs, err := tx.List(ctx, store.Query{Kind: RecordKind, Parent: r.k.Name, PendingOnly: true, SortKeyMax: &due,
-			After: after, Limit: min(page, scanLimit-scanned)})
-		if err != nil {
-			return nil, false, err
-		}
-		scanned += len(recs)
-		for _, rec := range recs {
-			if len(claimed) == n {
-				break
-			}
-			j, err := decode(rec)
-			if err != nil {
-				return nil, false, err
-			}
-			if j.Due.After(now) {
-				break // SortKey is the due time: the rest are later
-			}
-			if j.State == Running && r.holds(j, now, takeOver) {
-				continue
-			}
-			if j.Key != "" && r.k.PerKey > 0 {
-				ss, err := r.slotFor(ctx, tx, j, slotCache, now, takeOver)
-				if err != nil {
-					return nil, false, err
-				}
-				if ss.live >= r.k.PerKey {
-					continue // the key is full: wait, in order
-				}
-			}
-			ok, m, err := lk.admit(ctx, j)
-			if err != nil {
-				return nil, false, err
-			}
-			marked = marked || m
-			if !ok {
-				continue // a key is held: wait, in order
-			}
-			if j.Key != "" && r.k.PerKey > 0 {
-				slotCache[slotID(j.Kind, j.Key)].admit(j.ID, r.k.PerKey)
-			}
-			j.State, j.LeaseOwner, j.LeaseUntil = Running, e.cfg.Owner, now.Add(r.k.Lease)
-			j.Attempt++
-			if j.MaxAttempts == 0 {
-				j.MaxAttempts = r.k.MaxAttempts
-			}
-			if write {
-				nrec, err := record(j)
-				if err != nil {
-					return nil, false, err
-				}
-				if err := tx.Update(ctx, nrec); err != nil {
-					return nil, false, err
-				}
-				j.version = nrec.Version
-			}
-			claimed = append(claimed, j)
-		}
-		if len(recs) < page {
+	for _, rec := range recs {
+		if len(claimed) == n {
 			break
 		}
-		last := recs[len(recs)-1]
-		after = &store.Cursor{SortKey: last.SortKey, ID: last.ID}
+		j, err := decode(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if j.State.Terminal() || j.Due.After(now) {
+			continue
+		}
+		if j.State == Running && r.holds(j, now, takeOver) {
+			continue
+		}
+		if j.Key != "" && r.k.PerKey > 0 {
+			ss, err := r.slotFor(ctx, tx, j, slotCache, now, takeOver)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ss.live >= r.k.PerKey {
+				continue // the key is full: wait, in order
+			}
+		}
+		ok, marked, err := lk.admit(ctx, j)
+		if err != nil {
+			return nil, nil, err
+		}
+		if marked || ok {
+			picked = append(picked, j.ID)
+		}
+		if !ok {
+			continue // a key is held: wait, in order
+		}
+		if j.Key != "" && r.k.PerKey > 0 {
+			slotCache[slotID(j.Kind, j.Key)].admit(j.ID, r.k.PerKey)
+		}
+		j.State, j.LeaseOwner, j.LeaseUntil = Running, e.cfg.Owner, now.Add(r.k.Lease)
+		j.Attempt++
+		if j.MaxAttempts == 0 {
+			j.MaxAttempts = r.k.MaxAttempts
+		}
+		if write {
+			nrec, err := record(j)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := tx.Update(ctx, nrec); err != nil {
+				return nil, nil, err
+			}
+			j.version = nrec.Version
+		}
+		claimed = append(claimed, j)
 	}
 	if !write {
-		return claimed, marked, nil
+		return claimed, picked, nil
 	}
 	for _, ss := range slotCache {
 		if err := ss.save(ctx, tx); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 	}
 	if err := lk.save(ctx); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	return claimed, marked, nil
+	return claimed, picked, nil
 }
 
 // slotState is a key's slot record during one claim.
@@ -722,6 +765,14 @@ func (r *Run) againAfter() time.Duration {
 	return r.again
 }
 
+// peekProgress is the progress to write with the outcome (taken once the
+// outcome's transaction committed: a transaction run again writes it too).
+func (r *Run) peekProgress() (json.RawMessage, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.progress, r.dirty
+}
+
 func (r *Run) takeProgress() (json.RawMessage, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -805,17 +856,10 @@ func (r *kindRunner) run(ctx context.Context, j *Job) {
 	}
 	renewMu.Lock()
 	defer renewMu.Unlock()
-	var err error
-	outcome, err = r.finish(context.WithoutCancel(ctx), j, run, res, runErr)
-	var ce commitError
-	if errors.As(err, &ce) {
-		// The work's own commit failed (its transaction rolled back): a
-		// failed attempt like any other, retried after a backoff and in
-		// the end failed for good with OnFailed, never retried at once
-		// and for ever.
-		e.log.Warn("jobs: the outcome's commit failed", "kind", r.k.Name, "job", j.ID, "error", ce.err)
-		outcome, err = r.finish(context.WithoutCancel(ctx), j, run, Result{}, ce.err)
-	}
+	req := &outcomeReq{claimed: j, run: run, res: res, runErr: runErr, done: make(chan outcomeDone, 1)}
+	r.outcomes <- req
+	d := <-req.done
+	outcome, err := d.outcome, d.err
 	if err != nil {
 		outcome = "interrupted"
 		e.log.Error("jobs: recording the outcome", "kind", r.k.Name, "job", j.ID, "error", err)
@@ -892,76 +936,11 @@ func (r *kindRunner) renew(ctx context.Context, claimed *Job, run *Run) (time.Ti
 
 // finish records the outcome of an attempt, if the lease is still held.
 func (r *kindRunner) finish(ctx context.Context, claimed *Job, run *Run, res Result, runErr error) (string, error) {
-	e := r.e
-	committed := false
-	outcome := "interrupted"
-	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		committed, outcome = false, "interrupted"
-		j, err := GetTx(ctx, tx, claimed.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !e.ours(j, claimed) {
-			return nil // cancelled or taken over: not ours to record
-		}
-		now := e.cfg.Now()
-		if p, dirty := run.takeProgress(); dirty {
-			j.Progress = p
-		}
-		j.LeaseOwner, j.LeaseUntil = "", time.Time{}
-		var perm permanent
-		switch {
-		case runErr == nil:
-			if res.Commit != nil {
-				if err := res.Commit(ctx, tx); err != nil {
-					return commitError{err}
-				}
-			}
-			committed = true
-			j.Error = ""
-			if again := max(res.Again, run.againAfter()); again > 0 {
-				j.State, j.Due, j.Attempt = Queued, now.Add(again), 0
-				outcome = "again"
-			} else if r.k.Period > 0 {
-				j.State, j.Due, j.Attempt = Queued, r.nextPeriod(j.Due, now), 0
-				outcome = "done"
-			} else {
-				j.State, j.Finished = Done, now
-				outcome = "done"
-			}
-		case errors.As(runErr, &perm) || j.Attempt >= j.MaxAttempts:
-			j.State, j.Finished, j.Error = Failed, now, clientText(runErr)
-			outcome = "failed"
-			if r.k.OnFailed != nil {
-				if err := r.k.OnFailed(ctx, tx, j, runErr); err != nil {
-					return err
-				}
-			}
-			if r.k.Period > 0 {
-				// A periodic job's next period runs whatever this one did.
-				j.State, j.Finished, j.Due, j.Attempt = Queued, time.Time{}, r.nextPeriod(j.Due, now), 0
-			}
-		default:
-			outcome = "retry"
-			j.State, j.Due, j.Error = Queued, now.Add(r.k.Backoff(j.Attempt)), clientText(runErr)
-			e.log.Warn("jobs: attempt failed; retrying", "kind", r.k.Name, "job", j.ID, "attempt", j.Attempt, "error", runErr)
-		}
-		if err := releaseTx(ctx, tx, j); err != nil {
-			return err
-		}
-		if j.State.Terminal() {
-			if err := unlockTx(ctx, tx, j); err != nil {
-				return err
-			}
-		}
-		rec, err := record(j)
-		if err != nil {
-			return err
-		}
-		return tx.Update(ctx, rec)
+	var o outcomeTx
+	err := r.e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		o, err = r.finishTx(ctx, tx, claimed, run, res, runErr)
+		return err
 	})
 	if errors.Is(err, store.ErrVersion) {
 		return "interrupted", nil // changed under us (cancelled, taken over)
@@ -969,10 +948,178 @@ func (r *kindRunner) finish(ctx context.Context, claimed *Job, run *Run, res Res
 	if err != nil {
 		return "interrupted", err
 	}
-	if committed && res.Done != nil {
+	if o.committed && res.Done != nil {
 		res.Done()
 	}
-	return outcome, nil
+	return o.outcome, nil
+}
+
+// outcomeTx is what finishTx recorded.
+type outcomeTx struct {
+	outcome   string
+	committed bool // the work's Commit ran (Done may follow)
+}
+
+// finishTx records the outcome of an attempt in tx, if the lease is still
+// held.
+func (r *kindRunner) finishTx(ctx context.Context, tx store.Tx, claimed *Job, run *Run, res Result, runErr error) (outcomeTx, error) {
+	e := r.e
+	o := outcomeTx{outcome: "interrupted"}
+	j, err := GetTx(ctx, tx, claimed.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return o, nil
+	}
+	if err != nil {
+		return o, err
+	}
+	if !e.ours(j, claimed) {
+		return o, nil // cancelled or taken over: not ours to record
+	}
+	now := e.cfg.Now()
+	if p, dirty := run.peekProgress(); dirty {
+		j.Progress = p
+	}
+	j.LeaseOwner, j.LeaseUntil = "", time.Time{}
+	var perm permanent
+	switch {
+	case runErr == nil:
+		if res.Commit != nil {
+			if err := res.Commit(ctx, tx); err != nil {
+				return o, commitError{err}
+			}
+		}
+		o.committed = true
+		j.Error = ""
+		if again := max(res.Again, run.againAfter()); again > 0 {
+			j.State, j.Due, j.Attempt = Queued, now.Add(again), 0
+			o.outcome = "again"
+		} else if r.k.Period > 0 {
+			j.State, j.Due, j.Attempt = Queued, r.nextPeriod(j.Due, now), 0
+			o.outcome = "done"
+		} else {
+			j.State, j.Finished = Done, now
+			o.outcome = "done"
+		}
+	case errors.As(runErr, &perm) || j.Attempt >= j.MaxAttempts:
+		j.State, j.Finished, j.Error = Failed, now, clientText(runErr)
+		o.outcome = "failed"
+		if r.k.OnFailed != nil {
+			if err := r.k.OnFailed(ctx, tx, j, runErr); err != nil {
+				return o, err
+			}
+		}
+		if r.k.Period > 0 {
+			// A periodic job's next period runs whatever this one did.
+			j.State, j.Finished, j.Due, j.Attempt = Queued, time.Time{}, r.nextPeriod(j.Due, now), 0
+		}
+	default:
+		o.outcome = "retry"
+		j.State, j.Due, j.Error = Queued, now.Add(r.k.Backoff(j.Attempt)), clientText(runErr)
+		e.log.Warn("jobs: attempt failed; retrying", "kind", r.k.Name, "job", j.ID, "attempt", j.Attempt, "error", runErr)
+	}
+	if err := releaseTx(ctx, tx, j); err != nil {
+		return o, err
+	}
+	if j.State.Terminal() {
+		if err := unlockTx(ctx, tx, j); err != nil {
+			return o, err
+		}
+	}
+	rec, err := record(j)
+	if err != nil {
+		return o, err
+	}
+	return o, tx.Update(ctx, rec)
+}
+
+// An outcome waits for the kind's committer, which records the outcomes
+// waiting together in one transaction: one commit (and one fsync) for a
+// burst of short jobs instead of one each, and on PostgreSQL no
+// serializable conflicts between concurrent outcome transactions (each
+// reads the job record it updates, and neighbouring records share index
+// pages). A batch that fails for any reason is recorded one outcome at a
+// time instead, so one job's failing Commit costs no other job anything.
+type outcomeReq struct {
+	claimed *Job
+	run     *Run
+	res     Result
+	runErr  error
+	done    chan outcomeDone
+}
+
+type outcomeDone struct {
+	outcome string
+	err     error
+}
+
+// maxBatch bounds the outcomes one transaction records.
+const maxBatch = 64
+
+// committer records outcomes until reqs is closed.
+func (r *kindRunner) committer(ctx context.Context, reqs <-chan *outcomeReq) {
+	for req := range reqs {
+		batch := []*outcomeReq{req}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case q, ok := <-reqs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, q)
+			default:
+				break more
+			}
+		}
+		if len(batch) == 1 {
+			outcome, err := r.finishOne(ctx, req)
+			req.done <- outcomeDone{outcome, err}
+			continue
+		}
+		outs := make([]outcomeTx, len(batch))
+		err := r.e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+			for i, q := range batch {
+				o, err := r.finishTx(ctx, tx, q.claimed, q.run, q.res, q.runErr)
+				if err != nil {
+					return err
+				}
+				outs[i] = o
+			}
+			return nil
+		})
+		if err != nil {
+			// One at a time: each gets its own fate (a failing Commit a
+			// retry, a lost lease nothing).
+			for _, q := range batch {
+				outcome, err := r.finishOne(ctx, q)
+				q.done <- outcomeDone{outcome, err}
+			}
+			continue
+		}
+		for i, q := range batch {
+			q.run.takeProgress()
+			if outs[i].committed && q.res.Done != nil {
+				q.res.Done()
+			}
+			q.done <- outcomeDone{outs[i].outcome, nil}
+		}
+	}
+}
+
+// finishOne records one outcome in its own transaction; a failing Commit
+// is a failed attempt like any other, retried after a backoff and in the
+// end failed for good with OnFailed, never retried at once and for ever.
+func (r *kindRunner) finishOne(ctx context.Context, q *outcomeReq) (string, error) {
+	outcome, err := r.finish(ctx, q.claimed, q.run, q.res, q.runErr)
+	var ce commitError
+	if errors.As(err, &ce) {
+		r.e.log.Warn("jobs: the outcome's commit failed", "kind", r.k.Name, "job", q.claimed.ID, "error", ce.err)
+		outcome, err = r.finish(ctx, q.claimed, q.run, Result{}, ce.err)
+	}
+	if err == nil {
+		q.run.takeProgress()
+	}
+	return outcome, err
 }
 
 // clientText is an error's client-safe text: a fault's message, or a

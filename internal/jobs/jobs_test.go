@@ -84,7 +84,7 @@ func TestJanitor(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	j, err := e.Get(ctx, jobs.PeriodicJobID(jobs.JanitorKind))
-	if err != nil || j.State != jobs.Queued {
-		t.Fatalf("janitor job %+v, %v: want queued for its next period", j, err)
+	if err != nil || j.State.Terminal() {
+		t.Fatalf("janitor job %+v, %v: want it live (queued for its next period, or running it)", j, err)
 	}
 }
