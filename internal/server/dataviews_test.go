@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -323,5 +324,82 @@ func TestDataViewFailure(t *testing.T) {
 	_, err = f.su.GetExternalDataViewAccessDetails(ctx, &finspacedata.GetExternalDataViewAccessDetailsRequest{DatasetId: &ds, DataViewId: &id})
 	if c := code(err); c != "ValidationException" {
 		t.Errorf("external access to a view without a version: %v", err)
+	}
+}
+
+// TestDataViewEscapedPartitions: partition values with characters Hive
+// escapes name folders as Hive does (a%2Fb), DuckDB's Hive reader gives
+// the values back, and the Glue partitions hold the values themselves with
+// the escaped folder as location; a NULL value is Hive's default partition.
+func TestDataViewEscapedPartitions(t *testing.T) {
+	t.Parallel()
+	f := newDatasetFixture(t)
+	ctx := context.Background()
+	g := f.group("escapes")
+	ds := f.dataset(f.su, "Escapes", g, []finspacedata.ColumnDefinition{col("sym", finspacedata.ColumnDataTypeString),
+		col("px", finspacedata.ColumnDataTypeInteger)}, allPermissions())
+	f.succeed(ds, f.changeset(ds, finspacedata.ChangeTypeAppend,
+		f.upload("e.csv", "sym,px\na/b,1\nx=y:z,2\n100%,3\nü東京 #1,4\n,5\n"), map[string]string{"formatType": "CSV"}))
+	id, err := f.createView(ds, finspacedata.DataViewDestinationTypeParams{DestinationType: ptrTo("GLUE_TABLE")}, "sym")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitView(ds, id)
+	if *got.Status != finspacedata.DataViewStatusSuccess {
+		t.Fatalf("view: %s %+v", *got.Status, got.ErrorInfo)
+	}
+	prefix, _, _ := f.viewVersion(id)
+	bucket := f.srv.DatasetsManagedBucket(servertest.Region, f.env)
+	page, err := f.srv.Blobs().List(ctx, bucket, blob.ListOptions{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var folders []string
+	for _, o := range page.Objects {
+		rel := strings.TrimPrefix(o.Key, prefix)
+		folders = append(folders, rel[:strings.LastIndexByte(rel, '/')])
+		rc, _, err := f.srv.Blobs().Get(ctx, bucket, o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		file, _ := os.Create(p)
+		io.Copy(file, rc)
+		rc.Close()
+		file.Close()
+	}
+	want := []string{"sym=100%25", "sym=__HIVE_DEFAULT_PARTITION__", "sym=a%2Fb", "sym=x%3Dy%3Az", "sym=ü東京 %231"}
+	if strings.Join(folders, ",") != strings.Join(want, ",") {
+		t.Errorf("folders %q, want %q", folders, want)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var read string
+	if err := db.QueryRow(fmt.Sprintf("SELECT string_agg(coalesce(sym, 'NULL') || '=' || px, ',' ORDER BY px) FROM read_parquet('%s/*/*.parquet', hive_partitioning = true)", dir)).Scan(&read); err != nil {
+		t.Fatal(err)
+	}
+	// DuckDB reads the default partition as the literal folder value.
+	if read != "a/b=1,x=y:z=2,100%=3,ü東京 #1=4,__HIVE_DEFAULT_PARTITION__=5" && read != "a/b=1,x=y:z=2,100%=3,ü東京 #1=4,NULL=5" {
+		t.Errorf("DuckDB's Hive read: %s", read)
+	}
+	opts := got.DestinationTypeParams.S3DestinationExportFileFormatOptions
+	parts, _, err := f.srv.Glue().Partitions(ctx, servertest.Region, opts["glueDatabaseName"], opts["glueTableName"], nil, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values []string
+	for _, p := range parts.Items {
+		values = append(values, p.Values[0]+" @ "+strings.TrimPrefix(p.Location, "s3://"+bucket+"/"+prefix))
+	}
+	slices.Sort(values)
+	wantValues := []string{"100% @ sym=100%25/", "__HIVE_DEFAULT_PARTITION__ @ sym=__HIVE_DEFAULT_PARTITION__/", "a/b @ sym=a%2Fb/",
+		"x=y:z @ sym=x%3Dy%3Az/", "ü東京 #1 @ sym=ü東京 %231/"}
+	if strings.Join(values, "\n") != strings.Join(wantValues, "\n") {
+		t.Errorf("Glue partitions:\n%s\nwant\n%s", strings.Join(values, "\n"), strings.Join(wantValues, "\n"))
 	}
 }
