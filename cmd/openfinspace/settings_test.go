@@ -75,8 +75,8 @@ func TestSettingsDocumented(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && path != root && strings.HasSuffix(d.Name(), "test") {
-				return filepath.SkipDir // test-support packages (servertest, pgtest, …)
+			if d.IsDir() && path != root && (strings.HasSuffix(d.Name(), "test") || d.Name() == "serverbin") {
+				return filepath.SkipDir // test-support packages (servertest, pgtest, serverbin, …)
 			}
 			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return nil
