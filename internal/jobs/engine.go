@@ -68,6 +68,7 @@ type kindRunner struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc // local runs by job id
+	hints   []string                           // jobs just enqueued here (Enqueue)
 }
 
 // New returns an engine for kinds; Start runs it.
@@ -210,9 +211,37 @@ func (e *Engine) WakeAll() {
 func (e *Engine) Enqueue(ctx context.Context, s Spec) error {
 	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error { return EnqueueTx(ctx, tx, e.cfg.Now(), s) })
 	if err == nil {
+		// A hint only for a job no bound orders (a key's jobs are claimed
+		// in due order by the look).
+		if r := e.kinds[s.Kind]; r != nil && (s.Due.IsZero() || !s.Due.After(e.cfg.Now())) &&
+			(s.Key == "" || r.k.PerKey == 0) && len(s.Exclusive) == 0 && len(s.Shared) == 0 {
+			r.hint(s.ID)
+		}
 		e.Wake(s.Kind)
 	}
 	return err
+}
+
+// maxHints bounds the ids of just-enqueued jobs a kind remembers.
+const maxHints = 256
+
+// hint remembers a job enqueued due in this process: the next claim tries
+// it by id first, without the read-only look.
+func (r *kindRunner) hint(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.hints) < maxHints {
+		r.hints = append(r.hints, id)
+	}
+}
+
+func (r *kindRunner) takeHints(n int) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := min(n, len(r.hints))
+	out := append([]string(nil), r.hints[:k]...)
+	r.hints = append(r.hints[:0], r.hints[k:]...)
+	return out
 }
 
 // Cancel cancels job id and stops its run at once if it runs here.
@@ -433,6 +462,15 @@ const scanLimit = 1000
 func (r *kindRunner) claim(ctx context.Context, n int, takeOver bool) ([]*Job, error) {
 	e := r.e
 	takeOver = takeOver && e.cfg.Exclusive
+	if hinted := r.takeHints(n); len(hinted) > 0 && !takeOver {
+		// Jobs this process just enqueued: straight to the write
+		// transaction, which checks them as it would any (earlier due
+		// jobs, if any, wait for the next look: they are found by it).
+		claimed, err := r.lease(ctx, hinted, n, false)
+		if err != nil || len(claimed) > 0 {
+			return claimed, err
+		}
+	}
 	var picked []string
 	err := e.cfg.Store.View(ctx, func(tx store.Tx) error {
 		recs, full, err := r.scan(ctx, tx, n, nil)
@@ -457,8 +495,15 @@ func (r *kindRunner) claim(ctx context.Context, n int, takeOver bool) ([]*Job, e
 	if err != nil || len(picked) == 0 {
 		return nil, err
 	}
+	return r.lease(ctx, picked, n, takeOver)
+}
+
+// lease claims, in one write transaction, those of the picked jobs that
+// are still claimable, reading each by id.
+func (r *kindRunner) lease(ctx context.Context, picked []string, n int, takeOver bool) ([]*Job, error) {
+	e := r.e
 	var claimed []*Job
-	err = e.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	err := e.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		recs := make([]*store.Record, 0, len(picked))
 		for _, id := range picked {
 			rec, err := tx.Get(ctx, RecordKind, id)
