@@ -152,7 +152,7 @@ func TestReadmeFlows(t *testing.T) {
 	}
 	// What the blocks print, as the README says they do.
 	for _, want := range []string{"export AWS_ENDPOINT_URL=http://127.0.0.1:", "research\tCREATED", "research CREATED",
-		"\nSUCCESS\n", "assumed-role/analyst/ana", "alias/prices", "['alias/prices']", "1 object(s) in the working location",
+		"\nSUCCESS\n", "assumed-role/analyst/ana", "alias/prices", "['alias/prices']", "1 object(s) in the working location", "sym,px\nAAPL,189.5\nMSFT,402.25\n",
 		">>> done"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the flows' output lacks %q:\n%s", want, out)
