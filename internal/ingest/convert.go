@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -50,6 +51,11 @@ type Limits struct {
 type Engine struct {
 	lim    Limits
 	budget *stagingBudget
+	// xmlSlowReads counts XML conversions the fast reader handed to
+	// encoding/xml whole (tests); xmlSlowOnly reads every XML source with
+	// encoding/xml (the benchmark's "before").
+	xmlSlowReads atomic.Int64
+	xmlSlowOnly  bool
 }
 
 // New returns an Engine after checking the limits.

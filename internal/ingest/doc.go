@@ -33,13 +33,25 @@
 // skipped, not matched against the schema; a row with too few or too many
 // fields fails with its line.
 //
-// XML, which DuckDB cannot read, is parsed in Go with encoding/xml (streaming)
-// and loaded through DuckDB's appender into a table of text columns with each
-// record's source and line; the same casts then write the Parquet file, and
-// the diagnostic query over that table names the first bad value's line. The
-// layout and its rules (attributes as columns, xsi:nil, empty elements) are
-// in xml.go. It is about a ninth of CSV's speed (BenchmarkXMLvsCSV: 0.29 M
-// vs 2.6 M rows/s for 4 columns on this machine): encoding/xml's cost.
+// XML, which DuckDB cannot read, is parsed in Go (xmlfast.go: a window
+// over the stream, one buffer per record) and loaded through DuckDB's
+// appender as batches of packed records; a view unpacks them into text
+// columns with each record's source and line, the same casts then write
+// the Parquet file, and the diagnostic query over that view names the
+// first bad value's line. The layout and its rules (attributes as columns,
+// xsi:nil, empty elements) are in xml.go. The fast reader accepts a subset
+// of what encoding/xml accepts and gives the same values; on anything
+// else, and on every error, encoding/xml reads the source again and names
+// the error as it always did (or, when it finds none, reads every source):
+// the strictness is encoding/xml's. BenchmarkXMLvsCSV compares it with
+// DuckDB's CSV reader and with encoding/xml.
+//
+// CSV records longer than Limits.MaxLineBytes fail the conversion
+// (USER_RECOVERABLE, naming the file and line): DuckDB drops a line longer
+// than its buffer without an error, so Go reads every CSV source alongside
+// the COPY (with the compressed-stream check above) and interrupts it on
+// such a line. A source with data that yields no row is an error, never
+// an empty success. An XML record longer than the same limit fails too.
 //
 // # Bounds and sandbox
 //
@@ -50,9 +62,14 @@
 // enable_external_access=false with allowed_paths/allowed_directories naming
 // only the sources, the staging directory and the temporary output, then
 // lock_configuration=true. bz2 (which DuckDB cannot read) and compressed
-// Parquet are decompressed in Go into the staging directory, bounded by
-// Limits.MaxStagedBytes. Staging files are removed when Convert returns,
-// on success and on failure.
+// Parquet are decompressed in Go into the staging directory, counted as
+// they are written against Limits.MaxStagedBytes, one budget shared by
+// every conversion of the Engine (and by callers' copies, Engine.Reserve),
+// and against the file system's free space, which keeps
+// Limits.MinFreeBytes: a conversion that crosses either stops with
+// SERVICE_QUOTA_EXCEEDED. Staging files are removed when Convert returns,
+// on success and on failure. The failure path (diagnosis) streams: its
+// memory does not grow with the source.
 //
 // The output is written under a temporary name in the output's directory,
 // fsynced and renamed, so a crash never leaves a partial Parquet file under
