@@ -236,7 +236,10 @@ func (s *Service) completeTx(ctx context.Context, tx store.Tx, args changesetArg
 		return err
 	}
 	d.LastCompleted, d.NumFiles, d.NumBytes, d.UpdatedAt = c.ID, nfiles, nbytes, now
-	return s.databases.Update(ctx, tx, d, dv)
+	if err := s.databases.Update(ctx, tx, d, dv); err != nil {
+		return err
+	}
+	return s.familiesChangesetCompletedTx(ctx, tx, args.Environment, args.Database, c.ID)
 }
 
 func (s *Service) readManifest(ctx context.Context, bucket, uid, changeset string) (*kxfs.Manifest, error) {

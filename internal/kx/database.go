@@ -180,6 +180,9 @@ func (s *Service) DeleteDatabase(ctx context.Context, region, env, name string) 
 		if err := s.mountedTx(ctx, tx, env, name); err != nil {
 			return err
 		}
+		if err := s.familiesBlockDatabaseDeleteTx(ctx, tx, env, name); err != nil {
+			return err
+		}
 		if err := s.removeDatabaseTx(ctx, tx, d); err != nil {
 			return err
 		}

@@ -677,6 +677,8 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 			return false, err
 		}
 		return env.Status != Deleted, nil
+	case 5: // …/kxDatabase/<db>/<type>/<name>
+		return s.familyExists(ctx, tx, a)
 	case 3:
 		if a.Resource[1] == "kxDatabase" {
 			d, _, err := s.databases.GetIn(ctx, tx, a.Resource[0], databaseID(a.Resource[0], a.Resource[2]))

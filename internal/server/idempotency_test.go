@@ -25,6 +25,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/identity"
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/dataviews"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/kx/volumes"
@@ -215,6 +216,29 @@ var idempotentCases = map[string]idemCase{
 		}
 		return idemRequest{"DELETE", "/kx/environments/" + e + "/kxvolumes/vol-one", nil}, idemRequest{"DELETE", "/kx/environments/" + e + "/kxvolumes/vol-two", nil}
 	},
+	"CreateKxDataview": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxDatabase(t, send, "idem-kx-dataview")
+		return idemRequest{"POST", "/kx/environments/" + e + "/databases/db_one/dataviews", idemDataview("dv-one")},
+			idemRequest{"POST", "/kx/environments/" + e + "/databases/db_one/dataviews", idemDataview("dv-two")}
+	},
+	"UpdateKxDataview": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxDatabase(t, send, "idem-kx-dataview-update")
+		body := idemDataview("dv-one")
+		body["clientToken"] = "setup-dv-one-" + e
+		mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/databases/db_one/dataviews", body})
+		return idemRequest{"PUT", "/kx/environments/" + e + "/databases/db_one/dataviews/dv-one", map[string]any{"description": "first"}},
+			idemRequest{"PUT", "/kx/environments/" + e + "/databases/db_one/dataviews/dv-one", map[string]any{"description": "second"}}
+	},
+	"DeleteKxDataview": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
+		e := idemKxDatabase(t, send, "idem-kx-dataview-delete")
+		for _, n := range []string{"dv-one", "dv-two"} {
+			body := idemDataview(n)
+			body["clientToken"] = "setup-" + n + "-" + e
+			mustSend(t, send, idemRequest{"POST", "/kx/environments/" + e + "/databases/db_one/dataviews", body})
+		}
+		return idemRequest{"DELETE", "/kx/environments/" + e + "/databases/db_one/dataviews/dv-one", nil},
+			idemRequest{"DELETE", "/kx/environments/" + e + "/databases/db_one/dataviews/dv-two", nil}
+	},
 	"DeleteKxUser": func(t *testing.T, send sendFunc) (idemRequest, idemRequest) {
 		e := idemKxEnv(t, send, "idem-kx-user-delete")
 		for _, u := range []string{"alice", "bob"} {
@@ -231,6 +255,10 @@ const kxReady = "KXREADY"
 
 // idemKxEnv creates a kx environment (users may be added while it is
 // still being created).
+func idemDataview(name string) map[string]any {
+	return map[string]any{"dataviewName": name, "azMode": "SINGLE", "availabilityZoneId": "use1-az1", "autoUpdate": true}
+}
+
 func idemVolume(name string) map[string]any {
 	return map[string]any{"volumeName": name, "volumeType": "NAS_1", "azMode": "SINGLE", "availabilityZoneIds": []string{"use1-az1"},
 		"nas1Configuration": map[string]any{"type": "SSD_250", "size": 1200}}
@@ -559,7 +587,8 @@ func TestIdempotentOperationsMarkInTheirCommit(t *testing.T) {
 	groups := scaling.New(scaling.Config{Kx: kxs, Mutate: resource.Mutator{DB: rec, Tokens: tokens}})
 	kxUsers := users.New(kxs, resource.Mutator{DB: rec, Tokens: tokens}, nil)
 	vols := volumes.New(volumes.Config{Kx: kxs, Root: filepath.Join(dir, "volumes"), Mutate: resource.Mutator{DB: rec, Tokens: tokens}})
-	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kxs, Scaling: groups, Users: kxUsers, Volumes: vols, Pages: paging.NewCodec(keys.Key("page-tokens"))})
+	views := dataviews.New(dataviews.Config{Kx: kxs, Volumes: vols, Root: filepath.Join(dir, "dataviews"), Mutate: resource.Mutator{DB: rec, Tokens: tokens}})
+	apifinspace.Register(fs, &apifinspace.Adapter{Kx: kxs, Scaling: groups, Users: kxUsers, Volumes: vols, Dataviews: views, Pages: paging.NewCodec(keys.Key("page-tokens"))})
 	handler := &restjson.Handler{
 		Services: map[string]*restjson.Service{
 			finspacedata.SigningName: {SigningName: finspacedata.SigningName, Operations: finspacedata.Operations, Lookup: fd.Lookup},

@@ -9,6 +9,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/idempotency"
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/dataviews"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/kx/volumes"
@@ -38,10 +39,12 @@ func (s *Server) buildKx(tokens *idempotency.Tokens, now func() time.Time) (*kx.
 		StepDelay: s.cfg.LifecycleStep, Now: now, Mutate: resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}})
 	s.kxVolumes.SetUse(kxs.VolumeUseTx)
 	kxs.SetVolumes(s.kxVolumes)
+	s.kxDataviews = dataviews.New(dataviews.Config{Kx: kxs, Volumes: s.kxVolumes, Root: filepath.Join(s.cfg.DataDir, "kx", "dataviews"),
+		StepDelay: s.cfg.LifecycleStep, Now: now, Mutate: resource.Mutator{DB: s.db, Tokens: tokens, Jobs: s.jobs}})
 	// Clusters own the rule that a group in use stays; groups own admission.
 	s.scaling.SetUse(kxs.ScalingGroupUseTx)
 	kxs.SetPlacement(s.scaling)
-	for _, k := range []*jobs.Kind{s.scaling.JobKind(), s.kxVolumes.JobKind()} {
+	for _, k := range []*jobs.Kind{s.scaling.JobKind(), s.kxVolumes.JobKind(), s.kxDataviews.JobKind()} {
 		if err := s.jobs.Register(s.withLease(k)); err != nil {
 			return nil, err
 		}
@@ -57,6 +60,9 @@ func (s *Server) resumeKxFamilies(ctx context.Context) error {
 	}
 	if err := s.kxVolumes.Resume(ctx); err != nil {
 		return fmt.Errorf("resuming kx volume lifecycles: %w", err)
+	}
+	if err := s.kxDataviews.Resume(ctx); err != nil {
+		return fmt.Errorf("resuming kx dataview lifecycles: %w", err)
 	}
 	return nil
 }

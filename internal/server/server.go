@@ -34,6 +34,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/jobs"
 	"github.com/openfinspace/openfinspace/internal/keyring"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/dataviews"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/kx/volumes"
@@ -143,13 +144,15 @@ type Server struct {
 	kxUsers *users.Service
 	// kxVolumes are the kx volumes family.
 	kxVolumes *volumes.Service
-	datasets  *dataset.Service
-	metrics   *metrics.Metrics
-	handler   http.Handler
-	http      *http.Server
-	listener  net.Listener
-	root      RootCredentials
-	stopJan   context.CancelFunc
+	// kxDataviews are the kx dataviews family.
+	kxDataviews *dataviews.Service
+	datasets    *dataset.Service
+	metrics     *metrics.Metrics
+	handler     http.Handler
+	http        *http.Server
+	listener    net.Listener
+	root        RootCredentials
+	stopJan     context.CancelFunc
 	// temp issues and finds temporary credentials (STS sessions, FinSpace
 	// users' programmatic credentials, scoped S3 read keys).
 	temp *credstore.Store
@@ -321,7 +324,7 @@ func (s *Server) build(keys *keyring.Keyring) error {
 
 	pages := paging.NewCodec(keys.Key("page-tokens"))
 	fsHandlers := &finspace.Handlers{}
-	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Scaling: s.scaling, Users: s.kxUsers, Volumes: s.kxVolumes, Tags: tags, Pages: pages})
+	apifinspace.Register(fsHandlers, &apifinspace.Adapter{Environments: envs, Kx: kxs, Scaling: s.scaling, Users: s.kxUsers, Volumes: s.kxVolumes, Dataviews: s.kxDataviews, Tags: tags, Pages: pages})
 	fdHandlers := &finspacedata.Handlers{}
 	apifinspacedata.Register(fdHandlers, &apifinspacedata.Adapter{Identity: ident, Datasets: s.datasets, Pages: pages, Blobs: s.blobs, Account: s.cfg.AccountID})
 	s.registerGauges()

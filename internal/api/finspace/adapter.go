@@ -9,6 +9,7 @@ import (
 	"github.com/openfinspace/openfinspace/internal/environment"
 	"github.com/openfinspace/openfinspace/internal/fault"
 	"github.com/openfinspace/openfinspace/internal/kx"
+	"github.com/openfinspace/openfinspace/internal/kx/dataviews"
 	"github.com/openfinspace/openfinspace/internal/kx/scaling"
 	"github.com/openfinspace/openfinspace/internal/kx/users"
 	"github.com/openfinspace/openfinspace/internal/kx/volumes"
@@ -24,6 +25,7 @@ type Adapter struct {
 	Scaling      *scaling.Service
 	Users        *users.Service
 	Volumes      *volumes.Service
+	Dataviews    *dataviews.Service
 	Tags         *tagging.Service
 	Pages        *paging.Codec
 }
@@ -69,6 +71,11 @@ func Register(h *finspace.Handlers, a *Adapter) {
 	h.ListKxVolumes = regional(a.listKxVolumes)
 	h.UpdateKxVolume = regional(a.updateKxVolume)
 	h.DeleteKxVolume = regional(a.deleteKxVolume)
+	h.CreateKxDataview = regional(a.createKxDataview)
+	h.GetKxDataview = regional(a.getKxDataview)
+	h.ListKxDataviews = regional(a.listKxDataviews)
+	h.UpdateKxDataview = regional(a.updateKxDataview)
+	h.DeleteKxDataview = regional(a.deleteKxDataview)
 	h.TagResource = a.tagResource
 	h.UntagResource = a.untagResource
 	h.ListTagsForResource = a.listTagsForResource

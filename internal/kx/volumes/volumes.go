@@ -126,7 +126,12 @@ type Service struct {
 	volumes *resource.Scoped[Volume, *Volume]
 	lc      *resource.Lifecycle[Volume, *Volume]
 	use     Use
+	guards  []Guard
 }
+
+// Guard is another family's rule that a volume it uses stays: a
+// client-safe error refuses the volume's deletion.
+type Guard func(ctx context.Context, tx store.Tx, env, volume string) error
 
 // New returns the service and registers the family with cfg.Kx.
 func New(cfg Config) *Service {
@@ -152,6 +157,10 @@ func New(cfg Config) *Service {
 
 // SetUse registers the clusters' view of the volumes.
 func (s *Service) SetUse(u Use) { s.use = u }
+
+// Guard registers another family's rule that a volume it uses stays
+// (the dataviews' segments). Call before serving.
+func (s *Service) Guard(g Guard) { s.guards = append(s.guards, g) }
 
 // Dir is the directory of v on this machine.
 func (s *Service) Dir(v *Volume) string {
@@ -385,6 +394,11 @@ func (s *Service) Delete(ctx context.Context, region, env, name string) error {
 				names[i] = a.Cluster
 			}
 			return fault.Conflictf("The volume %s is attached to clusters %s: delete them first.", name, strings.Join(names, ", "))
+		}
+		for _, g := range s.guards {
+			if err := g(ctx, tx, env, name); err != nil {
+				return err
+			}
 		}
 		v.Status, v.StatusReason, v.UpdatedAt = Deleting, "", s.now().UTC()
 		if err := s.volumes.Update(ctx, tx, v, version); err != nil {

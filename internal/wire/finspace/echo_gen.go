@@ -280,6 +280,81 @@ func (in *GetKxVolumeResponse) ToKxVolume() *KxVolume {
 	}
 }
 
+// ToCreateKxDataviewResponse returns the CreateKxDataviewResponse that echoes
+// in: the members of the same name and type are copied, shallowly (pointers,
+// slices and maps are shared); nil gives nil.
+func (in *GetKxDataviewResponse) ToCreateKxDataviewResponse() *CreateKxDataviewResponse {
+	if in == nil {
+		return nil
+	}
+	return &CreateKxDataviewResponse{
+		DataviewName:          in.DataviewName,
+		DatabaseName:          in.DatabaseName,
+		EnvironmentId:         in.EnvironmentId,
+		AzMode:                in.AzMode,
+		AvailabilityZoneId:    in.AvailabilityZoneId,
+		ChangesetId:           in.ChangesetId,
+		SegmentConfigurations: in.SegmentConfigurations,
+		Description:           in.Description,
+		AutoUpdate:            in.AutoUpdate,
+		ReadWrite:             in.ReadWrite,
+		CreatedTimestamp:      in.CreatedTimestamp,
+		LastModifiedTimestamp: in.LastModifiedTimestamp,
+		Status:                in.Status,
+	}
+}
+
+// ToUpdateKxDataviewResponse returns the UpdateKxDataviewResponse that echoes
+// in: the members of the same name and type are copied, shallowly (pointers,
+// slices and maps are shared); nil gives nil.
+func (in *GetKxDataviewResponse) ToUpdateKxDataviewResponse() *UpdateKxDataviewResponse {
+	if in == nil {
+		return nil
+	}
+	return &UpdateKxDataviewResponse{
+		EnvironmentId:         in.EnvironmentId,
+		DatabaseName:          in.DatabaseName,
+		DataviewName:          in.DataviewName,
+		AzMode:                in.AzMode,
+		AvailabilityZoneId:    in.AvailabilityZoneId,
+		ChangesetId:           in.ChangesetId,
+		SegmentConfigurations: in.SegmentConfigurations,
+		ActiveVersions:        in.ActiveVersions,
+		Status:                in.Status,
+		AutoUpdate:            in.AutoUpdate,
+		ReadWrite:             in.ReadWrite,
+		Description:           in.Description,
+		CreatedTimestamp:      in.CreatedTimestamp,
+		LastModifiedTimestamp: in.LastModifiedTimestamp,
+	}
+}
+
+// ToKxDataviewListEntry returns the KxDataviewListEntry that echoes in: the
+// members of the same name and type are copied, shallowly (pointers, slices
+// and maps are shared); nil gives nil.
+func (in *GetKxDataviewResponse) ToKxDataviewListEntry() *KxDataviewListEntry {
+	if in == nil {
+		return nil
+	}
+	return &KxDataviewListEntry{
+		EnvironmentId:         in.EnvironmentId,
+		DatabaseName:          in.DatabaseName,
+		DataviewName:          in.DataviewName,
+		AzMode:                in.AzMode,
+		AvailabilityZoneId:    in.AvailabilityZoneId,
+		ChangesetId:           in.ChangesetId,
+		SegmentConfigurations: in.SegmentConfigurations,
+		ActiveVersions:        in.ActiveVersions,
+		Status:                in.Status,
+		Description:           in.Description,
+		AutoUpdate:            in.AutoUpdate,
+		ReadWrite:             in.ReadWrite,
+		CreatedTimestamp:      in.CreatedTimestamp,
+		LastModifiedTimestamp: in.LastModifiedTimestamp,
+		StatusReason:          in.StatusReason,
+	}
+}
+
 // ToCreateKxEnvironmentResponse returns the CreateKxEnvironmentResponse that
 // echoes in: the members of the same name and type are copied, shallowly
 // (pointers, slices and maps are shared); nil gives nil.

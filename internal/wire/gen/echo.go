@@ -42,6 +42,10 @@ var finspaceEchoes = []echo{
 	{"GetKxVolumeResponse", "UpdateKxVolumeResponse"},
 	{"GetKxVolumeResponse", "KxVolume"},
 
+	{"GetKxDataviewResponse", "CreateKxDataviewResponse"},
+	{"GetKxDataviewResponse", "UpdateKxDataviewResponse"},
+	{"GetKxDataviewResponse", "KxDataviewListEntry"},
+
 	{"KxEnvironment", "CreateKxEnvironmentResponse"},
 	{"KxEnvironment", "GetKxEnvironmentResponse"},
 	{"KxEnvironment", "UpdateKxEnvironmentResponse"},
