@@ -29,7 +29,7 @@ import (
 )
 
 const (
-	scriptTimeout = 2 * time.Minute
+	scriptTimeout = 5 * time.Minute // a bound on a hung client, not a speed check: a loaded 2-core machine runs a CLI script in minutes
 	region        = "us-east-1"
 )
 
