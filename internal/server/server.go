@@ -152,7 +152,6 @@ type Server struct {
 	http        *http.Server
 	listener    net.Listener
 	root        RootCredentials
-	stopJan     context.CancelFunc
 	// temp issues and finds temporary credentials (STS sessions, FinSpace
 	// users' programmatic credentials, scoped S3 read keys).
 	temp *credstore.Store
@@ -286,7 +285,12 @@ func (s *Server) build(keys *keyring.Keyring) error {
 	tokens := idempotency.New(s.db, keys, idempotency.Options{Now: now})
 	tags := tagging.New(s.db, s.cfg.AccountID)
 	envs := environment.New(environment.Config{Store: s.db, Jobs: s.jobs, Account: s.cfg.AccountID,
-		BaseURL: s.PublicURL, StepDelay: s.cfg.LifecycleStep, Now: now})
+		BaseURL: s.PublicURL, StepDelay: s.cfg.LifecycleStep, Now: now, Logger: s.log})
+	// Expired records (client tokens, temporary credentials, finished
+	// jobs) go once a minute across every process sharing the store.
+	if err := s.jobs.Register(jobs.Janitor(s.db, time.Minute, now, s.log)); err != nil {
+		return err
+	}
 	if err := s.jobs.Register(s.withLease(envs.JobKind())); err != nil {
 		return err
 	}
@@ -423,9 +427,6 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.jobs.Start(ctx)
-	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.stopJan = cancel
-	go s.janitor(jctx)
 	s.http = &http.Server{Handler: s.handler,
 		ReadHeaderTimeout: cmp.Or(s.cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 		IdleTimeout:       cmp.Or(s.cfg.IdleTimeout, DefaultIdleTimeout),
@@ -494,28 +495,6 @@ const (
 	MaxHeaderBytes           = 64 << 10
 )
 
-// janitor removes expired records (idempotency tokens, temporary credentials).
-func (s *Server) janitor(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			now := time.Now()
-			if s.cfg.Clock != nil {
-				now = s.cfg.Clock()
-			}
-			if n, err := s.db.DeleteExpired(ctx, now); err != nil && ctx.Err() == nil {
-				s.log.Error("deleting expired records", "error", err)
-			} else if n > 0 {
-				s.log.Debug("deleted expired records", "count", n)
-			}
-		}
-	}
-}
-
 // URL is the base URL clients use (the endpoint URL).
 func (s *Server) URL() string { return s.cfg.PublicURL }
 
@@ -536,9 +515,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
-	}
-	if s.stopJan != nil {
-		s.stopJan()
 	}
 	s.jobs.Stop()
 	for i := len(s.closers) - 1; i >= 0; i-- {

@@ -89,6 +89,7 @@ func kxEnvironmentOut(env *kx.Environment) *finspace.KxEnvironment {
 		DedicatedServiceAccountId: &env.ServiceAccount,
 		CreationTimestamp:         restjson.NewTimestamp(env.CreatedAt), UpdateTimestamp: restjson.NewTimestamp(env.UpdatedAt),
 		AvailabilityZoneIds: env.AvailabilityZoneIDs, CertificateAuthorityArn: &env.CertificateAuthorityARN,
+		ErrorMessage: apiutil.Ref(&env.ErrorMessage),
 	}
 	networkOut(env, out)
 	return out
