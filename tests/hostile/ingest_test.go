@@ -321,7 +321,7 @@ func (f *ingestFixture) check(name string, got *finspacedata.GetChangesetRespons
 func TestHostileIngestJSONLineBreaks(t *testing.T) {
 	f := newIngestFixture(t)
 	const breaks = 210_000_000
-	uri := f.upload("breaks.json.gz", gzipFile(t, part{`[{"a":"x","b":1},`, 1}, part{"\n", breaks}, part{`{"a":"y","b":"bad"}]`, 1}))
+	uri := f.upload("breaks.json.gz", gzipFile(t, part{`[{"a":"x","b":1},`, 1}, part{"\n", breaks}, part{`{"a":"x","b":2},{"a":"y","b":"bad"}]`, 1}))
 	got, w := f.ingest(uri, map[string]string{"formatType": "JSON", "compression": "gzip"})
 	f.check("210 M line breaks", got, w, "VALIDATION", 600<<20, "breaks.json.gz, line 210000001", `"bad"`)
 }
