@@ -191,12 +191,12 @@ func (e *Engine) Convert(ctx context.Context, sources []Source, f Format, s Sche
 // a CSV line beyond the header, a JSON record. Sources that say they hold
 // none (a header alone, an empty JSON array) give an empty changeset.
 func noRows(preps []prepared, f Format, stats []streamStats) error {
-	for i, p := range preps {
+	for _, p := range preps {
 		switch f.Type {
 		case FormatCSV:
-			data := stats[i].lines
-			if f.WithHeader {
-				data--
+			data, err := csvDataLines(p, f)
+			if err != nil {
+				return &internalError{err}
 			}
 			if data > 0 {
 				return &SourceError{File: p.src.name(), Problem: SourceNoRows,

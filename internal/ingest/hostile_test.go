@@ -270,10 +270,12 @@ func TestNoRowsFromData(t *testing.T) {
 		}
 	}
 	// The rule itself, for sources whose rows DuckDB did not return.
-	csv := prepared{src: Source{Name: "s3://bucket/lost.csv"}}
-	err := noRows([]prepared{csv}, DefaultCSV(), []streamStats{{lines: 3}})
+	lost := fx.file("lost.csv", []byte("a,b\n\nx,1\n  \ny,2"))
+	csv := prepared{src: lost, path: lost.Path}
+	err := noRows([]prepared{csv}, DefaultCSV(), []streamStats{{}})
 	wantSourceError(t, err, CategoryUserRecoverable, "lost.csv", 0, "2 lines of data but no row")
-	if err := noRows([]prepared{csv}, DefaultCSV(), []streamStats{{lines: 1}}); err != nil {
+	header := fx.file("header.csv", []byte("a,b\r\n\n"))
+	if err := noRows([]prepared{{src: header, path: header.Path}}, DefaultCSV(), []streamStats{{}}); err != nil {
 		t.Errorf("a header alone: %v", err)
 	}
 	js := fx.file("records.json", []byte("\n\n[{\"a\":\"x\"}]"))

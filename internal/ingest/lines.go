@@ -15,10 +15,9 @@ import (
 // source holds (a 200 KB gzip file can hold hundreds of millions of line
 // breaks, or one line of gigabytes).
 
-// streamStats is what the check of one source found.
-type streamStats struct {
-	lines int64 // CSV: lines that are not blank (header included)
-}
+// streamStats is what the check of one source found (nothing yet: the
+// check's findings are errors).
+type streamStats struct{}
 
 // checkStreams reads every source in Go while DuckDB converts them: a
 // compressed stream must end cleanly (DuckDB's gzip reader takes a
@@ -74,7 +73,7 @@ func checkStream(ctx context.Context, p prepared, f Format, maxLine int64) (stre
 		}
 		return st, nil
 	}
-	st.lines, err = scanCSVRecords(r, f, maxLine, name)
+	err = scanCSVRecords(r, f, maxLine, name)
 	var re *readErr
 	switch {
 	case err == nil:
@@ -101,71 +100,130 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// scanCSVRecords counts the non-blank lines of a CSV stream and fails with
-// a *SourceError (USER_RECOVERABLE) naming the line on which a record
-// longer than maxLine bytes starts. A record is a line, or several when a
-// quoted field holds line breaks: with the quote as its own escape (RFC
-// 4180, the default) a line break inside quotes is told by the parity of
-// the quotes before it; with another escape character each line is taken
-// as a record (DuckDB refuses a longer multi-line record itself).
-func scanCSVRecords(r io.Reader, f Format, maxLine int64, name string) (int64, error) {
+// scanCSVRecords fails with a *SourceError (USER_RECOVERABLE) naming the
+// line on which a record longer than maxLine bytes starts. A record is a
+// line, or several when a quoted field holds line breaks: with the quote
+// as its own escape (RFC 4180, the default) a line break inside quotes is
+// told by the parity of the quotes before it; with another escape
+// character each line is taken as a record (DuckDB refuses a longer
+// multi-line record itself). It runs alongside every CSV conversion, so
+// a piece of the stream without quotes (and outside quotes) is checked
+// whole: a line inside it is shorter than the piece, itself no longer
+// than maxLine; only the lines it cuts are measured.
+func scanCSVRecords(r io.Reader, f Format, maxLine int64, name string) error {
 	quote := []byte(f.quote())
 	parity := f.escape() == f.quote()
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, min(1<<20, maxLine))
 	var (
-		line, recStart    int64 = 1, 1
-		recLen, nonBlank  int64
-		inQuote, hasValue bool
+		line, recStart int64 = 1, 1
+		recLen         int64
+		inQuote        bool
 	)
 	tooLong := func() error {
 		return &SourceError{File: name, Line: recStart, Problem: SourceLineTooLong,
 			Msg: fmt.Sprintf("the record is longer than the %d bytes a record may hold on this server (check the line breaks and the quoting)", maxLine)}
 	}
 	for {
-		n, rerr := r.Read(buf)
-		rest := buf[:n]
-		for len(rest) > 0 {
-			i := bytes.IndexByte(rest, '\n')
-			seg := rest
-			if i >= 0 {
-				seg = rest[:i]
-			}
-			recLen += int64(len(seg))
-			if recLen > maxLine {
-				return nonBlank, tooLong()
-			}
-			if parity && bytes.Count(seg, quote)%2 == 1 {
-				inQuote = !inQuote
-			}
-			if !hasValue && len(bytes.TrimLeft(seg, " \t\r")) > 0 {
-				hasValue = true
-			}
-			if i < 0 {
-				break
-			}
-			if hasValue {
-				nonBlank++
-			}
-			line++
-			hasValue = false
-			if inQuote {
-				recLen++ // the line break is part of the record
+		// Fill the buffer (io.ReadFull would take a truncated gzip
+		// stream's io.ErrUnexpectedEOF for the end).
+		n := 0
+		var rerr error
+		for n < len(buf) && rerr == nil {
+			var k int
+			k, rerr = r.Read(buf[n:])
+			n += k
+		}
+		chunk := buf[:n]
+		if !inQuote && (!parity || bytes.Index(chunk, quote) < 0) {
+			first := bytes.IndexByte(chunk, '\n')
+			if first < 0 {
+				recLen += int64(n)
 			} else {
-				recLen, recStart = 0, line
+				if recLen+int64(first) > maxLine {
+					return tooLong()
+				}
+				last := bytes.LastIndexByte(chunk, '\n')
+				line += int64(bytes.Count(chunk, []byte{'\n'}))
+				recStart, recLen = line, int64(n-last-1)
 			}
-			rest = rest[i+1:]
+			if recLen > maxLine {
+				return tooLong()
+			}
+		} else {
+			for rest := chunk; len(rest) > 0; {
+				i := bytes.IndexByte(rest, '\n')
+				seg := rest
+				if i >= 0 {
+					seg = rest[:i]
+				}
+				recLen += int64(len(seg))
+				if recLen > maxLine {
+					return tooLong()
+				}
+				if parity && bytes.Count(seg, quote)%2 == 1 {
+					inQuote = !inQuote
+				}
+				if i < 0 {
+					break
+				}
+				line++
+				if inQuote {
+					recLen++ // the line break is part of the record
+				} else {
+					recLen, recStart = 0, line
+				}
+				rest = rest[i+1:]
+			}
 		}
 		if rerr == io.EOF {
-			break
+			return nil
 		}
 		if rerr != nil {
-			return nonBlank, &readErr{rerr}
+			return &readErr{rerr}
 		}
 	}
-	if hasValue {
-		nonBlank++
+}
+
+// csvDataLines counts the lines of a CSV source that are not blank, past
+// its header: the rows it should yield, give or take quoted line breaks.
+// Read only when a conversion yielded no row.
+func csvDataLines(p prepared, f Format) (int64, error) {
+	file, err := os.Open(p.path)
+	if err != nil {
+		return 0, err
 	}
-	return nonBlank, nil
+	defer file.Close()
+	d, err := decompressor(bufio.NewReaderSize(file, 64<<10), p.compression)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	sc := bufio.NewReaderSize(d, 64<<10)
+	var n int64
+	blank := true
+	for {
+		b, err := sc.ReadSlice('\n')
+		if len(bytes.TrimLeft(b, " \t\r\n")) > 0 {
+			blank = false
+		}
+		if err == bufio.ErrBufferFull {
+			continue // a long line: the rest of it follows
+		}
+		if !blank {
+			n++
+		}
+		blank = true
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if f.WithHeader && n > 0 {
+		n--
+	}
+	return n, nil
 }
 
 // jsonRecordLine returns the line on which the record with 0-based index
