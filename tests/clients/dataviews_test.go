@@ -126,6 +126,13 @@ func runDataViewsBoto3(t *testing.T, python string) {
 		t.Errorf("hive read: %d rows, days %s", n, days)
 	}
 
+	// An independent reader, @duckdb/node-api (its own DuckDB build, not
+	// the server's), sees the same rows: Hive partitions from the folders,
+	// each file in its sorted order.
+	check("@duckdb/node-api, the static view as of the first APPEND", nodeDuckDBRows(t, fmt.Sprintf(
+		"SELECT concat_ws('|', day::VARCHAR, sym, px::VARCHAR, qty::VARCHAR) FROM read_parquet('%s/before/*/*.parquet', hive_partitioning = true, filename = true) ORDER BY filename, file_row_number", out)),
+		[]string{"2024-01-01|A|1.5|10", "2024-01-01|B|3.25|30", "2024-01-02|A|2.5|20", "2024-01-02|C|0.5|5"})
+
 	// The Glue view: each partition's files (found through get_partitions)
 	// with the partition's value give exactly the view's rows, sorted by day.
 	var glueRows []string
