@@ -110,6 +110,16 @@ func (s *Scoped[T, P]) Insert(ctx context.Context, tx store.Tx, v P) error {
 	return err
 }
 
+// Exists reports whether name of parent exists and live says it counts
+// (a tag ARN's resource: of the caller's region, not a tombstone).
+func (s *Scoped[T, P]) Exists(ctx context.Context, tx store.Tx, parent, name string, live func(P) bool) (bool, error) {
+	v, _, err := s.Get(ctx, tx, parent, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && live(v), err
+}
+
 // InsertTagged stores a new value and its tags, under arn.
 func (s *Scoped[T, P]) InsertTagged(ctx context.Context, tx store.Tx, v P, arn string, tags map[string]string) error {
 	if err := s.Insert(ctx, tx, v); err != nil {

@@ -588,11 +588,7 @@ func (s *Service) followTx(ctx context.Context, tx store.Tx, env, db, changeset 
 // exists resolves …/kxDatabase/<db>/kxDataview/<name> tag ARNs (rest is
 // "<db>/<name>").
 func (s *Service) exists(ctx context.Context, tx store.Tx, region, env, rest string) (bool, error) {
-	d, _, err := s.views.Get(ctx, tx, env, rest)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && d.Region == region, err
+	return s.views.Exists(ctx, tx, env, rest, func(d *Dataview) bool { return d.Region == region })
 }
 
 func (s *Service) deleteAllTx(ctx context.Context, tx store.Tx, env *kx.Environment) error {

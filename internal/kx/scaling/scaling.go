@@ -14,7 +14,6 @@ package scaling
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sort"
 	"strings"
@@ -338,11 +337,7 @@ func (s *Service) Resume(ctx context.Context) error { return s.lc.Resume(ctx, s.
 // --- the kx.Family registration ----------------------------------------
 
 func (s *Service) exists(ctx context.Context, tx store.Tx, region, env, name string) (bool, error) {
-	g, _, err := s.groups.Get(ctx, tx, env, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && g.Region == region && g.Status != Deleted, err
+	return s.groups.Exists(ctx, tx, env, name, func(g *Group) bool { return g.Region == region && g.Status != Deleted })
 }
 
 func (s *Service) deleteAllTx(ctx context.Context, tx store.Tx, env *kx.Environment) error {

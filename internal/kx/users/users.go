@@ -7,7 +7,6 @@ package users
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/openfinspace/openfinspace/internal/kx"
@@ -131,9 +130,5 @@ func (s *Service) Delete(ctx context.Context, region, env, name string) error {
 }
 
 func (s *Service) exists(ctx context.Context, tx store.Tx, region, env, name string) (bool, error) {
-	u, _, err := s.users.Get(ctx, tx, env, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && u.Region == region, err
+	return s.users.Exists(ctx, tx, env, name, func(u *User) bool { return u.Region == region })
 }

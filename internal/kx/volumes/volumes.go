@@ -14,7 +14,6 @@ package volumes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -449,11 +448,7 @@ func (s *Service) JobKind() *jobs.Kind { return s.lc.JobKind() }
 func (s *Service) Resume(ctx context.Context) error { return s.lc.Resume(ctx, s.m) }
 
 func (s *Service) exists(ctx context.Context, tx store.Tx, region, env, name string) (bool, error) {
-	v, _, err := s.volumes.Get(ctx, tx, env, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && v.Region == region && v.Status != Deleted, err
+	return s.volumes.Exists(ctx, tx, env, name, func(v *Volume) bool { return v.Region == region && v.Status != Deleted })
 }
 
 // deleteAllTx removes env's volumes when it becomes DELETED; their
