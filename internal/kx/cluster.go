@@ -420,3 +420,12 @@ func (s *Service) clustersLeftTx(ctx context.Context, tx store.Tx, env string) e
 	sort.Strings(names)
 	return fault.Invalidf("The Environment has clusters that are not deleted: %s. Delete them before the environment.", strings.Join(names, ", "))
 }
+
+// clusterExistsTx resolves the tag ARNs of clusters (kx.Family).
+func (s *Service) clusterExistsTx(ctx context.Context, tx store.Tx, region, env, name string) (bool, error) {
+	c, _, err := s.clusters.GetIn(ctx, tx, env, clusterID(env, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && c.Region == region, err
+}

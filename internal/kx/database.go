@@ -246,3 +246,12 @@ func (s *Service) deleteDatabasesTx(ctx context.Context, tx store.Tx, env *Envir
 		}
 	}
 }
+
+// databaseExistsTx resolves the tag ARNs of databases (kx.Family).
+func (s *Service) databaseExistsTx(ctx context.Context, tx store.Tx, region, env, name string) (bool, error) {
+	d, _, err := s.databases.GetIn(ctx, tx, env, databaseID(env, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && d.Region == region, err
+}

@@ -305,6 +305,13 @@ func New(cfg Config) *Service {
 	s.databases = newDatabaseTable()
 	s.changesets = newChangesetTable()
 	s.clusters = newClusterTable()
+	// The families this package keeps register like the others: databases
+	// (with their changesets) go with the environment; clusters keep it.
+	s.Register(Family{ARNType: "kxDatabase", Exists: s.databaseExistsTx, DeleteAll: s.deleteDatabasesTx})
+	s.Register(Family{ARNType: "kxCluster", Exists: s.clusterExistsTx,
+		BlocksDelete: func(ctx context.Context, tx store.Tx, env *Environment) error {
+			return s.clustersLeftTx(ctx, tx, env.ID)
+		}})
 	return s
 }
 
@@ -478,9 +485,6 @@ func (s *Service) DeleteEnvironment(ctx context.Context, region, id string) erro
 		if env.Status.deleting() {
 			return fault.Invalidf("The Environment is in %s state.", env.Status)
 		}
-		if err := s.clustersLeftTx(ctx, tx, env.ID); err != nil {
-			return err
-		}
 		if err := s.familiesBlockDeleteTx(ctx, tx, env); err != nil {
 			return err
 		}
@@ -595,9 +599,6 @@ func (s *Service) stepTx(ctx context.Context, tx store.Tx, id string) (bool, err
 		if err := tagging.DeleteTx(ctx, tx, env.ARN); err != nil {
 			return false, err
 		}
-		if err := s.deleteDatabasesTx(ctx, tx, env); err != nil {
-			return false, err
-		}
 		if err := s.familiesDeleteAllTx(ctx, tx, env); err != nil {
 			return false, err
 		}
@@ -677,23 +678,7 @@ func (s *Service) Exists(ctx context.Context, tx store.Tx, a tagging.ARN) (bool,
 			return false, err
 		}
 		return env.Status != Deleted, nil
-	case 5: // …/kxDatabase/<db>/<type>/<name>
-		return s.familyExists(ctx, tx, a)
-	case 3:
-		if a.Resource[1] == "kxDatabase" {
-			d, _, err := s.databases.GetIn(ctx, tx, a.Resource[0], databaseID(a.Resource[0], a.Resource[2]))
-			if errors.Is(err, store.ErrNotFound) {
-				return false, nil
-			}
-			return err == nil && d.Region == a.Region, err
-		}
-		if a.Resource[1] == "kxCluster" {
-			c, _, err := s.clusters.GetIn(ctx, tx, a.Resource[0], clusterID(a.Resource[0], a.Resource[2]))
-			if errors.Is(err, store.ErrNotFound) {
-				return false, nil
-			}
-			return err == nil && c.Region == a.Region, err
-		}
+	case 3, 5: // …/<type>/<name>, …/kxDatabase/<db>/<type>/<name>: the families'
 		return s.familyExists(ctx, tx, a)
 	}
 	return false, nil
