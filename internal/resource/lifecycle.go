@@ -30,6 +30,13 @@ type Lifecycle[T any, P store.Cloner[T]] struct {
 	// UID is the value's incarnation; Phase names its phase in flight
 	// ("" when none: nothing to do, nothing to resume).
 	UID, Phase func(P) string
+	// DB is the store Prepare's read of the value runs in (needed with
+	// Prepare).
+	DB store.Store
+	// Prepare, when set, does the step's long work on v (files, fetches)
+	// outside any transaction, before Next commits it; it must be
+	// idempotent, since a crash between the two runs it again.
+	Prepare func(ctx context.Context, v P) error
 	// Next takes the step due on v (updates or deletes it) in tx, and
 	// reports whether another step follows.
 	Next func(ctx context.Context, tx store.Tx, v P, version int64) (again bool, err error)
@@ -95,10 +102,29 @@ func (l *Lifecycle[T, P]) run(ctx context.Context, r *jobs.Run) (jobs.Result, er
 	if err := r.Args(&raw); err != nil {
 		return jobs.Result{}, jobs.Permanent(err)
 	}
+	var phase string
+	if l.Prepare != nil {
+		var v P
+		err := l.DB.View(ctx, func(tx store.Tx) error {
+			var err error
+			v, _, err = l.current(ctx, tx, raw)
+			return err
+		})
+		if err != nil || v == nil || l.Phase(v) == "" {
+			return jobs.Result{}, err
+		}
+		if err := l.Prepare(ctx, v); err != nil {
+			return jobs.Result{}, err
+		}
+		phase = l.Phase(v)
+	}
 	return jobs.Result{Commit: func(ctx context.Context, tx store.Tx) error {
 		v, version, err := l.current(ctx, tx, raw)
 		if err != nil || v == nil || l.Phase(v) == "" {
 			return err
+		}
+		if l.Prepare != nil && l.Phase(v) != phase {
+			return fmt.Errorf("%s: the phase changed while it was prepared; it runs again", l.Kind)
 		}
 		again, err := l.Next(ctx, tx, v, version)
 		if again {

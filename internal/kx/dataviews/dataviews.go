@@ -169,7 +169,7 @@ func New(cfg Config) *Service {
 			}
 			return ""
 		},
-		Next: s.step, Failed: s.failed}
+		DB: cfg.Mutate.DB, Prepare: s.prepare, Next: s.step, Failed: s.failed}
 	cfg.Kx.Register(kx.Family{ARNType: "kxDataview", Exists: s.exists, DeleteAll: s.deleteAllTx,
 		BlocksDatabaseDelete: s.blocksDatabaseDeleteTx, ChangesetCompleted: s.followTx})
 	cfg.Volumes.Guard(s.volumeInUseTx)
@@ -504,30 +504,39 @@ func (s *Service) removeVersion(ctx context.Context, d *Dataview, v *Version) er
 
 // --- lifecycle ------------------------------------------------------------
 
-// step builds the version asked for (making it the active one, the older
-// ones removed: no cluster mounts a dataview yet) or removes the dataview.
-// The files are made before the transaction that names them commits.
-func (s *Service) step(ctx context.Context, tx store.Tx, d *Dataview, version int64) (bool, error) {
+// prepare does a step's file work outside any transaction: the version
+// asked for is built (the older ones removed: no cluster mounts a
+// dataview yet), or every version's files go before the record does.
+func (s *Service) prepare(ctx context.Context, d *Dataview) error {
 	if d.Status == Deleting {
 		for _, v := range append(slices.Clone(d.Versions), derefVersion(d.Next)...) {
 			if err := s.removeVersion(ctx, d, &v); err != nil {
-				return false, err
+				return err
 			}
 		}
+		return nil
+	}
+	if err := s.build(ctx, d, d.Next); err != nil {
+		return err
+	}
+	for _, old := range d.Versions {
+		if err := s.removeVersion(ctx, d, &old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step commits what prepare made: the new version active, or the
+// dataview gone.
+func (s *Service) step(ctx context.Context, tx store.Tx, d *Dataview, version int64) (bool, error) {
+	if d.Status == Deleting {
 		if err := s.views.Delete(ctx, tx, resource.ID(d.Environment, d.scopedName())); err != nil {
 			return false, err
 		}
 		return false, tagging.DeleteTx(ctx, tx, d.ARN)
 	}
 	next := *d.Next
-	if err := s.build(ctx, d, &next); err != nil {
-		return false, err
-	}
-	for _, old := range d.Versions {
-		if err := s.removeVersion(ctx, d, &old); err != nil {
-			return false, err
-		}
-	}
 	next.CreatedAt = s.now().UTC()
 	d.Versions, d.Next = []Version{next}, nil
 	d.Status, d.StatusReason, d.UpdatedAt = Active, "", next.CreatedAt

@@ -149,7 +149,7 @@ func New(cfg Config) *Service {
 			}
 			return ""
 		},
-		Next: s.step, Failed: s.failed}
+		DB: cfg.Mutate.DB, Prepare: s.prepare, Next: s.step, Failed: s.failed}
 	cfg.Kx.Register(kx.Family{ARNType: Kind, Exists: s.exists, DeleteAll: s.deleteAllTx})
 	return s
 }
@@ -407,23 +407,24 @@ func (s *Service) Delete(ctx context.Context, region, env, name string) error {
 	})
 }
 
-// step takes a volume's lifecycle step: its directory made (CREATING,
-// UPDATING) or removed with the record (DELETING). The directory work is
-// idempotent, so a step retried after a crash redoes it safely.
+// prepare does a step's directory work outside any transaction: the
+// directory made (CREATING, UPDATING) or removed (DELETING); both are
+// idempotent, so a step retried after a crash redoes them safely.
+func (s *Service) prepare(ctx context.Context, v *Volume) error {
+	if v.Status == Deleting {
+		return os.RemoveAll(s.Dir(v))
+	}
+	return os.MkdirAll(s.Dir(v), 0o700)
+}
+
+// step commits what prepare did: ACTIVE, or DELETED without its tags.
 func (s *Service) step(ctx context.Context, tx store.Tx, v *Volume, version int64) (bool, error) {
-	dir := s.Dir(v)
 	if v.Status == Deleting { // a tombstone stays, DELETED (Terraform waits for it)
-		if err := os.RemoveAll(dir); err != nil {
-			return false, err
-		}
 		if err := tagging.DeleteTx(ctx, tx, v.ARN); err != nil {
 			return false, err
 		}
 		v.Status, v.UpdatedAt = Deleted, s.now().UTC()
 		return false, s.volumes.Update(ctx, tx, v, version)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return false, err
 	}
 	v.Status, v.UpdatedAt = Active, s.now().UTC()
 	return false, s.volumes.Update(ctx, tx, v, version)
